@@ -1,0 +1,61 @@
+"""The CallControl protocol: the only view of telephony the rest of the service has.
+
+Commands in (async methods), events out (``events()``, an async iterator of frozen CallEvents).
+
+Contract, shared by the pyVoIP-backed adapter and the in-memory fake:
+
+- A call appears with ``CallOffered`` and disappears after exactly one ``CallEnded``.
+- Digits arrive only as ``DigitReceived`` events (RFC 2833 or SIP INFO), never through a
+  blocking "collect" call: the IVR (``cti.sip.ivr``) is a sans-IO state machine that the
+  coordinator feeds with these events and with its own deadlines.
+- ``play(call_id, prompt)`` starts playback and returns at once; a non-looping playback that
+  reaches its end emits ``PlaybackFinished``. ``prompt`` is a prompt name under
+  ``config/prompts`` (``greeting``), several names joined with ``+`` or given as a sequence
+  (``("menu_intro", "menu_isolation")``), or a tone (``tone:hold``, ``tone:ringback``,
+  ``tone:<hz>``, ``silence``). A new ``play`` replaces the current one.
+- ``connect_to_operator`` returns once the outbound leg is placed; the outcome arrives as
+  ``OperatorRinging`` then ``OperatorConnected`` / ``OperatorNoAnswer`` / ``OperatorFailed``.
+  The caller's call survives a failed operator leg; playback continues while the operator rings
+  and stops when the bridge is up.
+- Commands for an unknown or ended call raise ``CallNotFoundError``, except ``hangup``, which
+  is idempotent (a race with the caller hanging up is normal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from cti.sip.events import CallEvent
+
+Prompt = str | Sequence[str]
+
+
+def prompt_names(prompt: Prompt) -> tuple[str, ...]:
+    """Normalise a prompt argument to a tuple of names (``"a+b"`` and ``("a", "b")`` alike)."""
+    parts = prompt.split("+") if isinstance(prompt, str) else [p for x in prompt for p in x.split("+")]
+    names = tuple(p.strip() for p in parts if p.strip())
+    if not names:
+        raise ValueError("empty prompt")
+    return names
+
+
+@runtime_checkable
+class CallControl(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def events(self) -> AsyncIterator[CallEvent]: ...
+
+    async def answer(self, call_id: str) -> None: ...
+
+    async def play(self, call_id: str, prompt: Prompt, *, loop: bool = False) -> None: ...
+
+    async def stop_playback(self, call_id: str) -> None: ...
+
+    async def connect_to_operator(
+        self, call_id: str, operator_uri: str, ring_timeout_s: float
+    ) -> None: ...
+
+    async def hangup(self, call_id: str) -> None: ...
