@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from cti.sip.errors import IllegalIvrTransitionError
 from cti.sip.ivr import (
     CallerLeft,
