@@ -1,0 +1,78 @@
+"""Who may take a call (overflow levels) and whom a service's strategy picks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .records import OperatorRecord
+from .rules import RoutingRules, ServiceRules, Strategy
+from .waiting import LEVELS
+
+
+def overflow_level(rules: ServiceRules, waited_s: float) -> int:
+    """The overflow level a call of this service has reached after `waited_s`."""
+    if rules.overflow_any_after_s is not None and waited_s >= rules.overflow_any_after_s:
+        return 2
+    if rules.overflow_after_s is not None and waited_s >= rules.overflow_after_s:
+        return 1
+    return 0
+
+
+def next_overflow_at(rules: ServiceRules, arrived_at: float, level: int) -> float | None:
+    """When a call at `level` widens next, or None if it never will."""
+    for step, after in ((1, rules.overflow_after_s), (2, rules.overflow_any_after_s)):
+        if step > level and after is not None:
+            return arrived_at + after
+    return None
+
+
+def operator_reaches(rules: ServiceRules, skills: dict[str, int], level: int) -> bool:
+    """May an operator with `skills` be offered a call of this service at `level`?"""
+    proficiency = skills.get(rules.service_id, 0)
+    if level == 0:
+        return proficiency >= rules.primary_min_proficiency
+    if level == 1:
+        return proficiency >= 1
+    return True
+
+
+def eligibility_table(rules: RoutingRules) -> dict[tuple[str, int], frozenset[str]]:
+    """(service, level) -> operator ids who may take such a call when free."""
+    return {
+        (service.service_id, level): frozenset(
+            op.operator_id
+            for op in rules.operators
+            if operator_reaches(service, dict(op.skills), level)
+        )
+        for service in rules.services
+        for level in range(LEVELS)
+    }
+
+
+def choose_operators(
+    strategy: Strategy,
+    service: str,
+    candidates: Sequence[OperatorRecord],
+    last_round_robin: int,
+    operator_count: int,
+) -> list[OperatorRecord]:
+    """The operator(s) to ring, by the service's strategy. `candidates` is non-empty."""
+    match strategy:
+        case Strategy.LONGEST_IDLE:
+            return [min(candidates, key=lambda op: (op.idle_since, op.order))]
+        case Strategy.PROFICIENCY_THEN_IDLE:
+            return [
+                min(
+                    candidates,
+                    key=lambda op: (-op.skills.get(service, 0), op.idle_since, op.order),
+                )
+            ]
+        case Strategy.ROUND_ROBIN:
+            return [
+                min(
+                    candidates,
+                    key=lambda op: (op.order - last_round_robin - 1) % operator_count,
+                )
+            ]
+        case Strategy.RING_ALL:
+            return sorted(candidates, key=lambda op: op.order)
