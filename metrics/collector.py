@@ -1,0 +1,369 @@
+"""CtiMetrics: the one object through which the service reports what happened.
+
+Built once by the app with an injected ``CollectorRegistry`` (tests use a
+fresh one).  Every label value comes from a closed set given to the
+constructor (services, outcomes, operator states, escalation targets,
+months); anything else raises ``UnknownLabelError`` so an unbounded value
+(a caller id, a ticket id) can never become a time series.
+
+Metrics that depend on the clock (month-to-date and its forecast, the
+current hour's arrival rate and the Erlang staffing it needs, whether the
+helpdesk is open) are computed when Prometheus scrapes, from the injected
+``clock``, so they move on even when no call arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import structlog
+from cti.metrics.erlang import staffing
+from cti.metrics.forecast import (
+    DEFAULT_AHT_SECONDS,
+    DEFAULT_CLOSES,
+    DEFAULT_HOURLY_PROFILE,
+    DEFAULT_OPENS,
+    TOKYO,
+    BusinessDayPredicate,
+    Slot,
+    business_days_of,
+    current_slot,
+    elapsed_by_day,
+    local,
+    opening_slots,
+    project_month_end,
+)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_OUTCOMES: tuple[str, ...] = (
+    "answered",
+    "abandoned",
+    "overflowed",
+    "voicemail",
+    "after_hours",
+    "rejected",
+    "failed",
+)
+DEFAULT_OPERATOR_STATES: tuple[str, ...] = (
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "away",
+    "offline",
+)
+DEFAULT_ESCALATION_TARGETS: tuple[str, ...] = ("vendor", "second_line", "onsite", "other")
+QUEUE_WAIT_BUCKETS: tuple[float, ...] = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+HANDLE_BUCKETS: tuple[float, ...] = (30, 60, 120, 180, 300, 420, 600, 900, 1200, 1800, 3600)
+ARRIVALS_KEPT = 10_000
+
+
+class UnknownLabelError(ValueError):
+    """A label value outside the configured closed set (a programming error)."""
+
+    error_id = "metrics_unknown_label"
+    status = 500
+
+    def __init__(self, label: str, value: str, allowed: Iterable[str]) -> None:
+        super().__init__(f"{label}={value!r} is not one of {sorted(allowed)}")
+        self.label = label
+        self.value = value
+
+
+class CtiMetrics:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        baseline: Sequence[int],
+        services: Sequence[str],
+        service_level_threshold_s: float,
+        is_business_day: BusinessDayPredicate,
+        service_level_target: float = 0.8,
+        opens: dt.time = DEFAULT_OPENS,
+        closes: dt.time = DEFAULT_CLOSES,
+        hourly_profile: Mapping[int, float] = DEFAULT_HOURLY_PROFILE,
+        outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+        abandon_outcomes: Sequence[str] = ("abandoned",),
+        operator_states: Sequence[str] = DEFAULT_OPERATOR_STATES,
+        escalation_targets: Sequence[str] = DEFAULT_ESCALATION_TARGETS,
+        default_aht_seconds: float = DEFAULT_AHT_SECONDS,
+        abandon_rate: float | None = None,
+        arrival_window_s: float = 3600.0,
+        handle_samples: int = 50,
+        clock: Callable[[], dt.datetime] | None = None,
+        tz: dt.tzinfo = TOKYO,
+    ) -> None:
+        if len(baseline) != 12:
+            raise ValueError(f"baseline needs 12 monthly counts (Jan..Dec), got {len(baseline)}")
+        self._baseline = tuple(int(b) for b in baseline)
+        self._services = tuple(services)
+        self._outcomes = tuple(outcomes)
+        self._abandon_outcomes = frozenset(abandon_outcomes)
+        self._states = tuple(operator_states)
+        self._targets = tuple(escalation_targets)
+        self._threshold = float(service_level_threshold_s)
+        self._sl_target = service_level_target
+        self._is_business_day = is_business_day
+        self._opens, self._closes = opens, closes
+        self._slots: tuple[Slot, ...] = opening_slots(opens, closes, hourly_profile)
+        self._default_aht = default_aht_seconds
+        self._abandon_rate = abandon_rate
+        self._window = arrival_window_s
+        self._tz = tz
+        self._clock = clock or (lambda: dt.datetime.now(tz))
+        self._lock = threading.Lock()
+        self._arrivals = {s: deque[float](maxlen=ARRIVALS_KEPT) for s in self._services}
+        self._handles = {s: deque[float](maxlen=handle_samples) for s in self._services}
+        self._sl_day: dt.date | None = None
+        self._sl_counts: dict[str, list[int]] = {}
+        self._mtd = 0
+        self._mtd_month: tuple[int, int] | None = None
+        self._open_escalations = dict.fromkeys(self._targets, 0)
+        self._business_days: dict[tuple[int, int], tuple[dt.date, ...]] = {}
+        self._define(registry)
+        registry.register(self)
+
+    # -- metric definitions -------------------------------------------------
+
+    def _define(self, registry: CollectorRegistry) -> None:
+        buckets = tuple(sorted({*QUEUE_WAIT_BUCKETS, self._threshold}))
+        self._calls = Counter("cti_calls", "Calls by final outcome", ["service", "outcome"],
+                              registry=registry)  # fmt: skip
+        self._offered = Counter("cti_calls_offered", "Calls offered to the queue", ["service"],
+                                registry=registry)  # fmt: skip
+        self._waiting = Gauge("cti_calls_waiting", "Callers waiting now", ["service"],
+                              registry=registry)  # fmt: skip
+        self._longest = Gauge("cti_longest_wait_seconds", "Longest current wait", ["service"],
+                              registry=registry)  # fmt: skip
+        self._queue_wait = Histogram("cti_queue_wait_seconds", "Wait before an operator answered",
+                                     ["service"], buckets=buckets, registry=registry)  # fmt: skip
+        self._handle = Histogram("cti_handle_seconds", "Handle time of finished calls",
+                                 ["service"], buckets=HANDLE_BUCKETS, registry=registry)  # fmt: skip
+        self._operators = Gauge("cti_operators", "Operators by state", ["state"],
+                                registry=registry)  # fmt: skip
+        self._available = Gauge("cti_operators_available", "Operators available per service",
+                                ["service"], registry=registry)  # fmt: skip
+        self._service_level = Gauge(
+            "cti_service_level_ratio",
+            "Share of today's queued calls (business hours) answered within the threshold",
+            ["service"], registry=registry)  # fmt: skip
+        self._baseline_gauge = Gauge("cti_calls_baseline", "Seasonal baseline of calls per month",
+                                     ["month"], registry=registry)  # fmt: skip
+        self._escalations = Gauge("cti_escalations_open", "Open escalations", ["target"],
+                                  registry=registry)  # fmt: skip
+        self._sip = Gauge("cti_sip_registered", "1 while the SIP trunk is registered",
+                          registry=registry)  # fmt: skip
+        self._ticket_errors = Counter("cti_tickets_write_errors", "Failed ticket writes",
+                                      registry=registry)  # fmt: skip
+        for service in self._services:
+            self._offered.labels(service)
+            self._waiting.labels(service).set(0)
+            self._longest.labels(service).set(0)
+            self._queue_wait.labels(service)
+            self._handle.labels(service)
+            self._available.labels(service).set(0)
+            for outcome in self._outcomes:
+                self._calls.labels(service, outcome)
+        for state in self._states:
+            self._operators.labels(state).set(0)
+        for target in self._targets:
+            self._escalations.labels(target).set(0)
+        for month, count in enumerate(self._baseline, start=1):
+            self._baseline_gauge.labels(f"{month:02d}").set(count)
+
+    def _check(self, label: str, value: str, allowed: Sequence[str]) -> None:
+        if value not in allowed:
+            raise UnknownLabelError(label, value, allowed)
+
+    def _now(self) -> dt.datetime:
+        return local(self._clock(), self._tz)
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """Business hours: a business day between opening and closing time."""
+        t = now.time()
+        return self._is_business_day(now.date()) and self._opens <= t < self._closes
+
+    # -- what happened ------------------------------------------------------
+
+    def call_offered(self, service: str) -> None:
+        self._check("service", service, self._services)
+        now = self._now()
+        self._offered.labels(service).inc()
+        with self._lock:
+            self._arrivals[service].append(now.timestamp())
+            self._roll_month(now)
+            self._mtd += 1
+
+    def call_ended(self, service: str, outcome: str) -> None:
+        self._check("service", service, self._services)
+        self._check("outcome", outcome, self._outcomes)
+        self._calls.labels(service, outcome).inc()
+        if outcome in self._abandon_outcomes:
+            self._count_for_service_level(service, answered_in_time=False)
+
+    def call_answered(self, service: str, wait_s: float) -> None:
+        self._check("service", service, self._services)
+        self._queue_wait.labels(service).observe(wait_s)
+        self._count_for_service_level(service, answered_in_time=wait_s <= self._threshold)
+
+    def call_finished(self, service: str, handle_s: float) -> None:
+        self._check("service", service, self._services)
+        self._handle.labels(service).observe(handle_s)
+        with self._lock:
+            self._handles[service].append(handle_s)
+
+    def queue_changed(self, service: str, waiting: int, longest_wait_s: float) -> None:
+        self._check("service", service, self._services)
+        self._waiting.labels(service).set(waiting)
+        self._longest.labels(service).set(longest_wait_s)
+
+    def operators_changed(
+        self, counts_by_state: Mapping[str, int], available_by_service: Mapping[str, int]
+    ) -> None:
+        """Absolute counts; states and services not mentioned are set to 0."""
+        for state in counts_by_state:
+            self._check("state", state, self._states)
+        for service in available_by_service:
+            self._check("service", service, self._services)
+        for state in self._states:
+            self._operators.labels(state).set(counts_by_state.get(state, 0))
+        for service in self._services:
+            self._available.labels(service).set(available_by_service.get(service, 0))
+
+    def escalation_opened(self, target: str) -> None:
+        self._check("target", target, self._targets)
+        with self._lock:
+            self._open_escalations[target] += 1
+            self._escalations.labels(target).set(self._open_escalations[target])
+
+    def escalation_closed(self, target: str) -> None:
+        self._check("target", target, self._targets)
+        with self._lock:
+            if self._open_escalations[target] <= 0:
+                log.warning("metrics.escalation_close_without_open", target=target)
+                return
+            self._open_escalations[target] -= 1
+            self._escalations.labels(target).set(self._open_escalations[target])
+
+    def escalations_open(self, counts_by_target: Mapping[str, int]) -> None:
+        """Absolute counts (e.g. from storage at start-up); unmentioned targets are 0."""
+        for target in counts_by_target:
+            self._check("target", target, self._targets)
+        with self._lock:
+            for target in self._targets:
+                self._open_escalations[target] = counts_by_target.get(target, 0)
+                self._escalations.labels(target).set(self._open_escalations[target])
+
+    def sip_registered(self, registered: bool) -> None:
+        self._sip.set(1 if registered else 0)
+
+    def ticket_write_failed(self) -> None:
+        self._ticket_errors.inc()
+
+    def month_to_date(self, count: int, now: dt.datetime) -> None:
+        """Calls recorded so far this month (from storage); ``call_offered`` adds to it."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        at = local(now, self._tz)
+        with self._lock:
+            self._mtd = count
+            self._mtd_month = (at.year, at.month)
+
+    # -- internals ----------------------------------------------------------
+
+    def _roll_month(self, now: dt.datetime) -> None:
+        if self._mtd_month != (now.year, now.month):
+            self._mtd = 0
+            self._mtd_month = (now.year, now.month)
+
+    def _count_for_service_level(self, service: str, *, answered_in_time: bool) -> None:
+        now = self._now()
+        if not self.is_open(now):
+            return
+        with self._lock:
+            if self._sl_day != now.date():
+                self._sl_day = now.date()
+                self._sl_counts = {}
+                self._service_level.clear()
+            counts = self._sl_counts.setdefault(service, [0, 0])
+            counts[0] += int(answered_in_time)
+            counts[1] += 1
+            self._service_level.labels(service).set(counts[0] / counts[1])
+
+    def _days(self, year: int, month: int) -> tuple[dt.date, ...]:
+        key = (year, month)
+        if key not in self._business_days:
+            self._business_days[key] = business_days_of(year, month, self._is_business_day)
+        return self._business_days[key]
+
+    # -- scrape-time metrics (prometheus_client Collector protocol) ---------
+
+    def describe(self) -> list[Metric]:
+        return list(self._scrape_families(None))
+
+    def collect(self) -> list[Metric]:
+        return list(self._scrape_families(self._now()))
+
+    def _scrape_families(self, now: dt.datetime | None) -> Iterable[Metric]:
+        mtd = GaugeMetricFamily("cti_calls_month_to_date", "Calls offered so far this month")
+        base = GaugeMetricFamily("cti_calls_baseline_current_month", "Baseline for this month")
+        expected = GaugeMetricFamily(
+            "cti_calls_expected_to_date", "Calls the baseline expected by now this month")
+        forecast = GaugeMetricFamily(
+            "cti_calls_forecast_month", "Month-end projection of offered calls")
+        open_now = GaugeMetricFamily("cti_business_hours", "1 during business hours")
+        planned = GaugeMetricFamily(
+            "cti_staffing_forecast", "Operators the monthly forecast needs this hour (all services)")
+        rate = GaugeMetricFamily("cti_arrival_rate_per_hour",
+                                 "Calls offered in the last hour", labels=["service"])  # fmt: skip
+        recommended = GaugeMetricFamily(
+            "cti_staffing_recommended",
+            "Operators needed (Erlang C/A) for the current arrival rate and recent handle time",
+            labels=["service"])  # fmt: skip
+        families = (mtd, base, expected, forecast, open_now, planned, rate, recommended)
+        if now is None:
+            return families
+        with self._lock:
+            self._roll_month(now)
+            month_to_date = self._mtd
+            arrivals = {s: self._recent(q, now.timestamp()) for s, q in self._arrivals.items()}
+            ahts = {s: sum(h) / len(h) if h else self._default_aht for s, h in self._handles.items()}
+        days = self._days(now.year, now.month)
+        baseline = self._baseline[now.month - 1]
+        elapsed = sum(elapsed_by_day(days, self._slots, now))
+        projected, scale = project_month_end(month_to_date, baseline, elapsed, len(days))
+        is_open = self.is_open(now)
+        mtd.add_metric([], month_to_date)
+        base.add_metric([], baseline)
+        expected.add_metric([], baseline * elapsed / len(days) if days else 0.0)
+        forecast.add_metric([], projected)
+        open_now.add_metric([], 1.0 if is_open else 0.0)
+        planned.add_metric([], self._planned(now, days, baseline * scale) if is_open else 0.0)
+        for service in self._services:
+            per_hour = arrivals[service] * 3600.0 / self._window
+            need = staffing(per_hour, ahts[service], self._sl_target, self._threshold,
+                            self._abandon_rate)  # fmt: skip
+            rate.add_metric([service], per_hour)
+            recommended.add_metric([service], need.operators)
+        return families
+
+    def _recent(self, arrivals: deque[float], now_ts: float) -> int:
+        while arrivals and arrivals[0] <= now_ts - self._window:
+            arrivals.popleft()
+        return len(arrivals)
+
+    def _planned(self, now: dt.datetime, days: Sequence[dt.date], month_calls: float) -> int:
+        slot = current_slot(self._slots, now.time())
+        if slot is None or not days:
+            return 0
+        per_hour = month_calls / len(days) * slot.share / slot.hours
+        need = staffing(per_hour, self._default_aht, self._sl_target, self._threshold,
+                        self._abandon_rate)  # fmt: skip
+        return max(1, need.operators)
