@@ -1,0 +1,482 @@
+"""Redaction of personal information in free text before it is stored.
+
+Pure code: no I/O, no clock, no global state beyond compiled constants.
+
+All detectors run on a *folded* copy of the text in which full-width ASCII,
+the ideographic space and the many Japanese hyphen look-alikes are mapped to
+their ASCII forms one character for one character.  Offsets found in the
+folded copy are therefore offsets into the original text, and the original
+characters around a finding are kept as they were typed.
+
+Every pattern is linear: character classes that repeat are disjoint from the
+separators that follow them, repetitions are bounded, and each pattern opens
+with a look-behind so that a run is only tried from its first character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+__all__ = [
+    "PLACEHOLDERS",
+    "Finding",
+    "Redaction",
+    "Redactor",
+    "fold_width",
+    "is_my_number",
+    "my_number_check_digit",
+]
+
+#: Stable kind ids and the placeholder each is replaced with.
+PLACEHOLDERS: Final = MappingProxyType(
+    {
+        "email": "[メール]",
+        "my_number": "[個人番号]",
+        "phone": "[電話番号]",
+        "postal_code": "[郵便番号]",
+        "address": "[住所]",
+        "person_name": "[氏名]",
+    }
+)
+# When two findings overlap, the kind listed first wins.
+_PRIORITY: Final = {kind: rank for rank, kind in enumerate(PLACEHOLDERS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of personal information; offsets index the original text."""
+
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """The redacted text and what was removed from the original."""
+
+    text: str
+    found: tuple[Finding, ...]
+
+
+# --- folding -----------------------------------------------------------------
+
+_FOLD_TABLE: Final = {
+    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},  # full-width ASCII
+    0x3000: 0x20,  # ideographic space
+    **{ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63"},
+}
+# Long-vowel marks and box-drawing bars are hyphens only between two digits.
+_DIGIT_DASH: Final = re.compile(r"(?<=[0-9])[ーｰ―─](?=[0-9])")
+
+
+def fold_width(text: str) -> str:
+    """Map full-width ASCII and hyphen look-alikes to ASCII, keeping every offset."""
+    return _DIGIT_DASH.sub("-", text.translate(_FOLD_TABLE))
+
+
+# --- My Number ---------------------------------------------------------------
+
+
+def my_number_check_digit(first_eleven: str) -> int:
+    """Check digit of a My Number (個人番号) from its first 11 digits.
+
+    The official rule (総務省令第85号 第5条): with P(n) the n-th digit counted
+    from the right of the 11 digits and Q(n) = n + 1 for n <= 6 and n - 5 for
+    n >= 7, the remainder r = sum(P(n) * Q(n)) mod 11 gives 0 when r <= 1,
+    else 11 - r.
+    """
+    if len(first_eleven) != 11 or not first_eleven.isascii() or not first_eleven.isdigit():
+        raise ValueError("a My Number check digit needs exactly 11 ASCII digits")
+    total = 0
+    for n, char in enumerate(reversed(first_eleven), start=1):
+        total += int(char) * (n + 1 if n <= 6 else n - 5)
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def is_my_number(digits: str) -> bool:
+    """Whether 12 ASCII digits carry a valid My Number check digit."""
+    if len(digits) != 12 or not digits.isascii() or not digits.isdigit():
+        return False
+    return my_number_check_digit(digits[:11]) == int(digits[11])
+
+
+# --- patterns ----------------------------------------------------------------
+
+_KANJI: Final = "\u3005\u3006\u3007\u4e00-\u9fff\uf900-\ufaffヶケ"
+_PREFECTURES: Final = (
+    "北海道|東京都|大阪府|京都府|(?:青森|岩手|宮城|秋田|山形|福島|茨城|栃木|群馬|埼玉|千葉|"
+    "神奈川|新潟|富山|石川|福井|山梨|長野|岐阜|静岡|愛知|三重|滋賀|兵庫|奈良|和歌山|鳥取|"
+    "島根|岡山|広島|山口|徳島|香川|愛媛|高知|福岡|佐賀|長崎|熊本|大分|宮崎|鹿児島|沖縄)県"
+)
+_HIRAGANA_CITIES: Final = "さいたま|つくば|いわき|ひたちなか|みどり|かすみがうら|つくばみらい|あきる野"
+_MUNICIPALITY: Final = rf"(?:(?:{_HIRAGANA_CITIES})市|[{_KANJI}ァ-ヺー]{{1,8}}?(?:市|区|町|村|郡))"
+_NUM: Final = r"(?:[0-9]{1,5}|[〇一二三四五六七八九十百千]{1,4})"
+_BLOCK_SEP: Final = r"(?:丁目|番地の?|番の?|号|-)"
+_ROOM: Final = rf"(?:[ ]?[{_KANJI}ァ-ヺーA-Za-z]{{1,20}}[ ]?[0-9]{{1,4}}(?:号室|階|F))"
+_ADDRESS_LABELS: Final = "(?<=住所)|(?<=所在地)|(?<=自宅)|(?<=住所は)"
+
+_ADDRESS: Final = re.compile(
+    rf"(?:(?:{_PREFECTURES})|(?:(?<![{_KANJI}])|{_ADDRESS_LABELS})(?={_MUNICIPALITY}))"
+    rf"{_MUNICIPALITY}{{0,3}}"
+    rf"[{_KANJI}ァ-ヺーがの]{{0,10}}?"
+    rf"{_NUM}{_BLOCK_SEP}(?:{_NUM}{_BLOCK_SEP}?){{0,3}}"
+    rf"(?![0-9]){_ROOM}?"
+)
+_ADDRESS_EN: Final = re.compile(
+    r"(?<![0-9A-Za-z\-])[0-9]{1,4}-[0-9]{1,4}(?:-[0-9]{1,4})?,? [A-Z][a-z]+(?:-[a-z]+)?,? "
+    r"[A-Z][a-z]+-(?:ku|shi|cho|machi|mura|gun)(?![A-Za-z])"
+    r"(?:,? [A-Z][a-z]+(?:-(?:to|fu|ken))?(?![A-Za-z]))?"
+)
+_EMAIL: Final = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+)
+_MY_NUMBER: Final = re.compile(
+    r"(?<![0-9A-Za-z\-])([0-9]{4})([ \-]?)([0-9]{4})\2([0-9]{4})(?![0-9]|-[0-9])"
+)
+_PHONE: Final = re.compile(
+    r"(?<![0-9A-Za-z.\-/+])"
+    r"(?:(?P<intl>\+81(?:[ \-]?\(0\))?)[ \-()]{0,3}|\(?(?=0))"
+    r"[0-9]+(?:[ \-()]{1,3}[0-9]+){0,5}"
+)
+_DIGITS: Final = re.compile(r"[0-9]+")
+_NOT_AN_END: Final = re.compile(r"[.\-/][0-9]")
+_EXTENSION: Final = re.compile(
+    r"(?:内線|ext\.?|extension)[ ]?(?:番号)?[ ]?[:：]?[ ]?([0-9]{2,6})(?![0-9]|-[0-9])",
+    re.IGNORECASE,
+)
+_POSTAL: Final = re.compile(
+    r"〒[ ]?([0-9]{3}-?[0-9]{4})(?![0-9])"
+    r"|(?:郵便番号|postal code|zip code|zip)[ ]?[:：]?[ ]?([0-9]{3}-?[0-9]{4})(?![0-9])"
+    rf"|(?<![0-9A-Za-z.\-])([0-9]{{3}}-[0-9]{{4}})(?![0-9]|-[0-9])"
+    rf"(?=[ ]?(?:{_PREFECTURES}|[{_KANJI}]{{1,6}}?(?:市|区|町|村|郡)))",
+    re.IGNORECASE,
+)
+
+
+def _is_phone_digits(digits: str) -> bool:
+    """Japanese numbering plan shapes: 10-digit fixed/free-dial, 11-digit mobile/IP/0800."""
+    if len(digits) == 10:
+        return digits[0] == "0" and digits[1] != "0"
+    if len(digits) == 11:
+        return digits.startswith("0800") or (
+            digits[0] == "0" and digits[1] in "23456789" and digits[2] == "0"
+        )
+    return False
+
+
+# --- person names ------------------------------------------------------------
+
+_HONORIFIC: Final = re.compile(
+    r"様(?![式子々相態性])|さま(?!ざ)|さん|氏(?!名)|くん|殿(?![下堂様])"
+)
+_EN_TITLED: Final = re.compile(
+    r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
+)
+_EN_SUFFIXED: Final = re.compile(
+    r"(?<![A-Za-z])([A-Z][a-z]+(?:[ ][A-Z][a-z]+)?)-(?:san|sama|shi|kun|dono)(?![A-Za-z])"
+)
+_LATIN_NAME: Final = re.compile(r"[A-Z][a-z]+")
+# Kanji words that take an honorific without being a person's name.
+_KANJI_STOP: Final = frozenset(
+    "皆 皆々 客 御客 神 王 仏 奥 殿 坊 兄 姉 弟 妹 母 父 親 子 娘 息子 嫁 旦那 同 模 多 異 有 一 左 外 "
+    "文 今 彼 両 某 先方 相手 相手方 当方 貴方 奥方 上 各位 隣 大家 医者 先生 職員 担当 利用者 住民 "
+    "本人 保守 事務局 委託先 取引先 外部 宮 御 貴 人 他人 富士通 日立 東芝 日本電気 大塚商会".split()
+)
+# A kanji run ending in one of these is a role or an organisation.
+_ROLE_END: Final = frozenset("者員屋課係社店局庁民様")
+_TITLES: Final = (
+    "課長補佐", "部長代理", "課長", "部長", "係長", "社長", "所長", "市長", "局長", "室長", "班長",
+    "館長", "校長", "区長", "院長", "会長", "店長", "次長", "主任", "主査", "主事", "参事", "補佐",
+    "先生", "議員", "委員",
+)
+# A name often follows these directly with no particle: 総務課田中さん, 担当山田様.
+_LEADERS: Final = (
+    "課", "係", "担当", "窓口", "同僚", "上司", "部下", "先輩", "後輩", "本日", "今日", "昨日",
+    "明日", "先日", "先程", "以前", "隣", "宛", "連絡先", "宛先", "氏名", "名前",
+)
+_LEADERS_AFTER_TWO: Final = ("部", "室", "局", "所")  # 総務部阿部さん but not 阿部さん
+_KATAKANA_STOP: Final = (
+    "ユーザー", "ユーザ", "ベンダー", "ベンダ", "メーカー", "メーカ", "サポート", "ヘルプデスク",
+    "デスク", "オペレーター", "オペレータ", "スタッフ", "メンバー", "ゲスト", "クライアント",
+    "カスタマー", "パートナー", "センター", "チーム", "システム", "サービス", "ドライバー",
+    "マイクロソフト", "アドビ", "オートデスク", "シトリックス", "グーグル", "アップル", "アマゾン",
+    "オラクル", "シスコ", "リコー", "キヤノン", "エプソン", "デル", "レノボ", "スカイ", "サーバー",
+    "プロバイダ", "プロバイダー", "リーダー", "マネージャー", "マネージャ", "エンジニア", "オーナー",
+    "アシスタント", "キャリア", "ママ", "パパ",
+)
+_HIRAGANA_STOP: Final = frozenset("たく ぎょう みな みなさ だれ どなた どちら そちら こちら あちら".split())
+_LATIN_STOP: Final = frozenset(
+    "Microsoft Adobe Autodesk Citrix Google Apple Amazon Oracle Cisco Fujitsu Hitachi Ricoh "
+    "Canon Epson Dell Lenovo Sky Skysea Cachatto Zoom Teams Windows Office".split()
+)
+
+
+def _script(char: str) -> str:
+    if "\u4e00" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or char in "々〆〇ヶ":
+        return "kanji"
+    if "\u30a1" <= char <= "\u30fa" or char in "ー・":
+        return "katakana"
+    if "\u3041" <= char <= "\u3096":
+        return "hiragana"
+    if char.isascii() and char.isalpha():
+        return "latin"
+    return "other"
+
+
+def _run_start(text: str, end: int, script: str, limit: int) -> int:
+    start = end
+    while start > 0 and end - start < limit and _script(text[start - 1]) == script:
+        start -= 1
+    return start
+
+
+def _cut_leader(run: str) -> str:
+    """Drop a department, role or time word glued in front of a kanji name."""
+    cut = 0
+    for word in _LEADERS:
+        at = run.rfind(word)
+        if at >= 0 and at + len(word) < len(run):
+            cut = max(cut, at + len(word))
+    for word in _LEADERS_AFTER_TWO:
+        at = run.rfind(word)
+        if at >= 2 and at + 1 < len(run):
+            cut = max(cut, at + 1)
+    return run[cut:]
+
+
+def _kanji_name(text: str, end: int, honorific: str) -> tuple[int, int] | None:
+    start = _run_start(text, end, "kanji", 12)
+    run = text[start:end]
+    for title in _TITLES:
+        if run.endswith(title):
+            run, end = run[: -len(title)], end - len(title)
+            break
+    run = _cut_leader(run)
+    start = end - len(run)
+    if len(run) > 6:
+        run, start = run[-4:], end - 4
+    if (
+        not run
+        or run in _KANJI_STOP
+        or run[-1] in _ROLE_END
+        or (honorific in ("様", "さま") and run[-1] in "仕同模異紋態")
+        or (start > 0 and text[start - 1] in "おご")
+    ):
+        return None
+    # A family name separated by one space: 山田 太郎 様.
+    if len(run) <= 4 and start >= 2 and text[start - 1] == " ":
+        first_start = _run_start(text, start - 1, "kanji", 4)
+        first = text[first_start : start - 1]
+        if first and first not in _KANJI_STOP and _cut_leader(first) == first and (
+            first[-1] not in _ROLE_END and not any(first.endswith(w) for w in _LEADERS)
+        ):
+            start = first_start
+    return start, end
+
+
+def _person_names(folded: str) -> list[Finding]:
+    found: list[Finding] = []
+    for m in _HONORIFIC.finditer(folded):
+        end = m.start() - 1 if m.start() > 0 and folded[m.start() - 1] == " " else m.start()
+        if end <= 0:
+            continue
+        script = _script(folded[end - 1])
+        span: tuple[int, int] | None = None
+        if script == "kanji":
+            span = _kanji_name(folded, end, m.group())
+        elif script == "katakana":
+            start = _run_start(folded, end, "katakana", 16)
+            name = folded[start:end].strip("・")
+            if len(name) >= 2 and not name.endswith(_KATAKANA_STOP):
+                span = (start, end)
+        elif script == "hiragana":
+            start = _run_start(folded, end, "hiragana", 5)
+            name = folded[start:end]
+            before = _script(folded[start - 1]) if start > 0 else "other"
+            if (
+                2 <= len(name) <= 4
+                and before in ("other", "katakana")
+                and name not in _HIRAGANA_STOP
+                and name[0] not in "おご"
+            ):
+                span = (start, end)
+        elif script == "latin":
+            start = _run_start(folded, end, "latin", 30)
+            name = folded[start:end]
+            if _LATIN_NAME.fullmatch(name) and name not in _LATIN_STOP:
+                span = (start, end)
+        if span is not None:
+            found.append(Finding("person_name", *span))
+    for pattern in (_EN_TITLED, _EN_SUFFIXED):
+        found.extend(Finding("person_name", m.start(1), m.end(1)) for m in pattern.finditer(folded))
+    return found
+
+
+_MAX_PASSES: Final = 4
+
+
+def _apply(text: str, found: tuple[Finding, ...]) -> tuple[str, list[tuple[int, int, int]]]:
+    """Redacted text and its kept stretches as (redacted start, original start, length)."""
+    parts: list[str] = []
+    kept: list[tuple[int, int, int]] = []
+    cursor = length = 0
+    for finding in (*found, Finding("", len(text), len(text))):
+        kept.append((length, cursor, finding.start - cursor))
+        parts.append(text[cursor : finding.start])
+        length += finding.start - cursor
+        if finding.kind:
+            parts.append(PLACEHOLDERS[finding.kind])
+            length += len(PLACEHOLDERS[finding.kind])
+        cursor = finding.end
+    return "".join(parts), kept
+
+
+def _to_original(finding: Finding, kept: list[tuple[int, int, int]]) -> Finding:
+    def position(at: int, is_end: bool) -> int:
+        for red_start, orig_start, length in kept:
+            if red_start <= at < red_start + length or (is_end and at == red_start + length):
+                return orig_start + at - red_start
+        raise AssertionError("a finding starts or ends inside a placeholder")
+
+    return Finding(finding.kind, position(finding.start, False), position(finding.end, True))
+
+
+def _merge(old: tuple[Finding, ...], new: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """Add later findings; one that spans earlier ones (around a placeholder) absorbs them."""
+    kept = [f for f in old if not any(n.start <= f.start and f.end <= n.end for n in new)]
+    return tuple(sorted((*kept, *new), key=lambda f: f.start))
+
+
+class Redactor:
+    """Finds and replaces personal information; build once from configuration.
+
+    `internal_extensions` are the city's own extension numbers: a number
+    labelled as an extension (内線 1234, ext. 1234) inside one of these ranges
+    is kept, a labelled extension outside them is treated as a phone number.
+    """
+
+    __slots__ = ("_internal_extensions",)
+
+    def __init__(self, internal_extensions: tuple[range, ...] = (range(1000, 10000),)) -> None:
+        if not all(isinstance(r, range) for r in internal_extensions):
+            raise TypeError("internal_extensions must be a tuple of range objects")
+        self._internal_extensions = tuple(internal_extensions)
+
+    def redact(self, text: str) -> Redaction:
+        """Replace every finding by its kind's placeholder.
+
+        A replacement changes the context its neighbours were judged in (a
+        number glued to an address is only a phone once the address is gone),
+        so detection is repeated on the redacted text until nothing new turns
+        up; this is what makes redaction idempotent.
+        """
+        found: tuple[Finding, ...] = ()
+        redacted, kept = text, [(0, 0, len(text))]
+        for _ in range(_MAX_PASSES):
+            more = self._find_once(redacted)
+            if not more:
+                break
+            found = _merge(found, tuple(_to_original(f, kept) for f in more))
+            redacted, kept = _apply(text, found)
+        return Redaction(text=redacted, found=found)
+
+    def redact_name_field(self, value: str) -> str:
+        """A field known to hold a person's name is replaced as a whole."""
+        return PLACEHOLDERS["person_name"] if value.strip() else value
+
+    def is_internal_extension(self, number: int) -> bool:
+        return any(number in r for r in self._internal_extensions)
+
+    def find(self, text: str) -> tuple[Finding, ...]:
+        """Non-overlapping findings in order of position (what `redact` replaces)."""
+        return self.redact(text).found
+
+    def _find_once(self, text: str) -> tuple[Finding, ...]:
+        folded = fold_width(text)
+        candidates = [
+            *self._emails(folded),
+            *self._my_numbers(folded),
+            *self._phones(folded),
+            *self._extensions(folded),
+            *self._postal_codes(folded),
+            *self._addresses(folded),
+            *_person_names(folded),
+        ]
+        candidates.sort(key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end))
+        chosen: list[Finding] = []
+        for candidate in candidates:
+            overlaps = [c for c in chosen if c.start < candidate.end and candidate.start < c.end]
+            if overlaps and candidate.kind == "person_name":
+                # A name glued to the end of an address (...9番9号田中さん) keeps its tail.
+                cut = max(c.end for c in overlaps)
+                if all(c.start <= candidate.start for c in overlaps) and cut < candidate.end:
+                    candidate = Finding(candidate.kind, cut, candidate.end)
+                    overlaps = []
+            if not overlaps:
+                chosen.append(candidate)
+        chosen.sort(key=lambda f: f.start)
+        return tuple(chosen)
+
+    # --- detectors ---------------------------------------------------------
+
+    @staticmethod
+    def _emails(folded: str) -> list[Finding]:
+        return [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(folded)]
+
+    @staticmethod
+    def _my_numbers(folded: str) -> list[Finding]:
+        return [
+            Finding("my_number", m.start(), m.end())
+            for m in _MY_NUMBER.finditer(folded)
+            if is_my_number(m.group(1) + m.group(3) + m.group(4))
+        ]
+
+    @staticmethod
+    def _phones(folded: str) -> list[Finding]:
+        found: list[Finding] = []
+        for m in _PHONE.finditer(folded):
+            intl = m.group("intl")
+            body_start = m.start() + (len(intl) if intl else 0)
+            groups = list(_DIGITS.finditer(folded, body_start, m.end()))
+            # Longest leading run of digit groups that is a valid number and is
+            # not glued to a longer identifier (03-1234-5678-9 is not a phone).
+            for count in range(len(groups), 0, -1):
+                digits = "".join(g.group() for g in groups[:count])
+                if intl and not digits.startswith("0"):
+                    digits = "0" + digits
+                end = groups[count - 1].end()
+                if _is_phone_digits(digits) and not _NOT_AN_END.match(folded, end):
+                    found.append(Finding("phone", m.start(), end))
+                    break
+        return found
+
+    def _extensions(self, folded: str) -> list[Finding]:
+        return [
+            Finding("phone", m.start(1), m.end(1))
+            for m in _EXTENSION.finditer(folded)
+            if not self.is_internal_extension(int(m.group(1)))
+        ]
+
+    @staticmethod
+    def _postal_codes(folded: str) -> list[Finding]:
+        found: list[Finding] = []
+        for m in _POSTAL.finditer(folded):
+            group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+            found.append(Finding("postal_code", m.start(group), m.end(group)))
+        return found
+
+    @staticmethod
+    def _addresses(folded: str) -> list[Finding]:
+        found: list[Finding] = []
+        for pattern in (_ADDRESS, _ADDRESS_EN):
+            for m in pattern.finditer(folded):
+                end = m.end()
+                while end > m.start() and folded[end - 1] in "-の":
+                    end -= 1
+                found.append(Finding("address", m.start(), end))
+        return found
