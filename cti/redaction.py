@@ -132,12 +132,8 @@ _ADDRESS_EN: Final = re.compile(
     r"[A-Z][a-z]+-(?:ku|shi|cho|machi|mura|gun)(?![A-Za-z])"
     r"(?:,? [A-Z][a-z]+(?:-(?:to|fu|ken))?(?![A-Za-z]))?"
 )
-_EMAIL: Final = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
-)
-_MY_NUMBER: Final = re.compile(
-    r"(?<![0-9A-Za-z\-])([0-9]{4})([ \-]?)([0-9]{4})\2([0-9]{4})(?![0-9]|-[0-9])"
-)
+_EMAIL: Final = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+_MY_NUMBER: Final = re.compile(r"(?<![0-9A-Za-z\-])([0-9]{4})([ \-]?)([0-9]{4})\2([0-9]{4})(?![0-9]|-[0-9])")
 _PHONE: Final = re.compile(
     r"(?<![0-9A-Za-z.\-/+])"
     r"(?:(?P<intl>\+81(?:[ \-]?\(0\))?)[ \-()]{0,3}|\(?(?=0))"
@@ -171,9 +167,7 @@ def _is_phone_digits(digits: str) -> bool:
 
 # --- person names ------------------------------------------------------------
 
-_HONORIFIC: Final = re.compile(
-    r"様(?![式子々相態性])|さま(?!ざ)|さん|氏(?!名)|くん|殿(?![下堂様])"
-)
+_HONORIFIC: Final = re.compile(r"様(?![式子々相態性])|さま(?!ざ)|さん|氏(?!名)|くん|殿(?![下堂様])")
 _EN_TITLED: Final = re.compile(
     r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
 )
@@ -190,24 +184,109 @@ _KANJI_STOP: Final = frozenset(
 # A kanji run ending in one of these is a role or an organisation.
 _ROLE_END: Final = frozenset("者員屋課係社店局庁民様")
 _TITLES: Final = (
-    "課長補佐", "部長代理", "課長", "部長", "係長", "社長", "所長", "市長", "局長", "室長", "班長",
-    "館長", "校長", "区長", "院長", "会長", "店長", "次長", "主任", "主査", "主事", "参事", "補佐",
-    "先生", "議員", "委員",
+    "課長補佐",
+    "部長代理",
+    "課長",
+    "部長",
+    "係長",
+    "社長",
+    "所長",
+    "市長",
+    "局長",
+    "室長",
+    "班長",
+    "館長",
+    "校長",
+    "区長",
+    "院長",
+    "会長",
+    "店長",
+    "次長",
+    "主任",
+    "主査",
+    "主事",
+    "参事",
+    "補佐",
+    "先生",
+    "議員",
+    "委員",
 )
 # A name often follows these directly with no particle: 総務課田中さん, 担当山田様.
 _LEADERS: Final = (
-    "課", "係", "担当", "窓口", "同僚", "上司", "部下", "先輩", "後輩", "本日", "今日", "昨日",
-    "明日", "先日", "先程", "以前", "隣", "宛", "連絡先", "宛先", "氏名", "名前",
+    "課",
+    "係",
+    "担当",
+    "窓口",
+    "同僚",
+    "上司",
+    "部下",
+    "先輩",
+    "後輩",
+    "本日",
+    "今日",
+    "昨日",
+    "明日",
+    "先日",
+    "先程",
+    "以前",
+    "隣",
+    "宛",
+    "連絡先",
+    "宛先",
+    "氏名",
+    "名前",
 )
 _LEADERS_AFTER_TWO: Final = ("部", "室", "局", "所")  # 総務部阿部さん but not 阿部さん
 _KATAKANA_STOP: Final = (
-    "ユーザー", "ユーザ", "ベンダー", "ベンダ", "メーカー", "メーカ", "サポート", "ヘルプデスク",
-    "デスク", "オペレーター", "オペレータ", "スタッフ", "メンバー", "ゲスト", "クライアント",
-    "カスタマー", "パートナー", "センター", "チーム", "システム", "サービス", "ドライバー",
-    "マイクロソフト", "アドビ", "オートデスク", "シトリックス", "グーグル", "アップル", "アマゾン",
-    "オラクル", "シスコ", "リコー", "キヤノン", "エプソン", "デル", "レノボ", "スカイ", "サーバー",
-    "プロバイダ", "プロバイダー", "リーダー", "マネージャー", "マネージャ", "エンジニア", "オーナー",
-    "アシスタント", "キャリア", "ママ", "パパ",
+    "ユーザー",
+    "ユーザ",
+    "ベンダー",
+    "ベンダ",
+    "メーカー",
+    "メーカ",
+    "サポート",
+    "ヘルプデスク",
+    "デスク",
+    "オペレーター",
+    "オペレータ",
+    "スタッフ",
+    "メンバー",
+    "ゲスト",
+    "クライアント",
+    "カスタマー",
+    "パートナー",
+    "センター",
+    "チーム",
+    "システム",
+    "サービス",
+    "ドライバー",
+    "マイクロソフト",
+    "アドビ",
+    "オートデスク",
+    "シトリックス",
+    "グーグル",
+    "アップル",
+    "アマゾン",
+    "オラクル",
+    "シスコ",
+    "リコー",
+    "キヤノン",
+    "エプソン",
+    "デル",
+    "レノボ",
+    "スカイ",
+    "サーバー",
+    "プロバイダ",
+    "プロバイダー",
+    "リーダー",
+    "マネージャー",
+    "マネージャ",
+    "エンジニア",
+    "オーナー",
+    "アシスタント",
+    "キャリア",
+    "ママ",
+    "パパ",
 )
 _HIRAGANA_STOP: Final = frozenset("たく ぎょう みな みなさ だれ どなた どちら そちら こちら あちら".split())
 _LATIN_STOP: Final = frozenset(
@@ -272,8 +351,11 @@ def _kanji_name(text: str, end: int, honorific: str) -> tuple[int, int] | None:
     if len(run) <= 4 and start >= 2 and text[start - 1] == " ":
         first_start = _run_start(text, start - 1, "kanji", 4)
         first = text[first_start : start - 1]
-        if first and first not in _KANJI_STOP and _cut_leader(first) == first and (
-            first[-1] not in _ROLE_END and not any(first.endswith(w) for w in _LEADERS)
+        if (
+            first
+            and first not in _KANJI_STOP
+            and _cut_leader(first) == first
+            and (first[-1] not in _ROLE_END and not any(first.endswith(w) for w in _LEADERS))
         ):
             start = first_start
     return start, end

@@ -117,7 +117,13 @@ _separator = st.sampled_from(["-", "", " ", "‐", "−", "ー"])
 
 
 @settings(max_examples=150, deadline=None)
-@given(parts=_mobile, sep=_separator, full_width=st.booleans(), before=st.sampled_from(["携帯は", "TEL:", "", "電話 "]), after=st.sampled_from(["です", "。", "", " まで"]))
+@given(
+    parts=_mobile,
+    sep=_separator,
+    full_width=st.booleans(),
+    before=st.sampled_from(["携帯は", "TEL:", "", "電話 "]),
+    after=st.sampled_from(["です", "。", "", " まで"]),
+)
 def test_any_mobile_number_is_found(
     parts: tuple[str, str, str], sep: str, full_width: bool, before: str, after: str
 ) -> None:
