@@ -1,0 +1,462 @@
+"""Typed, frozen settings: one TOML file plus ``CTI_*`` environment variables.
+
+``load_settings()`` is the only way in. Environment variables override the file: ``CTI_HTTP`` sets
+``http.listen``; any other ``CTI_<SECTION>_<KEY>`` sets ``<key>`` of ``[<section>]`` (for example
+``CTI_DATABASE_URL``, ``CTI_SIP_PASSWORD``, ``CTI_HOURS_OVERRIDE``). A wrong value raises
+:class:`ConfigError` naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+from .reader import FromEnv, Table, parse_host_port
+
+SERVICE_STRATEGIES = ("longest_idle", "most_skilled", "round_robin", "ring_all")
+ROLES = ("operator", "supervisor", "manager", "admin")
+OVERRIDE_MODES = ("auto", "open", "closed")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Sections whose scalar keys may be set from the environment as CTI_<SECTION>_<KEY>.
+ENV_SECTIONS = (
+    "http", "database", "sip", "hours", "routing", "privacy", "smtp", "escalation", "metrics", "log",
+)
+SECRET_KEYS = frozenset({"password", "caller_hash_secret", "secret", "token"})
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    kind: Literal["city", "vendor"]
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    digit: str
+    name_ja: str
+    name_en: str
+    strategy: str
+    wrap_up_seconds: int
+    categories: tuple[str, ...]
+    contacts: tuple[Contact, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    name: str
+    uri: str
+    skills: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    listen: HostPort
+    session_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    mode: Literal["direct", "registered", "off"]
+    listen: HostPort
+    public_address: str
+    registrar: HostPort | None
+    username: str
+    password: str
+    rtp_ports: tuple[int, int]
+    allowed_peers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HoursSettings:
+    timezone: ZoneInfo
+    days: frozenset[int]
+    open: time
+    close: time
+    closed_dates: tuple[tuple[int, int], ...]
+    national_holidays: bool
+    override: Literal["auto", "open", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    ring_timeout_seconds: int
+    max_missed_offers: int
+    announce_interval_seconds: int
+    overflow_after_seconds: int
+    overflow_any_after_seconds: int
+    max_wait_seconds: int
+    ivr_digit_timeout_seconds: int
+    ivr_max_repeats: int
+    priority_callers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    caller_hash_secret: str
+    internal_extensions: tuple[range, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str
+    password: str
+    starttls: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationSettings:
+    overdue_business_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    service_level_seconds: int
+    service_level_target: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    source: str
+    helpdesk_name_ja: str
+    helpdesk_name_en: str
+    http: HttpSettings
+    database: DatabaseSettings
+    sip: SipSettings
+    hours: HoursSettings
+    routing: RoutingSettings
+    privacy: PrivacySettings
+    smtp: SmtpSettings
+    escalation: EscalationSettings
+    metrics: MetricsSettings
+    baseline: tuple[int, ...]
+    services: tuple[Service, ...]
+    operators: tuple[Operator, ...]
+    log_format: Literal["auto", "json", "console"] = field(default="auto")
+
+    def service(self, service_id: str) -> Service:
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
+
+
+def default_config_path() -> Path:
+    """``config/helpdesk.toml`` as shipped inside the package."""
+    return Path(str(resources.files("cti.config").joinpath("helpdesk.toml")))
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (``path``, else ``CTI_CONFIG``, else the shipped default) and the env."""
+    env = os.environ if environ is None else environ
+    chosen = Path(path or env.get("CTI_CONFIG") or default_config_path())
+    source = str(chosen)
+    try:
+        raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("CTI_CONFIG", "a readable TOML file", source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("(file)", f"valid TOML ({exc})", source=source) from None
+    _apply_env(raw, env)
+    return _parse(Table(raw, "", source), source)
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    if "CTI_HTTP" in env:
+        raw.setdefault("http", {})["listen"] = FromEnv(env["CTI_HTTP"])
+    for name, value in env.items():
+        if not name.startswith("CTI_") or name == "CTI_HTTP":
+            continue
+        rest = name[4:].lower()
+        section = next((s for s in ENV_SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # CTI_CONFIG, CTI_PASSWORD and test switches are not config keys
+        key = rest[len(section) + 1:]
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(section, "a table", target)
+        target[key] = FromEnv(value)
+
+
+def _parse(root: Table, source: str) -> Settings:
+    helpdesk = root.table("helpdesk")
+    services = tuple(_service(t) for t in root.tables("services"))
+    _check_services(root, services)
+    service_ids = {s.id for s in services}
+    operators = tuple(_operator(t, service_ids) for t in root.tables("operators"))
+    _check_unique(root, "operators", [o.id for o in operators], "id")
+    log = root.table("log")
+    settings = Settings(
+        source=source,
+        helpdesk_name_ja=helpdesk.text("name_ja", "庁内ITヘルプデスク"),
+        helpdesk_name_en=helpdesk.text("name_en", "City IT Helpdesk"),
+        http=_http(root.table("http")),
+        database=DatabaseSettings(url=_database_url(root.table("database"))),
+        sip=_sip(root.table("sip")),
+        hours=_hours(root.table("hours")),
+        routing=_routing(root.table("routing")),
+        privacy=_privacy(root.table("privacy")),
+        smtp=_smtp(root.table("smtp")),
+        escalation=_escalation(root.table("escalation")),
+        metrics=_metrics(root.table("metrics")),
+        baseline=_baseline(root.table("baseline")),
+        services=services,
+        operators=operators,
+        log_format=log.choice("format", ("auto", "json", "console"), "auto"),  # type: ignore[arg-type]
+    )
+    for table in (helpdesk, log):
+        table.finish()
+    root.finish()
+    return settings
+
+
+def _http(t: Table) -> HttpSettings:
+    host, port = t.host_port("listen", "127.0.0.1:8080")
+    result = HttpSettings(HostPort(host, port), t.integer("session_hours", 10, min=1, max=24 * 30))
+    t.finish()
+    return result
+
+
+def _database_url(t: Table) -> str:
+    url = t.text("url", "sqlite+aiosqlite:///var/cti.db", allow_empty=False)
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise t.error("url", 'a "sqlite+aiosqlite:///PATH" or "postgresql+asyncpg://..." URL', url)
+    t.finish()
+    return url
+
+
+def _sip(t: Table) -> SipSettings:
+    mode = t.choice("mode", ("direct", "registered", "off"), "direct")
+    host, port = t.host_port("listen", "127.0.0.1:5060")
+    registrar_text = t.text("registrar", "")
+    registrar = None
+    if registrar_text:
+        r_host, r_port = parse_host_port(
+            registrar_text, lambda: t.error("registrar", '"HOST:PORT"', registrar_text)
+        )
+        registrar = HostPort(r_host, r_port)
+    elif mode == "registered":
+        raise t.error("registrar", '"HOST:PORT" of the PBX when mode = "registered"', "")
+    low_high = t.text("rtp_ports", "10000-10999")
+    try:
+        low, high = (int(p) for p in low_high.split("-"))
+    except ValueError:
+        raise t.error("rtp_ports", '"LOW-HIGH", e.g. "10000-10999"', low_high) from None
+    if not 1024 <= low < high <= 65535:
+        raise t.error("rtp_ports", "1024 <= LOW < HIGH <= 65535", low_high)
+    result = SipSettings(
+        mode=mode,  # type: ignore[arg-type]
+        listen=HostPort(host, port),
+        public_address=t.text("public_address", "") or host,
+        registrar=registrar,
+        username=t.text("username", "5000"),
+        password=t.text("password", ""),
+        rtp_ports=(low, high),
+        allowed_peers=t.str_list("allowed_peers", []),
+    )
+    t.finish()
+    return result
+
+
+def _hours(t: Table) -> HoursSettings:
+    zone_name = t.text("timezone", "Asia/Tokyo")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise t.error("timezone", "an IANA time zone such as Asia/Tokyo", zone_name) from None
+    day_names = t.str_list("days", ["mon", "tue", "wed", "thu", "fri"])
+    for day in day_names:
+        if day not in WEEKDAYS:
+            raise t.error("days", "weekday names from " + ", ".join(WEEKDAYS), day)
+    opens, closes = t.clock("open", "08:45"), t.clock("close", "17:15")
+    if not opens < closes:
+        raise t.error("close", f"a time after open ({opens:%H:%M})", f"{closes:%H:%M}")
+    closed: list[tuple[int, int]] = []
+    for text in t.str_list("closed_dates", ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"]):
+        try:
+            month, day_of_month = (int(p) for p in text.split("-"))
+            if not (1 <= month <= 12 and 1 <= day_of_month <= 31):
+                raise ValueError
+        except ValueError:
+            raise t.error("closed_dates", 'dates as "MM-DD"', text) from None
+        closed.append((month, day_of_month))
+    result = HoursSettings(
+        timezone=zone,
+        days=frozenset(WEEKDAYS.index(d) for d in day_names),
+        open=opens,
+        close=closes,
+        closed_dates=tuple(closed),
+        national_holidays=t.flag("national_holidays", True),
+        override=t.choice("override", OVERRIDE_MODES, "auto"),  # type: ignore[arg-type]
+    )
+    t.finish()
+    return result
+
+
+def _routing(t: Table) -> RoutingSettings:
+    result = RoutingSettings(
+        ring_timeout_seconds=t.integer("ring_timeout_seconds", 20, min=5, max=120),
+        max_missed_offers=t.integer("max_missed_offers", 2, min=1, max=10),
+        announce_interval_seconds=t.integer("announce_interval_seconds", 60, min=10, max=600),
+        overflow_after_seconds=t.integer("overflow_after_seconds", 90, min=0),
+        overflow_any_after_seconds=t.integer("overflow_any_after_seconds", 180, min=0),
+        max_wait_seconds=t.integer("max_wait_seconds", 600, min=30),
+        ivr_digit_timeout_seconds=t.integer("ivr_digit_timeout_seconds", 6, min=2, max=30),
+        ivr_max_repeats=t.integer("ivr_max_repeats", 2, min=0, max=5),
+        priority_callers=t.str_list("priority_callers", []),
+    )
+    t.finish()
+    return result
+
+
+def _privacy(t: Table) -> PrivacySettings:
+    ranges: list[range] = []
+    for text in t.str_list("internal_extensions", ["2000-4999"]):
+        try:
+            low, high = (int(p) for p in text.split("-"))
+            if low > high:
+                raise ValueError
+        except ValueError:
+            raise t.error("internal_extensions", 'ranges as "LOW-HIGH"', text) from None
+        ranges.append(range(low, high + 1))
+    result = PrivacySettings(
+        caller_hash_secret=t.text("caller_hash_secret", ""), internal_extensions=tuple(ranges)
+    )
+    t.finish()
+    return result
+
+
+def _smtp(t: Table) -> SmtpSettings:
+    result = SmtpSettings(
+        host=t.text("host", "127.0.0.1", allow_empty=False),
+        port=t.integer("port", 25, min=1, max=65535),
+        sender=t.text("sender", "helpdesk@example.invalid", allow_empty=False),
+        username=t.text("username", ""),
+        password=t.text("password", ""),
+        starttls=t.flag("starttls", False),
+    )
+    t.finish()
+    return result
+
+
+def _escalation(t: Table) -> EscalationSettings:
+    result = EscalationSettings(t.integer("overdue_business_hours", 16, min=1, max=24 * 30))
+    t.finish()
+    return result
+
+
+def _metrics(t: Table) -> MetricsSettings:
+    result = MetricsSettings(
+        service_level_seconds=t.integer("service_level_seconds", 20, min=1, max=3600),
+        service_level_target=t.number("service_level_target", 0.8, min=0.0, max=1.0),
+    )
+    t.finish()
+    return result
+
+
+def _baseline(t: Table) -> tuple[int, ...]:
+    counts = t.int_list("monthly_calls")
+    if len(counts) != 12 or any(c < 0 for c in counts):
+        raise t.error("monthly_calls", "12 non-negative monthly counts, January to December", counts)
+    t.finish()
+    return counts
+
+
+def _service(t: Table) -> Service:
+    service_id = t.text("id", allow_empty=False)
+    if not service_id.isidentifier() or not service_id.isascii():
+        raise t.error("id", "a short ASCII identifier such as 'skysea'", service_id)
+    digit = t.text("digit")
+    if digit not in tuple("123456789"):
+        raise t.error("digit", "one DTMF digit from 1 to 9", digit)
+    contacts = []
+    for c in t.tables("contacts"):
+        contact = Contact(
+            kind=c.choice("kind", ("city", "vendor")),  # type: ignore[arg-type]
+            name=c.text("name", allow_empty=False),
+            email=c.text("email", allow_empty=False),
+        )
+        if "@" not in contact.email:
+            raise c.error("email", "an e-mail address", contact.email)
+        c.finish()
+        contacts.append(contact)
+    result = Service(
+        id=service_id,
+        digit=digit,
+        name_ja=t.text("name_ja", allow_empty=False),
+        name_en=t.text("name_en", allow_empty=False),
+        strategy=t.choice("strategy", SERVICE_STRATEGIES, "longest_idle"),
+        wrap_up_seconds=t.integer("wrap_up_seconds", 60, min=0, max=3600),
+        categories=t.str_list("categories", []),
+        contacts=tuple(contacts),
+    )
+    t.finish()
+    return result
+
+
+def _check_services(root: Table, services: tuple[Service, ...]) -> None:
+    if not services:
+        raise root.error("services", "at least one [[services]] entry")
+    _check_unique(root, "services", [s.id for s in services], "id")
+    _check_unique(root, "services", [s.digit for s in services], "digit")
+
+
+def _check_unique(root: Table, name: str, values: list[str], key: str) -> None:
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ConfigError(
+                f"{name}[{index}].{key}",
+                f"a value not already used by {name}[{seen[value]}]",
+                value,
+                source=root.source,
+            )
+        seen[value] = index
+
+
+def _operator(t: Table, service_ids: set[str]) -> Operator:
+    operator_id = t.text("id", allow_empty=False)
+    skills_table = t.table("skills")
+    skills: dict[str, int] = {}
+    for service_id in skills_table.mapping_keys():
+        if service_id not in service_ids:
+            raise skills_table.error(
+                service_id, "a service id from [[services]] (" + ", ".join(sorted(service_ids)) + ")"
+            )
+        skills[service_id] = skills_table.integer(service_id, min=1, max=5)
+    if not skills:
+        raise t.error("skills", "at least one skill, e.g. { isolation = 3 }")
+    uri = t.text("uri", allow_empty=False)
+    if not uri.startswith(("sip:", "sips:")):
+        raise t.error("uri", 'a SIP URI such as "sip:2101@127.0.0.1"', uri)
+    result = Operator(id=operator_id, name=t.text("name", operator_id), uri=uri, skills=skills)
+    t.finish()
+    return result

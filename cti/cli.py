@@ -1,0 +1,194 @@
+"""The ``cti`` command: serve, db upgrade, config check, user add, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import structlog
+from aiohttp import web
+
+from cti.auth import Role, digest, hash_password, new_secret
+from cti.clock import utc_now
+from cti.config import ConfigError, Settings, load_settings
+from cti.config.describe import describe
+from cti.logging import configure_logging
+from cti.storage import (
+    SchemaOutdated,
+    create_engine,
+    current_revision,
+    require_current,
+    session_factory,
+    upgrade,
+)
+from cti.storage import users as user_store
+
+log = structlog.get_logger()
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {}
+    if getattr(args, "http", None):
+        overrides["CTI_HTTP"] = args.http
+    if getattr(args, "sip", None):
+        overrides["CTI_SIP_LISTEN"] = args.sip
+    try:
+        settings = load_settings(args.config, {**os.environ, **overrides})
+    except ConfigError as exc:
+        print(f"cti: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_format)
+    command: str = args.command
+    if command == "config":
+        print(json.dumps(describe(settings), ensure_ascii=False, indent=2))
+        print("configuration ok", file=sys.stderr)
+        return 0
+    if command == "serve":
+        return asyncio.run(_serve(settings))
+    if command == "db":
+        return asyncio.run(_db_upgrade(settings))
+    if command == "user":
+        return asyncio.run(_user_add(settings, args.name, Role(args.role)))
+    if command == "token":
+        return asyncio.run(_token_create(settings, args.name, Role(args.role)))
+    raise AssertionError(command)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cti", description="CTI service for the city IT helpdesk")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", help="TOML file (default: $CTI_CONFIG or the shipped helpdesk.toml)")
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the service"))
+    serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listen address (default 127.0.0.1:8080)")
+    serve.add_argument("--sip", metavar="HOST:PORT", help="SIP listen address (default 127.0.0.1:5060)")
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    with_config(db_sub.add_parser("upgrade", help="apply migrations up to the newest"))
+    config = sub.add_parser("config", help="configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    with_config(config_sub.add_parser("check", help="print the effective config, secrets masked"))
+    user = sub.add_parser("user", help="console users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = with_config(user_sub.add_parser("add", help="add a user (password: $CTI_PASSWORD or prompt)"))
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token = sub.add_parser("token", help="API tokens for scripts")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = with_config(token_sub.add_parser("create", help="print a new bearer token"))
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    return parser
+
+
+async def _serve(settings: Settings) -> int:
+    from cti.app import build_app  # imported here so that `cti config check` stays light
+
+    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    try:
+        await runner.setup()
+    except SchemaOutdated as exc:
+        log.error("service.schema_outdated", current=exc.current, needed=exc.head)
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        log.error("service.database_unreachable", error=str(exc))
+        print(f"cti: cannot reach the database ({settings.database.url.split('@')[-1]}): {exc}",
+              file=sys.stderr)
+        await runner.cleanup()
+        return EXIT_FAILED
+    listen = settings.http.listen
+    try:
+        await web.TCPSite(runner, listen.host, listen.port).start()
+    except OSError as exc:
+        log.error("http.listen_failed", address=str(listen), error=str(exc))
+        print(f"cti: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        await runner.cleanup()
+        return EXIT_FAILED
+    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("service.stopping")
+    await runner.cleanup()
+    log.info("service.stopped")
+    return 0
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    engine = create_engine(settings.database.url)
+    try:
+        await upgrade(engine)
+        revision = await current_revision(engine)
+    except OSError as exc:
+        print(f"cti: cannot reach the database: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+    print(f"database schema at revision {revision}")
+    return 0
+
+
+def _read_password(name: str) -> str:
+    password = os.environ.get("CTI_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise ValueError("no password: set CTI_PASSWORD or run in a terminal")
+    first = getpass.getpass(f"password for {name}: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
+async def _user_add(settings: Settings, name: str, role: Role) -> int:
+    try:
+        password = _read_password(name)
+    except ValueError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if len(password) < 8:
+        print("cti: password must have at least 8 characters", file=sys.stderr)
+        return EXIT_FAILED
+    engine = create_engine(settings.database.url)
+    try:
+        await require_current(engine)
+        await user_store.add_user(session_factory(engine), name, role.value,
+                                  hash_password(password), utc_now())
+    except (SchemaOutdated, user_store.DuplicateUser) as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+    print(f"user {name} added with role {role.value}")
+    return 0
+
+
+async def _token_create(settings: Settings, name: str, role: Role) -> int:
+    token = new_secret()
+    engine = create_engine(settings.database.url)
+    try:
+        await require_current(engine)
+        await user_store.add_token(session_factory(engine), name, role.value, digest(token), utc_now())
+    except SchemaOutdated as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+    print(f"token {name!r} with role {role.value} (shown once, stored hashed):")
+    print(token)
+    return 0

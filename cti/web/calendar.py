@@ -1,0 +1,40 @@
+"""``GET /api/calendar`` and the supervisor's ``PUT /api/calendar/override``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cti.auth import SUPERVISORS
+from cti.errors import InvalidRequest
+from cti.keys import CLOCK, HOURS
+from cti.web.body import json_object, parse_instant, reply
+from cti.web.security import allow_any_user, allow_roles, principal
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/calendar")
+@allow_any_user
+async def calendar_status(request: web.Request) -> web.Response:
+    at_text = request.query.get("at")
+    at = parse_instant(at_text, "at") if at_text else request.app[CLOCK]()
+    return reply(request.app[HOURS].status(at).as_json())
+
+
+@routes.put("/api/calendar/override")
+@allow_roles(SUPERVISORS)
+async def set_override(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    mode = body.get("mode")
+    if mode not in ("auto", "open", "closed"):
+        raise InvalidRequest('mode must be "auto", "open" or "closed"', field="mode", got=mode)
+    until_text = body.get("until")
+    if until_text is not None and not isinstance(until_text, str):
+        raise InvalidRequest("until must be an ISO 8601 date-time or null", field="until")
+    now = request.app[CLOCK]()
+    until = parse_instant(until_text, "until") if until_text else None
+    if until is not None and until <= now:
+        raise InvalidRequest("until must be in the future", field="until", got=until_text)
+    hours = request.app[HOURS]
+    await hours.set_override(mode, until, principal(request).name, now)
+    return reply(hours.status(now).as_json())

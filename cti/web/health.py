@@ -1,0 +1,38 @@
+"""``/healthz`` and ``/metrics``: open routes; the bind address decides who reaches them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from cti.keys import ENGINE, REGISTRY, SETTINGS
+from cti.web.body import reply
+
+routes = web.RouteTableDef()
+DB_CHECK_TIMEOUT_S = 2.0
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    parts: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(DB_CHECK_TIMEOUT_S):
+            async with request.app[ENGINE].connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        parts["db"] = "ok"
+    except (TimeoutError, OSError, SQLAlchemyError) as exc:
+        parts["db"] = f"error: {type(exc).__name__}"
+    parts["sip"] = request.app[SETTINGS].sip.mode
+    failing = sorted(name for name, value in parts.items() if value.startswith("error"))
+    body = {"status": "ok" if not failing else "degraded", "failing": failing, **parts}
+    return reply(body, status=200 if not failing else 503)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    payload = generate_latest(request.app[REGISTRY])
+    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,150 @@
+"""The `cti` command as an admin runs it: real subprocesses, a real port, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cti.config import default_config_path
+from tests_support import free_port
+
+CTI = [sys.executable, "-m", "cti"]
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CTI, *args], cwd=cwd, env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
+    """Read the service's stdout until a line contains ``needle``; the lines read so far."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=deadline - time.monotonic()):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} not seen; output so far: {''.join(lines)}")
+
+
+def get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_serve_upgrade_users_tokens_and_clean_shutdown(tmp_path: Path) -> None:
+    env = {"CTI_SIP_MODE": "off"}
+    refused = run(["serve", "--http", f"127.0.0.1:{free_port()}"], tmp_path, **env)
+    assert refused.returncode == 1
+    assert "run `cti db upgrade` first" in refused.stderr
+
+    upgraded = run(["db", "upgrade"], tmp_path, **env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "database schema at revision" in upgraded.stdout
+    assert (tmp_path / "var" / "cti.db").exists()  # the embedded default lives under ./var/
+
+    added = run(["user", "add", "sv01", "--role", "supervisor"], tmp_path, CTI_PASSWORD="pw-sv01-x",
+                **env)
+    assert added.returncode == 0, added.stderr
+    again = run(["user", "add", "sv01", "--role", "operator"], tmp_path, CTI_PASSWORD="pw-sv01-x",
+                **env)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    made = run(["token", "create", "grafana", "--role", "manager"], tmp_path, **env)
+    assert made.returncode == 0
+    token = made.stdout.strip().splitlines()[-1]
+    assert len(token) >= 40 and " " not in token
+
+    port = free_port()
+    proc = subprocess.Popen([*CTI, "serve", "--http", f"127.0.0.1:{port}"], cwd=tmp_path,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        started = wait_for_line(proc, "service.started")
+        assert json.loads(started[-1])["event"] == "service.started"  # JSON: not a terminal
+        status, body = get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200 and json.loads(body)["db"] == "ok"
+        status, _ = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        status, _ = get(f"http://127.0.0.1:{port}/api/calendar")
+        assert status == 401
+        status, body = get(f"http://127.0.0.1:{port}/api/calendar", token)
+        assert status == 200 and "open" in json.loads(body)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    assert "service.stopped" in out
+    assert "Traceback" not in out + err
+    assert "Task was destroyed" not in out + err
+
+
+def test_config_check_masks_secrets_and_names_bad_keys(tmp_path: Path) -> None:
+    ok = run(["config", "check"], tmp_path, CTI_SIP_PASSWORD="hunter2-secret",
+             CTI_DATABASE_URL="postgresql+asyncpg://cti:dbpass-secret@127.0.0.1/cti")
+    assert ok.returncode == 0, ok.stderr
+    effective = json.loads(ok.stdout)
+    assert effective["sip"]["password"] == "********"
+    assert "hunter2-secret" not in ok.stdout and "dbpass-secret" not in ok.stdout
+    assert effective["database"]["url"] == "postgresql+asyncpg://cti:********@127.0.0.1/cti"
+    assert effective["services"][0]["id"] == "isolation"
+
+    bad = tmp_path / "bad.toml"
+    shipped = default_config_path().read_text(encoding="utf-8")
+    bad.write_text(shipped.replace('listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:99999"'),
+                   encoding="utf-8")
+    failed = run(["config", "check", "--config", str(bad)], tmp_path)
+    assert failed.returncode == 2
+    assert "http.listen" in failed.stderr and "HOST:PORT" in failed.stderr
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
+    result = run(["serve", "--http", f"127.0.0.1:{free_port()}"], tmp_path,
+                 CTI_DATABASE_URL=url, CTI_SIP_MODE="off")
+    assert result.returncode == 1
+    assert "cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(["serve", "--http", f"127.0.0.1:{port}"], tmp_path, CTI_SIP_MODE="off")
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.parametrize("role", ["root", ""])
+def test_user_add_refuses_unknown_role(tmp_path: Path, role: str) -> None:
+    result = run(["user", "add", "x", "--role", role], tmp_path)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
