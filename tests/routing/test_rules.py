@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
+import pytest
 from cti.routing import InvalidRoutingRules, OperatorProfile, RoutingRules, ServiceRules
 
 
@@ -37,9 +38,9 @@ def test_defaults_are_consistent() -> None:
          "max_missed_offers"),
     ],
 )
-def test_invalid_rules_name_their_key(build: object, key: str) -> None:
+def test_invalid_rules_name_their_key(build: Callable[[], object], key: str) -> None:
     with pytest.raises(InvalidRoutingRules) as info:
-        build()  # type: ignore[operator]
+        build()
     assert info.value.key == key
     assert key in str(info.value)
 
@@ -50,4 +51,4 @@ def test_skills_are_read_only_copies() -> None:
     skills["portal"] = 1
     assert profile.skills["portal"] == 4
     with pytest.raises(TypeError):
-        profile.skills["portal"] = 2  # type: ignore[index]
+        profile.skills["portal"] = 2

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+from itertools import pairwise
 
+import pytest
 from cti.routing import (
     CALL_TRANSITIONS,
     OPERATOR_TRANSITIONS,
@@ -23,7 +24,7 @@ def test_every_state_has_a_row() -> None:
 
 def test_the_documented_operator_cycle_is_allowed() -> None:
     cycle = ["offline", "available", "reserved", "on_call", "wrap_up", "available"]
-    for old, new in zip(cycle, cycle[1:], strict=False):
+    for old, new in pairwise(cycle):
         assert check_operator_transition("op", OperatorState(old), OperatorState(new)) == new
 
 
@@ -55,7 +56,7 @@ def test_terminal_call_states_have_no_exit() -> None:
 
 def test_call_path_and_illegal_skip() -> None:
     path = ["ivr", "queued", "offered", "connected", "ended"]
-    for old, new in zip(path, path[1:], strict=False):
+    for old, new in pairwise(path):
         assert check_call_transition("c", CallState(old), CallState(new)) == new
     with pytest.raises(IllegalTransition):
         check_call_transition("c", CallState.QUEUED, CallState.CONNECTED)
@@ -67,7 +68,7 @@ def test_every_state_is_reachable_from_the_start() -> None:
         seen = {start}
         frontier = [start]
         while frontier:
-            for nxt in table[frontier.pop()]:  # type: ignore[index]
+            for nxt in table[frontier.pop()]:
                 if nxt not in seen:
                     seen.add(nxt)
                     frontier.append(nxt)
