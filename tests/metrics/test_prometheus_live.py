@@ -1,0 +1,223 @@
+"""A real Prometheus (Debian `prometheus`) scrapes CtiMetrics on loopback and evaluates every
+expression of the dashboards and rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cti.metrics import CtiMetrics
+from cti.metrics.dashboards import dashboards, panel_queries, render
+from cti.metrics.rules import all_expressions, default_rules_path, rule_groups
+from prometheus_client import CollectorRegistry, start_http_server
+
+from .conftest import MovableClock
+
+DEADLINE_S = 25.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float = DEADLINE_S,
+    detail: Callable[[], object] = lambda: "",
+) -> None:
+    """Poll ``check`` until it holds; fail with ``what`` (and ``detail()``) after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}: {detail()}")
+        # Polling interval for an external process, not synchronisation by sleeping.
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        try:
+            with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=5) as response:
+                body: dict[str, Any] = json.load(response)
+                return body
+        except urllib.error.HTTPError as error:  # 400 for a parse error: return its body
+            return dict(json.load(error))
+
+    def query(self, expr: str) -> dict[str, Any]:
+        return self.get("/api/v1/query", query=expr)
+
+    def series(self, expr: str) -> list[dict[str, Any]]:
+        answer = self.query(expr)
+        return list(answer["data"]["result"]) if answer.get("status") == "success" else []
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+@pytest.fixture
+def served_metrics(metrics: CtiMetrics, registry: CollectorRegistry) -> Iterator[tuple[CtiMetrics, int]]:
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        yield metrics, int(server.server_port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def prometheus(served_metrics: tuple[CtiMetrics, int], tmp_path: Path) -> Iterator[Prometheus]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        message = "prometheus not installed (Debian package `prometheus`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    _, target_port = served_metrics
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files:\n  - {json.dumps(str(default_rules_path()))}\n"
+        "scrape_configs:\n  - job_name: cti\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{target_port}']\n",
+        encoding="utf-8",
+    )
+    port = _free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    server = Prometheus(f"http://127.0.0.1:{port}")
+    try:
+        _wait_for("Prometheus to be ready", lambda: process.poll() is None and server.ready())
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
+
+
+def _drive(metrics: CtiMetrics, clock: MovableClock) -> None:
+    """An April outage storm at 10:00 on a business day: every alert condition holds."""
+    metrics.month_to_date(900, clock.now)
+    for service, waits in {"isolation": (5.0, 45.0, 80.0, 150.0), "portal": (3.0, 9.0)}.items():
+        for wait in waits:
+            metrics.call_offered(service)
+            metrics.call_answered(service, wait)
+            metrics.call_ended(service, "answered")
+            metrics.call_finished(service, 240.0 + wait)
+    metrics.call_offered("isolation")
+    metrics.call_ended("isolation", "abandoned")
+    metrics.queue_changed("isolation", 6, 150.0)
+    metrics.operators_changed({"available": 0, "on_call": 2, "offline": 3}, {"isolation": 0})
+    metrics.escalation_opened("vendor")
+    metrics.sip_registered(False)
+    metrics.ticket_write_failed()
+
+
+def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(
+    prometheus: Prometheus, served_metrics: tuple[CtiMetrics, int], metrics_clock: MovableClock
+) -> None:
+    metrics, _ = served_metrics
+    # First scrape with every counter at zero, so increase() and rate() see the change.
+    _wait_for("the first scrape", lambda: bool(prometheus.series(
+        'cti_tickets_write_errors_total{job="cti"} == 0')))  # fmt: skip
+    _drive(metrics, metrics_clock)
+    _wait_for("the driven state to be scraped", lambda: bool(prometheus.series(
+        "cti_tickets_write_errors_total == 1 and on () sum(cti_calls_waiting) == 6")))  # fmt: skip
+
+    panel_exprs = [
+        (f"{name}: {title}", expr, target.get("legendFormat", ""))
+        for name, model in dashboards().items()
+        for title, expr, target in _with_targets(json.loads(render(model)))
+    ]
+    rule_exprs = [(name, expr, "") for name, expr in all_expressions(rule_groups())]
+    everything = panel_exprs + rule_exprs
+
+    for where, expr, _ in everything:
+        answer = prometheus.query(expr)
+        assert answer.get("status") == "success", f"{where}: {expr!r} -> {answer}"
+
+    # Recording rules and the second scrape take a moment: wait until each returns series.
+    def empty() -> list[str]:
+        return [f"{where}: {expr}" for where, expr, _ in everything if not prometheus.series(expr)]
+
+    _wait_for("every expression to return series", lambda: not empty(), detail=empty)
+
+    for where, expr, legend in everything:
+        for label in _legend_labels(legend):
+            for series in prometheus.series(expr):
+                assert label in series["metric"], f"{where}: {expr!r} lacks {label}: {series}"
+
+    # Spot-check values against what was driven.
+    assert _value(prometheus, "sum(cti_calls_waiting)") == 6
+    assert _value(prometheus, "max(cti_longest_wait_seconds)") == 150
+    assert _value(prometheus, "cti_calls_month_to_date") == 900 + 7
+    assert _value(prometheus, 'cti_service_level_ratio{service="isolation"}') == pytest.approx(1 / 5)
+    assert _value(prometheus, "cti:calls_baseline:max") == 705
+    assert _value(prometheus, "cti:operators_logged_in:sum") == 2
+    assert _value(prometheus, "cti_calls_forecast_month") > 705
+
+    rules = prometheus.get("/api/v1/rules")["data"]["groups"]
+    evaluated = {r["name"]: r for group in rules for r in group["rules"]}
+    assert set(evaluated) == {name for name, _, _ in rule_exprs}
+    for name, rule in evaluated.items():
+        assert rule["health"] == "ok", f"{name}: {rule.get('lastError')}"
+        if rule["type"] == "alerting":
+            assert rule["state"] in {"pending", "firing"}, f"{name} is {rule['state']}"
+
+
+def _with_targets(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    seen = list(panel_queries(document))
+    targets = [t for p in document["panels"] for t in p.get("targets", []) if "expr" in t]
+    assert len(seen) == len(targets)
+    for (title, expr), target in zip(seen, targets, strict=True):
+        yield title, expr, target
+
+
+def _legend_labels(legend: str) -> list[str]:
+    out = []
+    rest = legend
+    while "{{" in rest:
+        start = rest.index("{{") + 2
+        end = rest.index("}}", start)
+        out.append(rest[start:end].strip())
+        rest = rest[end + 2 :]
+    return out
+
+
+def _value(prometheus: Prometheus, expr: str) -> float:
+    series = prometheus.series(expr)
+    assert len(series) == 1, f"{expr}: {series}"
+    return float(series[0]["value"][1])
