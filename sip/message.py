@@ -1,0 +1,326 @@
+"""SIP message parsing and building (RFC 3261), hardened against malformed input.
+
+Replaces pyVoIP's ``SIPMessage`` on the receive path: that parser keeps only the first of
+repeated headers (losing Record-Route), ignores Content-Length, does not know compact header
+forms and raises assorted exceptions (IndexError, ValueError, KeyError) on garbage. Here every
+malformed datagram raises one ``SipParseError`` with a reason that goes into the 400 response
+and the log. Reason phrases still come from pyVoIP's ``SIPStatus`` table.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from cti.sip.pyvoip import SIPStatus
+
+MAX_MESSAGE_BYTES = 16_384  # far above any real SIP-over-UDP message
+REQUIRED = ("via", "from", "to", "call-id", "cseq")
+COMPACT = {
+    "v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
+    "c": "content-type", "k": "supported", "s": "subject", "e": "content-encoding",
+}
+CANONICAL = {
+    "via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq",
+    "contact": "Contact", "content-length": "Content-Length", "content-type": "Content-Type",
+    "max-forwards": "Max-Forwards", "record-route": "Record-Route", "route": "Route",
+    "www-authenticate": "WWW-Authenticate", "authorization": "Authorization",
+    "proxy-authenticate": "Proxy-Authenticate", "proxy-authorization": "Proxy-Authorization",
+    "user-agent": "User-Agent", "allow": "Allow", "supported": "Supported", "expires": "Expires",
+}
+_REQUEST_LINE = re.compile(r"^([A-Za-z]+) (\S+) SIP/2\.0$")
+_STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.*))?$")
+_TAG = re.compile(r";\s*tag=([^;>\s]+)", re.IGNORECASE)
+_URI_IN_BRACKETS = re.compile(r"<([^>]*)>")
+_HOSTPORT = re.compile(r"^(?:[a-z]+:)?(?:([^@;>]*)@)?([^:;>?]+)(?::(\d+))?", re.IGNORECASE)
+
+
+class SipParseError(ValueError):
+    """A datagram that is not a well-formed SIP message; the message says why."""
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return str(SIPStatus(status).phrase)
+    except ValueError:
+        return {199: "Early Dialog Terminated", 204: "No Notification"}.get(status, "Unknown")
+
+
+@dataclass(slots=True)
+class SipMessage:
+    """A parsed request (``method`` set) or response (``status`` set)."""
+
+    method: str | None
+    uri: str | None
+    status: int | None
+    reason: str
+    headers: list[tuple[str, str]]  # (lower-case full name, value), in order
+    body: bytes
+    source: tuple[str, int] | None = field(default=None)
+
+    @property
+    def is_request(self) -> bool:
+        return self.method is not None
+
+    def get(self, name: str, default: str = "") -> str:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def all(self, name: str) -> list[str]:
+        """Every value of a header, comma-separated lists split (Via, Route, Record-Route)."""
+        name = name.lower()
+        out: list[str] = []
+        for key, value in self.headers:
+            if key == name:
+                out.extend(split_header_list(value))
+        return out
+
+    @property
+    def call_id(self) -> str:
+        return self.get("call-id")
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        number, _, method = self.get("cseq").partition(" ")
+        return int(number), method.strip().upper()
+
+    @property
+    def from_tag(self) -> str:
+        return header_tag(self.get("from"))
+
+    @property
+    def to_tag(self) -> str:
+        return header_tag(self.get("to"))
+
+    @property
+    def top_via_branch(self) -> str:
+        return via_param(self.all("via")[0], "branch") or ""
+
+
+def split_header_list(value: str) -> list[str]:
+    """Split a comma-separated header value, respecting <...> and quotes."""
+    parts: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    for i, ch in enumerate(value):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            depth += 1
+        elif not quoted and ch == ">":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0 and not quoted:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return [p for p in parts if p]
+
+
+def header_tag(value: str) -> str:
+    m = _TAG.search(value.split(">", 1)[-1] if ">" in value else value)
+    return m.group(1) if m else ""
+
+
+def header_uri(value: str) -> str:
+    """The URI of a From/To/Contact/Route header value."""
+    m = _URI_IN_BRACKETS.search(value)
+    if m:
+        return m.group(1).strip()
+    return value.split(";", 1)[0].strip()
+
+
+def uri_user(uri: str) -> str:
+    m = _HOSTPORT.match(uri.strip())
+    return (m.group(1) or "") if m else ""
+
+
+def uri_hostport(uri: str, default_port: int = 5060) -> tuple[str, int]:
+    m = _HOSTPORT.match(uri.strip())
+    if not m:
+        raise SipParseError(f"bad URI {uri!r}")
+    return m.group(2), int(m.group(3) or default_port)
+
+
+def via_param(via: str, name: str) -> str | None:
+    for part in via.split(";")[1:]:
+        key, eq, value = part.strip().partition("=")
+        if key.lower() == name:
+            return value if eq else ""
+    return None
+
+
+def via_sent_by(via: str) -> tuple[str, int]:
+    try:
+        sent_by = via.split(";")[0].split(None, 1)[1].strip()
+    except IndexError:
+        raise SipParseError(f"bad Via {via!r}") from None
+    host, _, port = sent_by.partition(":")
+    if not host or (port and not port.isdigit()):
+        raise SipParseError(f"bad Via {via!r}")
+    return host, int(port or 5060)
+
+
+def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
+    """Parse one datagram; raise SipParseError on anything malformed."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise SipParseError(f"message too large ({len(data)} bytes)")
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise SipParseError("no blank line after headers")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError("headers are not UTF-8") from None
+    lines = text.split("\r\n")
+    first = lines[0]
+    method = uri = None
+    status = None
+    reason = ""
+    if m := _REQUEST_LINE.match(first):
+        method, uri = m.group(1).upper(), m.group(2)
+    elif m := _STATUS_LINE.match(first):
+        status, reason = int(m.group(1)), m.group(2) or ""
+    else:
+        raise SipParseError(f"bad start line {first[:60]!r}")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:  # folded continuation line
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not name or " " in name:
+            raise SipParseError(f"bad header line {line[:60]!r}")
+        headers.append((COMPACT.get(name, name), value.strip()))
+    msg = SipMessage(method, uri, status, reason, headers, body, source)
+    for name in REQUIRED:
+        if not msg.get(name):
+            raise SipParseError(f"missing {CANONICAL[name]} header")
+    try:
+        _number, cseq_method = msg.cseq
+    except ValueError:
+        raise SipParseError(f"bad CSeq {msg.get('cseq')!r}") from None
+    if not cseq_method or (method is not None and cseq_method != method):
+        raise SipParseError("CSeq method does not match the request method")
+    for via in msg.all("via"):
+        via_sent_by(via)
+    length = msg.get("content-length")
+    if length:
+        if not length.isdigit():
+            raise SipParseError(f"bad Content-Length {length!r}")
+        n = int(length)
+        if n > len(body):
+            raise SipParseError(f"Content-Length {n} exceeds the {len(body)} body bytes received")
+        msg.body = body[:n]
+    return msg
+
+
+def new_call_id(host: str) -> str:
+    """Globally unique Call-ID (defect 7: pyVoIP's counter restarts at 1 in every process)."""
+    return f"{uuid.uuid4().hex}@{host}"
+
+
+def new_branch() -> str:
+    """Unique RFC 3261 branch (defect 7)."""
+    return "z9hG4bK" + uuid.uuid4().hex
+
+
+def new_tag() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def build_request(
+    method: str, uri: str, headers: list[tuple[str, str]], body: bytes = b""
+) -> bytes:
+    lines = [f"{method} {uri} SIP/2.0"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def build_response(
+    request: SipMessage,
+    status: int,
+    *,
+    to_tag: str = "",
+    extra: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+    reason: str | None = None,
+) -> bytes:
+    """A response copying Via (all, with received/rport), From, To (+tag), Call-ID, CSeq."""
+    lines = [f"SIP/2.0 {status} {reason or reason_phrase(status)}"]
+    vias = request.all("via")
+    for i, via in enumerate(vias):
+        if i == 0 and request.source is not None:
+            via = _stamp_via(via, request.source)
+        lines.append(f"Via: {via}")
+    if status != 100:  # 100 Trying never establishes a dialog
+        for rr in request.all("record-route"):
+            lines.append(f"Record-Route: {rr}")
+    lines.append(f"From: {request.get('from')}")
+    to = request.get("to")
+    if to_tag and not header_tag(to):
+        to = f"{to};tag={to_tag}"
+    lines.append(f"To: {to}")
+    lines.append(f"Call-ID: {request.call_id}")
+    lines.append(f"CSeq: {request.get('cseq')}")
+    lines += [f"{name}: {value}" for name, value in (extra or [])]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _stamp_via(via: str, source: tuple[str, int]) -> str:
+    host, _ = via_sent_by(via)
+    params = via.split(";")
+    out = [params[0]]
+    for p in params[1:]:
+        key = p.strip().split("=", 1)[0].lower()
+        if key == "rport":
+            out.append(f"rport={source[1]}")
+        elif key != "received":
+            out.append(p)
+    if host != source[0] or via_param(via, "rport") is not None:
+        out.append(f"received={source[0]}")
+    return ";".join(out)
+
+
+def response_address(request: SipMessage) -> tuple[str, int]:
+    """Where a response goes (RFC 3261 18.2.2 + RFC 3581 rport): answer to the Via address."""
+    via = request.all("via")[0]
+    host, port = via_sent_by(via)
+    if request.source is not None:
+        received = request.source[0]
+        if via_param(via, "rport") is not None:
+            return received, request.source[1]
+        return via_param(via, "received") or received, port
+    return host, port
+
+
+def parse_lenient(head: str, source: tuple[str, int] | None) -> SipMessage:
+    """Best-effort parse of a malformed request's headers, only to address a 400 to it."""
+    lines = head.split("\r\n")
+    parts = lines[0].split(" ")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            key = name.strip().lower()
+            headers.append((COMPACT.get(key, key), value.strip()))
+    msg = SipMessage(parts[0].upper(), parts[1] if len(parts) > 1 else "", None, "", headers,
+                     b"", source)
+    vias = msg.all("via")
+    if not vias:
+        raise SipParseError("no Via to answer to")
+    via_sent_by(vias[0])
+    if not msg.get("cseq"):
+        msg.headers.append(("cseq", f"1 {msg.method}"))
+    for name in ("from", "to", "call-id"):
+        if not msg.get(name):
+            msg.headers.append((name, "<sip:invalid@invalid>" if name != "call-id" else "invalid"))
+    return msg

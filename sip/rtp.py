@@ -1,0 +1,217 @@
+"""RTP media on the asyncio loop: one socket per call leg, one shared drift-free clock.
+
+Replaces pyVoIP's ``RTPClient`` (two threads per call, ``sleep(0.02)`` pacing):
+
+- Defect 10: pyVoIP paces with ``sleep(0.02)`` and never catches up (~49.5 packets/s), so a
+  relay's backlog grows without bound. ``MediaClock`` ticks on an absolute 20 ms grid
+  (``loop.call_at(t0 + k * 0.02)``): a late tick sends the frames it owes (at most
+  ``MAX_CATCH_UP``), so the long-run rate is exactly 50 packets/s. A bridged leg's outbound
+  queue holds at most ``BRIDGE_QUEUE_FRAMES`` (100 ms); older frames are dropped.
+- Defect 4: no threads per call; ``RtpSession.close()`` closes the socket and unregisters
+  the session from the clock, so nothing outlives the call.
+- Defect 9: audio is encoded with the negotiated codec (see ``audio.encode``).
+- DTMF (RFC 4733): pyVoIP reports a digit only for the packet with the marker bit; a lost
+  first packet loses the digit. Here a new event is recognised by its RTP timestamp and
+  reported once, whichever of its packets arrives first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import cast
+
+import structlog
+from cti.sip.audio import Player, transcode
+from cti.sip.sdp import Codec
+
+log = structlog.get_logger("cti.sip.rtp")
+
+FRAME_S = 0.020
+MAX_CATCH_UP = 3
+BRIDGE_QUEUE_FRAMES = 5
+DTMF_KEYS = "0123456789*#ABCD"
+_HEADER = struct.Struct("!BBHII")
+SILENCE = {Codec.PCMU: b"\xff" * 160, Codec.PCMA: b"\xd5" * 160}
+
+
+class RtpSession(asyncio.DatagramProtocol):
+    """One call leg's RTP: receive (audio, DTMF) and paced send."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        event_pt: int | None,
+        remote: tuple[str, int],
+        on_digit: Callable[[str], None],
+    ) -> None:
+        self.codec = codec
+        self.event_pt = event_pt
+        self.remote = remote
+        self.on_digit = on_digit
+        self.transport: asyncio.DatagramTransport | None = None
+        self.local_port = 0
+        self.player: Player | None = None
+        self.peer: RtpSession | None = None  # bridged leg: our received audio goes there
+        self.queue: deque[bytes] = deque(maxlen=BRIDGE_QUEUE_FRAMES)
+        self.last_k = -1
+        self.ssrc = random.getrandbits(32)
+        self.seq = random.getrandbits(16)
+        self.ts = random.getrandbits(32)
+        self.packets_in = 0
+        self.packets_out = 0
+        self.last_rx: float | None = None
+        self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
+        self._last_event_ended = False
+
+    # -- asyncio protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # selector impl is no subclass
+        self.local_port = transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < 12 or data[0] >> 6 != 2:
+            return
+        first, second, _seq, ts, ssrc = _HEADER.unpack_from(data)
+        offset = 12 + 4 * (first & 0x0F)
+        if first & 0x10:  # header extension
+            if len(data) < offset + 4:
+                return
+            offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
+        end = len(data)
+        if first & 0x20 and end > offset:  # padding
+            end -= data[-1]
+        payload = data[offset:end]
+        pt = second & 0x7F
+        self.packets_in += 1
+        self.last_rx = asyncio.get_running_loop().time()
+        if pt == self.event_pt and self.event_pt is not None:
+            self._telephone_event(payload, ssrc, ts, bool(second & 0x80))
+        elif pt == int(self.codec) or pt in (0, 8):
+            peer = self.peer
+            if peer is not None and payload:
+                peer.queue.append(transcode(payload, Codec(pt), peer.codec))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("sip.rtp.error", error=str(exc), port=self.local_port)
+
+    # -- DTMF -------------------------------------------------------------------------------
+    def _telephone_event(self, payload: bytes, ssrc: int, ts: int, marker: bool) -> None:
+        if len(payload) < 4 or payload[0] >= len(DTMF_KEYS):
+            return
+        key = (ssrc, ts, payload[0])
+        ended = bool(payload[1] & 0x80)
+        if key == self._last_event and not (marker and self._last_event_ended):
+            self._last_event_ended = self._last_event_ended or ended
+            return  # continuation, end packet or retransmission of a reported event
+        self._last_event = key
+        self._last_event_ended = ended
+        self.on_digit(DTMF_KEYS[payload[0]])
+
+    # -- sending ----------------------------------------------------------------------------
+    def next_payload(self) -> bytes:
+        if self.peer is not None:
+            return self.queue.popleft() if self.queue else SILENCE[self.codec]
+        if self.player is not None:
+            frame = self.player.next_frame()
+            if frame is not None:
+                return frame
+            self.player = None
+        return SILENCE[self.codec]
+
+    def send_frame(self) -> None:
+        payload = self.next_payload()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        header = _HEADER.pack(0x80, int(self.codec), self.seq, self.ts, self.ssrc)
+        transport.sendto(header + payload, self.remote)
+        self.packets_out += 1
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.ts = (self.ts + len(payload)) & 0xFFFFFFFF
+
+    def close(self) -> None:
+        self.player = None
+        if self.peer is not None:
+            self.peer.peer = None
+            self.peer = None
+        if self.transport is not None:
+            self.transport.close()
+
+
+def bridge(a: RtpSession, b: RtpSession) -> None:
+    """Relay audio both ways (B2BUA); playback on both legs stops."""
+    a.player = b.player = None
+    a.queue.clear()
+    b.queue.clear()
+    a.peer, b.peer = b, a
+
+
+class MediaClock:
+    """One timer for all sessions, on an absolute 20 ms grid (defect 10)."""
+
+    def __init__(self) -> None:
+        self.sessions: set[RtpSession] = set()
+        self._handle: asyncio.TimerHandle | None = None
+        self._t0 = 0.0
+        self.late_ticks = 0
+
+    def add(self, session: RtpSession) -> None:
+        loop = asyncio.get_running_loop()
+        if self._handle is None:
+            self._t0 = loop.time()
+            self._handle = loop.call_at(self._t0 + FRAME_S, self._tick)
+        session.last_k = int((loop.time() - self._t0) / FRAME_S)
+        self.sessions.add(session)
+
+    def remove(self, session: RtpSession) -> None:
+        self.sessions.discard(session)
+        if not self.sessions and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        k = int((loop.time() - self._t0) / FRAME_S)
+        for session in list(self.sessions):
+            owed = k - session.last_k
+            if owed > MAX_CATCH_UP:
+                self.late_ticks += 1
+                owed = MAX_CATCH_UP
+            for _ in range(owed):
+                try:
+                    session.send_frame()
+                except Exception:  # one broken leg must not stop the others' audio
+                    log.exception("sip.rtp.send_failed", port=session.local_port)
+                    self.sessions.discard(session)
+                    break
+            session.last_k = k
+        self._handle = loop.call_at(self._t0 + (k + 1) * FRAME_S, self._tick)
+
+
+async def open_session(
+    host: str,
+    ports: range | None,
+    codec: Codec,
+    event_pt: int | None,
+    remote: tuple[str, int],
+    on_digit: Callable[[str], None],
+) -> RtpSession:
+    """Bind a session on the first free even port in ``ports`` (any port when None)."""
+    loop = asyncio.get_running_loop()
+    candidates = [0] if ports is None else list(ports)
+    if ports is not None:
+        start = random.randrange(len(candidates))
+        candidates = [p for p in candidates[start:] + candidates[:start] if p % 2 == 0]
+    for port in candidates:
+        try:
+            _, proto = await loop.create_datagram_endpoint(
+                lambda: RtpSession(codec, event_pt, remote, on_digit), local_addr=(host, port)
+            )
+        except OSError:
+            continue
+        return proto
+    raise OSError(f"no free RTP port in {ports}")

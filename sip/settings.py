@@ -1,0 +1,39 @@
+"""Settings of the SIP front door (the lead maps cti.config onto these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarSettings:
+    """Registered mode: register ``user`` with a registrar/PBX using digest auth."""
+
+    host: str
+    port: int = 5060
+    user: str = "helpdesk"
+    password: str = ""
+    domain: str = ""  # defaults to host
+    expires_s: int = 300
+    retry_s: float = 5.0  # first retry after a failure; doubles up to 60 s
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    prompt_dir: Path
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 5060  # 0 = any free port (tests)
+    public_host: str = ""  # address in Contact/SDP; defaults to bind_host
+    rtp_ports: range | None = None  # None = any free port
+    user: str = "helpdesk"
+    allow_from: frozenset[str] = field(default_factory=frozenset)  # empty = accept all peers
+    registrar: RegistrarSettings | None = None  # None = direct mode
+    outbound_proxy: tuple[str, int] | None = None  # operator legs go here (registered mode)
+    tts_cache_dir: Path | None = None
+    user_agent: str = "cti-helpdesk/0.1"
+    max_digits_per_second: int = 10  # DTMF flood guard per call
+
+    @property
+    def contact_host(self) -> str:
+        return self.public_host or self.bind_host

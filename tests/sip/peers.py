@@ -1,0 +1,98 @@
+"""Helpers to run real SIP peers (SIPp, Kamailio, baresip) on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+HOST = "127.0.0.1"
+
+
+def need(binary: str) -> str:
+    """Path of a peer binary; skip when missing unless CTI_REQUIRE_PEERS is set (CI)."""
+    path = shutil.which(binary)
+    if path is None:
+        if os.environ.get("CTI_REQUIRE_PEERS"):
+            pytest.fail(f"{binary} is required (CTI_REQUIRE_PEERS is set) but not installed")
+        pytest.skip(f"{binary} not installed")
+    return path
+
+
+def free_udp_port(even: bool = False) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((HOST, 0))
+            port = int(s.getsockname()[1])
+        if not even or port % 2 == 0:
+            return port
+
+
+def render(template: str, out_dir: Path, **values: object) -> Path:
+    """Fill ``{{name}}`` placeholders of a scenario template into ``out_dir``."""
+    text = (SCENARIOS / template).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    assert "{{" not in text, f"unfilled placeholder in {template}"
+    path = out_dir / template
+    path.write_text(text)
+    return path
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    errors: str
+    messages: str
+    logs: str
+    rtt_csv: str
+
+
+async def run_sipp(
+    scenario: Path,
+    target_port: int,
+    work: Path,
+    *,
+    calls: int = 1,
+    timeout_s: float = 20,
+    extra: tuple[str, ...] = (),
+    rate: float | None = None,
+) -> SippResult:
+    """Run one SIPp client to completion (bounded by ``timeout_s``)."""
+    sipp = need("sipp")
+    name = scenario.stem
+    local_port = free_udp_port()
+    media_port = free_udp_port(even=True)
+    err, msg, logf = work / f"{name}.err", work / f"{name}.msg", work / f"{name}.log"
+    args = [
+        sipp, "-sf", str(scenario), "-m", str(calls), "-nostdin", "-i", HOST, "-p", str(local_port),
+        "-mi", HOST, "-mp", str(media_port), "-s", "helpdesk",
+        "-timeout", f"{int(timeout_s)}s", "-timeout_error",
+        "-trace_err", "-error_file", str(err), "-trace_msg", "-message_file", str(msg),
+        "-trace_logs", "-log_file", str(logf), "-trace_rtt", "-rtt_freq", "1",
+        *(("-r", str(rate)) if rate else ()), *extra, f"{HOST}:{target_port}",
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, errout = await asyncio.wait_for(proc.communicate(), timeout_s + 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    rtt = "".join(p.read_text() for p in work.glob(f"{name}_*_rtt.csv"))
+
+    def read(p: Path) -> str:
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    return SippResult(proc.returncode or 0, out.decode(errors="replace"),
+                      errout.decode(errors="replace"), read(err), read(msg), read(logf), rtt)
