@@ -41,24 +41,27 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = structlog.get_logger(__name__)
 
+# Terminal call states of cti.routing (CallClosed.outcome; "ended" = answered and finished)
+# plus the ends the service itself decides (closed hours, failures).
 DEFAULT_OUTCOMES: tuple[str, ...] = (
-    "answered",
+    "ended",
     "abandoned",
     "overflowed",
     "voicemail",
     "after_hours",
-    "rejected",
     "failed",
 )
+# cti.routing's OperatorState values.
 DEFAULT_OPERATOR_STATES: tuple[str, ...] = (
+    "offline",
     "available",
-    "ringing",
+    "reserved",
     "on_call",
     "wrap_up",
     "away",
-    "offline",
 )
-DEFAULT_ESCALATION_TARGETS: tuple[str, ...] = ("vendor", "second_line", "onsite", "other")
+# Who an escalation goes to: the contact kinds of the helpdesk config, or anyone else.
+DEFAULT_ESCALATION_TARGETS: tuple[str, ...] = ("city", "vendor", "other")
 QUEUE_WAIT_BUCKETS: tuple[float, ...] = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 HANDLE_BUCKETS: tuple[float, ...] = (30, 60, 120, 180, 300, 420, 600, 900, 1200, 1800, 3600)
 ARRIVALS_KEPT = 10_000
@@ -201,11 +204,13 @@ class CtiMetrics:
             self._roll_month(now)
             self._mtd += 1
 
-    def call_ended(self, service: str, outcome: str) -> None:
+    def call_ended(self, service: str, outcome: str, *, in_queue: bool = True) -> None:
+        """A call reached its end.  An abandon counts against the service level when the
+        caller had reached the queue (``in_queue``; not when they hung up in the IVR)."""
         self._check("service", service, self._services)
         self._check("outcome", outcome, self._outcomes)
         self._calls.labels(service, outcome).inc()
-        if outcome in self._abandon_outcomes:
+        if in_queue and outcome in self._abandon_outcomes:
             self._count_for_service_level(service, answered_in_time=False)
 
     def call_answered(self, service: str, wait_s: float) -> None:

@@ -51,11 +51,12 @@ class Staffing:
     abandon_probability: float
     model: Model
 
-    def to_json(self) -> dict[str, float | int | str]:
+    def to_json(self) -> dict[str, float | int | str | None]:
+        """JSON-safe: an unbounded ASA (unstable queue) is ``None``."""
         return {
             "operators": self.operators,
             "service_level": self.service_level,
-            "asa_seconds": self.asa_seconds,
+            "asa_seconds": self.asa_seconds if math.isfinite(self.asa_seconds) else None,
             "occupancy": self.occupancy,
             "wait_probability": self.wait_probability,
             "abandon_probability": self.abandon_probability,

@@ -48,12 +48,12 @@ def test_every_metric_of_the_issue_is_exposed(
 def test_calls_by_outcome_and_offered(metrics: CtiMetrics, registry: CollectorRegistry) -> None:
     metrics.call_offered("isolation")
     metrics.call_offered("isolation")
-    metrics.call_ended("isolation", "answered")
+    metrics.call_ended("isolation", "ended")
     metrics.call_ended("isolation", "abandoned")
     assert value(registry, "cti_calls_offered_total", service="isolation") == 2
-    assert value(registry, "cti_calls_total", service="isolation", outcome="answered") == 1
+    assert value(registry, "cti_calls_total", service="isolation", outcome="ended") == 1
     assert value(registry, "cti_calls_total", service="isolation", outcome="abandoned") == 1
-    assert value(registry, "cti_calls_total", service="portal", outcome="answered") == 0
+    assert value(registry, "cti_calls_total", service="portal", outcome="ended") == 0
 
 
 def test_unbounded_label_values_are_refused(metrics: CtiMetrics) -> None:
@@ -96,6 +96,7 @@ def test_service_level_counts_business_hours_only_and_resets_daily(
     metrics.call_answered("portal", 19.9)
     metrics.call_answered("portal", 45.0)
     metrics.call_ended("portal", "abandoned")
+    metrics.call_ended("portal", "abandoned", in_queue=False)  # hung up in the IVR: not counted
     assert value(registry, "cti_service_level_ratio", service="portal") == pytest.approx(2 / 4)
     metrics_clock.advance(hours=9)  # 19:00, closed: not counted
     metrics.call_answered("portal", 500.0)
@@ -112,8 +113,8 @@ def test_escalations_sip_and_ticket_errors(metrics: CtiMetrics, registry: Collec
     metrics.escalation_closed("vendor")
     assert value(registry, "cti_escalations_open", target="vendor") == 1
     with capture_logs() as logs:
-        metrics.escalation_closed("onsite")
-    assert value(registry, "cti_escalations_open", target="onsite") == 0
+        metrics.escalation_closed("city")
+    assert value(registry, "cti_escalations_open", target="city") == 0
     assert [e["event"] for e in logs] == ["metrics.escalation_close_without_open"]
     metrics.sip_registered(True)
     assert value(registry, "cti_sip_registered") == 1

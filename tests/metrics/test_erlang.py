@@ -80,6 +80,7 @@ def test_unstable_queue_has_no_service() -> None:
     result = evaluate(2, 60, 180, 20)  # 3 Erlangs on 2 operators
     assert result.service_level == 0.0
     assert math.isinf(result.asa_seconds)
+    assert result.to_json()["asa_seconds"] is None  # JSON has no infinity
 
 
 def test_no_calls_need_no_operators() -> None:

@@ -135,7 +135,7 @@ def _drive(metrics: CtiMetrics, clock: MovableClock) -> None:
         for wait in waits:
             metrics.call_offered(service)
             metrics.call_answered(service, wait)
-            metrics.call_ended(service, "answered")
+            metrics.call_ended(service, "ended")
             metrics.call_finished(service, 240.0 + wait)
     metrics.call_offered("isolation")
     metrics.call_ended("isolation", "abandoned")
