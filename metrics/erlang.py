@@ -228,15 +228,24 @@ def staffing(
     if calls_per_hour == 0:
         return evaluate(0, 0.0, aht_seconds, within_seconds, abandon_rate)
     load = offered_load(calls_per_hour, aht_seconds)
+    if load > MAX_OPERATORS:
+        raise StaffingError(f"{load:.1f} Erlangs needs more than {MAX_OPERATORS} operators")
     erlang_a = abandon_rate is not None and abandon_rate > 0
     # Erlang C needs n > A for a stable queue; Erlang A is stable for any n >= 1.
-    n = 1 if erlang_a else max(1, math.floor(load) + 1)
-    while n <= MAX_OPERATORS:
-        result = evaluate(n, calls_per_hour, aht_seconds, within_seconds, abandon_rate)
+    # The service level grows with n, so bisect for the fewest operators meeting the target.
+    lo = 1 if erlang_a else max(1, math.floor(load) + 1)
+    hi = MAX_OPERATORS
+    best = evaluate(hi, calls_per_hour, aht_seconds, within_seconds, abandon_rate)
+    if best.service_level < target:
+        raise StaffingError(f"more than {MAX_OPERATORS} operators needed for {load:.1f} Erlangs")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        result = evaluate(mid, calls_per_hour, aht_seconds, within_seconds, abandon_rate)
         if result.service_level >= target:
-            return result
-        n += 1
-    raise StaffingError(f"more than {MAX_OPERATORS} operators needed for {load:.1f} Erlangs")
+            hi, best = mid, result
+        else:
+            lo = mid + 1
+    return best
 
 
 def _check(

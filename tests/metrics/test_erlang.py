@@ -26,6 +26,8 @@ from fractions import Fraction
 
 import pytest
 from cti.metrics import StaffingError, erlang_b, erlang_c, evaluate, staffing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(("servers", "load"), [(5, 1.361), (10, 4.461), (20, 12.031)])
@@ -156,3 +158,24 @@ def test_erlang_a_matches_a_simulation() -> None:
     assert model.service_level == pytest.approx(sl, abs=0.015)
     assert model.abandon_probability == pytest.approx(aband, abs=0.01)
     assert model.asa_seconds == pytest.approx(asa, rel=0.06)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    calls=st.floats(min_value=0.5, max_value=400),
+    aht=st.floats(min_value=30, max_value=1800),
+    target=st.floats(min_value=0.5, max_value=0.95),
+    within=st.floats(min_value=0, max_value=120),
+    patience=st.one_of(st.none(), st.floats(min_value=10, max_value=900)),
+)
+def test_staffing_is_minimal_and_more_operators_never_hurt(
+    calls: float, aht: float, target: float, within: float, patience: float | None
+) -> None:
+    theta = None if patience is None else 1 / patience
+    result = staffing(calls, aht, target, within, theta)
+    assert result.service_level >= target
+    fewer = evaluate(result.operators - 1, calls, aht, within, theta)
+    assert fewer.service_level < target
+    more = evaluate(result.operators + 1, calls, aht, within, theta)
+    assert more.service_level >= result.service_level - 1e-9
+    assert more.asa_seconds <= result.asa_seconds + 1e-9
