@@ -15,6 +15,7 @@ with a look-behind so that a run is only tried from its first character.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -65,17 +66,23 @@ class Redaction:
 # --- folding -----------------------------------------------------------------
 
 _FOLD_TABLE: Final = {
-    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},  # full-width ASCII
-    0x3000: 0x20,  # ideographic space
-    **{ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63"},
+    **{chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},  # full-width ASCII
+    "\u3000": " ",  # ideographic space
+    **{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63"},
 }
+_FOLDABLE: Final = re.compile("[\uff01-\uff5e\u3000\u2010-\u2014\u2212\ufe63]")
 # Long-vowel marks and box-drawing bars are hyphens only between two digits.
-_DIGIT_DASH: Final = re.compile(r"(?<=[0-9])[ーｰ―─](?=[0-9])")
+_DIGIT_DASH: Final = re.compile(r"[ーｰ―─](?<=[0-9][ーｰ―─])(?=[0-9])")
 
 
 def fold_width(text: str) -> str:
     """Map full-width ASCII and hyphen look-alikes to ASCII, keeping every offset."""
-    return _DIGIT_DASH.sub("-", text.translate(_FOLD_TABLE))
+    if text.isascii():
+        return text
+    # re.sub touches only the few foldable characters; str.translate would
+    # look up every character of the text.
+    folded = _FOLDABLE.sub(lambda m: _FOLD_TABLE[m.group()], text)
+    return _DIGIT_DASH.sub("-", folded)
 
 
 # --- My Number ---------------------------------------------------------------
@@ -114,43 +121,62 @@ _PREFECTURES: Final = (
     "島根|岡山|広島|山口|徳島|香川|愛媛|高知|福岡|佐賀|長崎|熊本|大分|宮崎|鹿児島|沖縄)県"
 )
 _HIRAGANA_CITIES: Final = "さいたま|つくば|いわき|ひたちなか|みどり|かすみがうら|つくばみらい|あきる野"
+_HIRAGANA_CITY_INITIALS: Final = "さついひみかあ"
 _MUNICIPALITY: Final = rf"(?:(?:{_HIRAGANA_CITIES})市|[{_KANJI}ァ-ヺー]{{1,8}}?(?:市|区|町|村|郡))"
 _NUM: Final = r"(?:[0-9]{1,5}|[〇一二三四五六七八九十百千]{1,4})"
 _BLOCK_SEP: Final = r"(?:丁目|番地の?|番の?|号|-)"
 _ROOM: Final = rf"(?:[ ]?[{_KANJI}ァ-ヺーA-Za-z]{{1,20}}[ ]?[0-9]{{1,4}}(?:号室|階|F))"
 _ADDRESS_LABELS: Final = "(?<=住所)|(?<=所在地)|(?<=自宅)|(?<=住所は)"
 
+# Patterns open with a character class and check what precedes it with a
+# look-behind over two characters: a leading look-behind would be tried at
+# every position of the text and costs three times as much.
 _ADDRESS: Final = re.compile(
+    # The cheap look-ahead spares the 47 prefectures at most positions.
+    rf"(?=[{_KANJI}ァ-ヺ{_HIRAGANA_CITY_INITIALS}])"
     rf"(?:(?:{_PREFECTURES})|(?:(?<![{_KANJI}])|{_ADDRESS_LABELS})(?={_MUNICIPALITY}))"
     rf"{_MUNICIPALITY}{{0,3}}"
     rf"[{_KANJI}ァ-ヺーがの]{{0,10}}?"
     rf"{_NUM}{_BLOCK_SEP}(?:{_NUM}{_BLOCK_SEP}?){{0,3}}"
     rf"(?![0-9]){_ROOM}?"
 )
+# Every Japanese address match holds one of these; the address pattern only
+# runs on a window around each (reach before: prefecture + 3 municipalities +
+# town + number = 47 characters at most, after: 3 blocks + room < 60).
+_ADDRESS_HINT: Final = re.compile(r"[0-9〇一二三四五六七八九十](?:丁目|番|号|-[0-9])")
+_ADDRESS_REACH: Final = (50, 64)
+_ADDRESS_UNIT: Final = re.compile("[市区町村郡都道府県]")
 _ADDRESS_EN: Final = re.compile(
-    r"(?<![0-9A-Za-z\-])[0-9]{1,4}-[0-9]{1,4}(?:-[0-9]{1,4})?,? [A-Z][a-z]+(?:-[a-z]+)?,? "
+    r"[0-9](?<![0-9A-Za-z\-][0-9])[0-9]{0,3}-[0-9]{1,4}(?:-[0-9]{1,4})?,? [A-Z][a-z]+(?:-[a-z]+)?,? "
     r"[A-Z][a-z]+-(?:ku|shi|cho|machi|mura|gun)(?![A-Za-z])"
     r"(?:,? [A-Z][a-z]+(?:-(?:to|fu|ken))?(?![A-Za-z]))?"
 )
-_EMAIL: Final = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
-_MY_NUMBER: Final = re.compile(r"(?<![0-9A-Za-z\-])([0-9]{4})([ \-]?)([0-9]{4})\2([0-9]{4})(?![0-9]|-[0-9])")
+_ADDRESS_EN_HINT: Final = re.compile(r"-(?:ku|shi|cho|machi|mura|gun)(?![A-Za-z])")
+_EMAIL: Final = re.compile(
+    r"[A-Za-z0-9._%+\-](?<![A-Za-z0-9._%+\-][A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*"
+    r"@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+)
+_MY_NUMBER: Final = re.compile(
+    r"(?P<a>[0-9](?<![0-9A-Za-z\-][0-9])[0-9]{3})(?P<sep>[ \-]?)(?P<b>[0-9]{4})(?P=sep)"
+    r"(?P<c>[0-9]{4})(?![0-9]|-[0-9])"
+)
 _PHONE: Final = re.compile(
-    r"(?<![0-9A-Za-z.\-/+])"
-    r"(?:(?P<intl>\+81(?:[ \-]?\(0\))?)[ \-()]{0,3}|\(?(?=0))"
-    r"[0-9]+(?:[ \-()]{1,3}[0-9]+){0,5}"
+    r"[+(0](?<![0-9A-Za-z.\-/+][+(0])"
+    r"(?:(?<=\+)(?P<intl>81(?:[ \-]?\(0\))?)[ \-()]{0,3}|(?<=\()(?=0)|(?<=0))"
+    r"[0-9]*(?:[ \-()]{1,3}[0-9]+){0,5}"
 )
 _DIGITS: Final = re.compile(r"[0-9]+")
 _NOT_AN_END: Final = re.compile(r"[.\-/][0-9]")
 _EXTENSION: Final = re.compile(
-    r"(?:内線|ext\.?|extension)[ ]?(?:番号)?[ ]?[:：]?[ ]?([0-9]{2,6})(?![0-9]|-[0-9])",
-    re.IGNORECASE,
+    r"(?:内線|(?i:ext\.?|extension))[ ]?(?:番号)?[ ]?[:：]?[ ]?([0-9]{2,6})(?![0-9]|-[0-9])"
 )
-_POSTAL: Final = re.compile(
-    r"〒[ ]?([0-9]{3}-?[0-9]{4})(?![0-9])"
-    r"|(?:郵便番号|postal code|zip code|zip)[ ]?[:：]?[ ]?([0-9]{3}-?[0-9]{4})(?![0-9])"
-    rf"|(?<![0-9A-Za-z.\-])([0-9]{{3}}-[0-9]{{4}})(?![0-9]|-[0-9])"
-    rf"(?=[ ]?(?:{_PREFECTURES}|[{_KANJI}]{{1,6}}?(?:市|区|町|村|郡)))",
-    re.IGNORECASE,
+_POSTAL_MARKED: Final = re.compile(r"(?:〒|郵便番号)[ ]?[:：]?[ ]?([0-9]{3}-?[0-9]{4})(?![0-9])")
+_POSTAL_LABELLED_EN: Final = re.compile(
+    r"(?i:postal code|zip code|zip)[ ]?:?[ ]?([0-9]{3}-?[0-9]{4})(?![0-9])"
+)
+_POSTAL_BARE: Final = re.compile(
+    r"([0-9](?<![0-9A-Za-z.\-][0-9])[0-9]{2}-[0-9]{4})(?![0-9]|-[0-9])"
+    rf"(?=[ ]?(?:{_PREFECTURES}|[{_KANJI}]{{1,6}}?(?:市|区|町|村|郡)))"
 )
 
 
@@ -169,11 +195,10 @@ def _is_phone_digits(digits: str) -> bool:
 
 _HONORIFIC: Final = re.compile(r"様(?![式子々相態性])|さま(?!ざ)|さん|氏(?!名)|くん|殿(?![下堂様])")
 _EN_TITLED: Final = re.compile(
-    r"(?<![A-Za-z])(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
+    r"(?:Mrs|Mr|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
 )
-_EN_SUFFIXED: Final = re.compile(
-    r"(?<![A-Za-z])([A-Z][a-z]+(?:[ ][A-Z][a-z]+)?)-(?:san|sama|shi|kun|dono)(?![A-Za-z])"
-)
+_EN_SUFFIX: Final = re.compile(r"-(?:san|sama|shi|kun|dono)(?![A-Za-z])")
+_EN_SUFFIXED_NAME: Final = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+(?:[ ][A-Z][a-z]+)?\Z")
 _LATIN_NAME: Final = re.compile(r"[A-Z][a-z]+")
 # Kanji words that take an honorific without being a person's name.
 _KANJI_STOP: Final = frozenset(
@@ -237,6 +262,11 @@ _LEADERS: Final = (
     "名前",
 )
 _LEADERS_AFTER_TWO: Final = ("部", "室", "局", "所")  # 総務部阿部さん but not 阿部さん
+# The greedy prefix ends after the last leader that still leaves a name behind.
+_LEADER_PATTERNS: Final = (
+    re.compile(f".*(?:{'|'.join(_LEADERS)})(?=.)"),
+    re.compile(f".{{2,}}(?:{'|'.join(_LEADERS_AFTER_TWO)})(?=.)"),
+)
 _KATAKANA_STOP: Final = (
     "ユーザー",
     "ユーザ",
@@ -295,6 +325,10 @@ _LATIN_STOP: Final = frozenset(
 )
 
 
+def _is_latin(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
 def _script(char: str) -> str:
     if "\u4e00" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or char in "々〆〇ヶ":
         return "kanji"
@@ -302,29 +336,31 @@ def _script(char: str) -> str:
         return "katakana"
     if "\u3041" <= char <= "\u3096":
         return "hiragana"
-    if char.isascii() and char.isalpha():
+    if _is_latin(char):
         return "latin"
     return "other"
 
 
+_RUN_TAIL: Final = {
+    "kanji": re.compile(r"[\u4e00-\u9fff\uf900-\ufaff々〆〇ヶ]+\Z"),
+    "katakana": re.compile(r"[\u30a1-\u30faー・]+\Z"),
+    "hiragana": re.compile(r"[\u3041-\u3096]+\Z"),
+    "latin": re.compile(r"[A-Za-z]+\Z"),
+}
+
+
 def _run_start(text: str, end: int, script: str, limit: int) -> int:
-    start = end
-    while start > 0 and end - start < limit and _script(text[start - 1]) == script:
-        start -= 1
-    return start
+    """Start of the run of `script` characters ending at `end`, at most `limit` long."""
+    run = _RUN_TAIL[script].search(text, max(0, end - limit), end)
+    return run.start() if run else end
 
 
 def _cut_leader(run: str) -> str:
     """Drop a department, role or time word glued in front of a kanji name."""
     cut = 0
-    for word in _LEADERS:
-        at = run.rfind(word)
-        if at >= 0 and at + len(word) < len(run):
-            cut = max(cut, at + len(word))
-    for word in _LEADERS_AFTER_TWO:
-        at = run.rfind(word)
-        if at >= 2 and at + 1 < len(run):
-            cut = max(cut, at + 1)
+    for pattern in _LEADER_PATTERNS:
+        if m := pattern.match(run):
+            cut = max(cut, m.end())
     return run[cut:]
 
 
@@ -394,12 +430,39 @@ def _person_names(folded: str) -> list[Finding]:
                 span = (start, end)
         if span is not None:
             found.append(Finding("person_name", *span))
-    for pattern in (_EN_TITLED, _EN_SUFFIXED):
-        found.extend(Finding("person_name", m.start(1), m.end(1)) for m in pattern.finditer(folded))
+    for m in _EN_TITLED.finditer(folded):
+        if m.start() == 0 or not _is_latin(folded[m.start() - 1]):
+            found.append(Finding("person_name", m.start(1), m.end(1)))
+    for m in _EN_SUFFIX.finditer(folded):  # Tanaka-san
+        if latin := _EN_SUFFIXED_NAME.search(folded, max(0, m.start() - 40), m.start()):
+            found.append(Finding("person_name", latin.start(), latin.end()))
     return found
 
 
 _MAX_PASSES: Final = 4
+
+
+def _resolve(candidates: list[Finding]) -> tuple[Finding, ...]:
+    """Non-overlapping findings; where candidates overlap the stronger kind wins."""
+    candidates.sort(key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end))
+    starts: list[int] = []  # chosen findings, disjoint and ordered by start
+    chosen: list[Finding] = []
+    for candidate in candidates:
+        at = bisect.bisect_left(starts, candidate.end)
+        first = at
+        while first > 0 and chosen[first - 1].end > candidate.start:
+            first -= 1
+        if first < at and candidate.kind == "person_name":
+            # A name glued to the end of an address (...9番9号田中さん) keeps its tail.
+            cut = chosen[at - 1].end
+            if chosen[first].start > candidate.start or cut >= candidate.end:
+                continue
+            candidate = Finding(candidate.kind, cut, candidate.end)
+        elif first < at:
+            continue
+        starts.insert(at, candidate.start)
+        chosen.insert(at, candidate)
+    return tuple(chosen)
 
 
 def _apply(text: str, found: tuple[Finding, ...]) -> tuple[str, list[tuple[int, int, int]]]:
@@ -489,25 +552,14 @@ class Redactor:
             *self._addresses(folded),
             *_person_names(folded),
         ]
-        candidates.sort(key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end))
-        chosen: list[Finding] = []
-        for candidate in candidates:
-            overlaps = [c for c in chosen if c.start < candidate.end and candidate.start < c.end]
-            if overlaps and candidate.kind == "person_name":
-                # A name glued to the end of an address (...9番9号田中さん) keeps its tail.
-                cut = max(c.end for c in overlaps)
-                if all(c.start <= candidate.start for c in overlaps) and cut < candidate.end:
-                    candidate = Finding(candidate.kind, cut, candidate.end)
-                    overlaps = []
-            if not overlaps:
-                chosen.append(candidate)
-        chosen.sort(key=lambda f: f.start)
-        return tuple(chosen)
+        return _resolve(candidates)
 
     # --- detectors ---------------------------------------------------------
 
     @staticmethod
     def _emails(folded: str) -> list[Finding]:
+        if "@" not in folded:
+            return []
         return [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(folded)]
 
     @staticmethod
@@ -515,16 +567,15 @@ class Redactor:
         return [
             Finding("my_number", m.start(), m.end())
             for m in _MY_NUMBER.finditer(folded)
-            if is_my_number(m.group(1) + m.group(3) + m.group(4))
+            if is_my_number(m.group("a") + m.group("b") + m.group("c"))
         ]
 
     @staticmethod
     def _phones(folded: str) -> list[Finding]:
         found: list[Finding] = []
         for m in _PHONE.finditer(folded):
-            intl = m.group("intl")
-            body_start = m.start() + (len(intl) if intl else 0)
-            groups = list(_DIGITS.finditer(folded, body_start, m.end()))
+            intl = m.group("intl") is not None
+            groups = list(_DIGITS.finditer(folded, m.end("intl") if intl else m.start(), m.end()))
             # Longest leading run of digit groups that is a valid number and is
             # not glued to a longer identifier (03-1234-5678-9 is not a phone).
             for count in range(len(groups), 0, -1):
@@ -538,6 +589,8 @@ class Redactor:
         return found
 
     def _extensions(self, folded: str) -> list[Finding]:
+        if "内線" not in folded and "ext" not in folded.lower():
+            return []
         return [
             Finding("phone", m.start(1), m.end(1))
             for m in _EXTENSION.finditer(folded)
@@ -546,19 +599,41 @@ class Redactor:
 
     @staticmethod
     def _postal_codes(folded: str) -> list[Finding]:
-        found: list[Finding] = []
-        for m in _POSTAL.finditer(folded):
-            group = next(g for g in (1, 2, 3) if m.group(g) is not None)
-            found.append(Finding("postal_code", m.start(group), m.end(group)))
-        return found
+        patterns = [_POSTAL_BARE]
+        if "〒" in folded or "郵便番号" in folded:
+            patterns.append(_POSTAL_MARKED)
+        lowered = folded.lower()
+        if "zip" in lowered or "postal" in lowered:
+            patterns.append(_POSTAL_LABELLED_EN)
+        return [
+            Finding("postal_code", m.start(1), m.end(1))
+            for pattern in patterns
+            for m in pattern.finditer(folded)
+        ]
 
     @staticmethod
     def _addresses(folded: str) -> list[Finding]:
+        before, after = _ADDRESS_REACH
+        windows: list[list[int]] = []
+        for hint in _ADDRESS_HINT.finditer(folded):
+            start, end = max(0, hint.start() - before), min(len(folded), hint.end() + after)
+            if not _ADDRESS_UNIT.search(folded, start, hint.start()):
+                continue  # no prefecture or municipality in reach
+            if windows and start <= windows[-1][1]:
+                windows[-1][1] = end
+            else:
+                windows.append([start, end])
+        matches: dict[int, re.Match[str]] = {}
+        for start, end in windows:
+            for m in _ADDRESS.finditer(folded, start, end):
+                matches.setdefault(m.start(), m)
+        if _ADDRESS_EN_HINT.search(folded):
+            for m in _ADDRESS_EN.finditer(folded):
+                matches.setdefault(m.start(), m)
         found: list[Finding] = []
-        for pattern in (_ADDRESS, _ADDRESS_EN):
-            for m in pattern.finditer(folded):
-                end = m.end()
-                while end > m.start() and folded[end - 1] in "-の":
-                    end -= 1
-                found.append(Finding("address", m.start(), end))
+        for m in matches.values():
+            end = m.end()
+            while end > m.start() and folded[end - 1] in "-の":
+                end -= 1
+            found.append(Finding("address", m.start(), end))
         return found
