@@ -53,7 +53,7 @@ class Recorder:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[CallEvent], bool], timeout: float = 10.0
+    async def wait_for(self, predicate: Callable[[CallEvent], bool], within: float = 10.0
                        ) -> CallEvent:
         async def find() -> CallEvent:
             async with self._changed:
@@ -63,7 +63,7 @@ class Recorder:
                             return e
                     await self._changed.wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        return await asyncio.wait_for(find(), within)
 
     def of(self, kind: type) -> list[CallEvent]:
         return [e for e in self.events if isinstance(e, kind)]

@@ -89,10 +89,15 @@ async def run_sipp(
         proc.kill()
         await proc.wait()
         raise
+    return collect(work, name, proc.returncode or 0, out, errout)
+
+
+def collect(work: Path, name: str, rc: int, out: bytes, errout: bytes) -> SippResult:
     rtt = "".join(p.read_text() for p in work.glob(f"{name}_*_rtt.csv"))
+    err, msg, logf = work / f"{name}.err", work / f"{name}.msg", work / f"{name}.log"
 
     def read(p: Path) -> str:
         return p.read_text(errors="replace") if p.exists() else ""
 
-    return SippResult(proc.returncode or 0, out.decode(errors="replace"),
+    return SippResult(rc, out.decode(errors="replace"),
                       errout.decode(errors="replace"), read(err), read(msg), read(logf), rtt)
