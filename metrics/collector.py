@@ -15,12 +15,13 @@ helpdesk is open) are computed when Prometheus scrapes, from the injected
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import structlog
-from cti.metrics.erlang import staffing
+from cti.metrics.erlang import StaffingError, staffing
 from cti.metrics.forecast import (
     DEFAULT_AHT_SECONDS,
     DEFAULT_CLOSES,
@@ -353,22 +354,29 @@ class CtiMetrics:
         planned.add_metric([], self._planned(now, days, baseline * scale) if is_open else 0.0)
         for service in self._services:
             per_hour = arrivals[service] * 3600.0 / self._window
-            need = staffing(per_hour, ahts[service], self._sl_target, self._threshold,
-                            self._abandon_rate)  # fmt: skip
             rate.add_metric([service], per_hour)
-            recommended.add_metric([service], need.operators)
+            recommended.add_metric([service], self._recommended(service, per_hour, ahts[service]))
         return families
+
+    def _recommended(self, service: str, per_hour: float, aht: float) -> float:
+        """Operators for the live load; NaN (and a log line) when no staffing can serve it,
+        so one absurd figure never fails the whole scrape."""
+        try:
+            return staffing(per_hour, aht, self._sl_target, self._threshold,
+                            self._abandon_rate).operators  # fmt: skip
+        except StaffingError as error:
+            log.warning("metrics.staffing_unavailable", service=service, error=str(error))
+            return math.nan
 
     def _recent(self, arrivals: deque[float], now_ts: float) -> int:
         while arrivals and arrivals[0] <= now_ts - self._window:
             arrivals.popleft()
         return len(arrivals)
 
-    def _planned(self, now: dt.datetime, days: Sequence[dt.date], month_calls: float) -> int:
+    def _planned(self, now: dt.datetime, days: Sequence[dt.date], month_calls: float) -> float:
         slot = current_slot(self._slots, now.time())
         if slot is None or not days:
-            return 0
+            return 0.0
         per_hour = month_calls / len(days) * slot.share / slot.hours
-        need = staffing(per_hour, self._default_aht, self._sl_target, self._threshold,
-                        self._abandon_rate)  # fmt: skip
-        return max(1, need.operators)
+        need = self._recommended("all", per_hour, self._default_aht)
+        return need if math.isnan(need) else max(1.0, need)

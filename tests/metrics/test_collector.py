@@ -204,3 +204,16 @@ def test_threshold_is_a_histogram_bucket(is_business_day: Callable[[dt.date], bo
                          service_level_threshold_s=25, is_business_day=is_business_day)  # fmt: skip
     metrics.call_answered("other", 24.0)
     assert value(registry, "cti_queue_wait_seconds_bucket", service="other", le="25.0") == 1
+
+
+def test_an_impossible_load_never_fails_the_scrape(
+    metrics: CtiMetrics, registry: CollectorRegistry
+) -> None:
+    for _ in range(3_000):  # 3,000 calls in the last hour at 420 s: ~350 Erlangs on one service
+        metrics.call_offered("telework")
+    metrics.call_finished("telework", 3_000.0)  # ...and each now takes 50 minutes: > 500 operators
+    with capture_logs() as logs:
+        text = generate_latest(registry).decode()
+    assert 'cti_staffing_recommended{service="telework"} NaN' in text
+    assert 'cti_staffing_recommended{service="portal"} 0.0' in text
+    assert "metrics.staffing_unavailable" in {e["event"] for e in logs}
