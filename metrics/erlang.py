@@ -33,10 +33,19 @@ Model = Literal["erlang_c", "erlang_a"]
 
 
 class StaffingError(ValueError):
-    """Inputs that no staffing level can satisfy or that make no sense."""
+    """Inputs that no staffing level can satisfy or that make no sense (the caller's fault).
+
+    ``field`` names the offending input (``calls_per_hour``, ``aht_seconds``, ``target``,
+    ``within_seconds``, ``abandon_rate``) so a web handler can report it.
+    """
 
     error_id = "staffing_invalid_input"
     status = 400
+    fault = "client"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +233,12 @@ def staffing(
     """
     _check(calls_per_hour, aht_seconds, within_seconds, abandon_rate)
     if not 0.0 < target < 1.0:
-        raise StaffingError(f"target must be a fraction in (0, 1), got {target}")
+        raise StaffingError(f"target must be a fraction in (0, 1), got {target}", "target")
     if calls_per_hour == 0:
         return evaluate(0, 0.0, aht_seconds, within_seconds, abandon_rate)
     load = offered_load(calls_per_hour, aht_seconds)
     if load > MAX_OPERATORS:
-        raise StaffingError(f"{load:.1f} Erlangs needs more than {MAX_OPERATORS} operators")
+        raise StaffingError(f"{load:.1f} Erlangs needs more than {MAX_OPERATORS} operators", "calls_per_hour")
     erlang_a = abandon_rate is not None and abandon_rate > 0
     # Erlang C needs n > A for a stable queue; Erlang A is stable for any n >= 1.
     # The service level grows with n, so bisect for the fewest operators meeting the target.
@@ -237,7 +246,9 @@ def staffing(
     hi = MAX_OPERATORS
     best = evaluate(hi, calls_per_hour, aht_seconds, within_seconds, abandon_rate)
     if best.service_level < target:
-        raise StaffingError(f"more than {MAX_OPERATORS} operators needed for {load:.1f} Erlangs")
+        raise StaffingError(
+            f"more than {MAX_OPERATORS} operators needed for {load:.1f} Erlangs", "calls_per_hour"
+        )
     while lo < hi:
         mid = (lo + hi) // 2
         result = evaluate(mid, calls_per_hour, aht_seconds, within_seconds, abandon_rate)
@@ -252,10 +263,10 @@ def _check(
     calls_per_hour: float, aht_seconds: float, within_seconds: float, abandon_rate: float | None
 ) -> None:
     if not math.isfinite(calls_per_hour) or calls_per_hour < 0:
-        raise StaffingError(f"calls_per_hour must be >= 0, got {calls_per_hour}")
+        raise StaffingError(f"calls_per_hour must be >= 0, got {calls_per_hour}", "calls_per_hour")
     if not math.isfinite(aht_seconds) or aht_seconds <= 0:
-        raise StaffingError(f"aht_seconds must be > 0, got {aht_seconds}")
+        raise StaffingError(f"aht_seconds must be > 0, got {aht_seconds}", "aht_seconds")
     if not math.isfinite(within_seconds) or within_seconds < 0:
-        raise StaffingError(f"within_seconds must be >= 0, got {within_seconds}")
+        raise StaffingError(f"within_seconds must be >= 0, got {within_seconds}", "within_seconds")
     if abandon_rate is not None and (not math.isfinite(abandon_rate) or abandon_rate < 0):
-        raise StaffingError(f"abandon_rate must be >= 0 per second, got {abandon_rate}")
+        raise StaffingError(f"abandon_rate must be >= 0 per second, got {abandon_rate}", "abandon_rate")

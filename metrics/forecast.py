@@ -56,10 +56,15 @@ BusinessDayPredicate = Callable[[dt.date], bool]
 
 
 class ForecastError(ValueError):
-    """A forecast was asked with inputs that cannot describe a month."""
+    """A forecast was asked with inputs that cannot describe a month (the caller's fault)."""
 
     error_id = "forecast_invalid_input"
     status = 400
+    fault = "client"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +189,7 @@ def business_days_of(
     year: int, month: int, is_business_day: BusinessDayPredicate
 ) -> tuple[dt.date, ...]:
     if not 1 <= month <= 12:
-        raise ForecastError(f"month must be 1..12, got {month}")
+        raise ForecastError(f"month must be 1..12, got {month}", "month")
     last = calendar.monthrange(year, month)[1]
     days = (dt.date(year, month, d) for d in range(1, last + 1))
     return tuple(d for d in days if is_business_day(d))
@@ -274,7 +279,7 @@ def forecast_month(
     if month_to_date is not None and now is None:
         raise ForecastError("month_to_date needs now")
     if month_to_date is not None and month_to_date < 0:
-        raise ForecastError(f"month_to_date must be >= 0, got {month_to_date}")
+        raise ForecastError(f"month_to_date must be >= 0, got {month_to_date}", "month_to_date")
     days = business_days_of(year, month, is_business_day)
     slots = opening_slots(opens, closes, hourly_profile)
     base = float(baseline[month - 1])

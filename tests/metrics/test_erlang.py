@@ -91,21 +91,24 @@ def test_no_calls_need_no_operators() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "field"),
     [
-        {"calls_per_hour": -1.0},
-        {"aht_seconds": 0.0},
-        {"target": 1.0},
-        {"within_seconds": -5.0},
-        {"abandon_rate": -0.1},
-        {"calls_per_hour": math.nan},
+        ({"calls_per_hour": -1.0}, "calls_per_hour"),
+        ({"calls_per_hour": math.nan}, "calls_per_hour"),
+        ({"calls_per_hour": 1e6}, "calls_per_hour"),  # beyond any helpdesk
+        ({"aht_seconds": 0.0}, "aht_seconds"),
+        ({"target": 1.0}, "target"),
+        ({"within_seconds": -5.0}, "within_seconds"),
+        ({"abandon_rate": -0.1}, "abandon_rate"),
     ],
 )
-def test_invalid_inputs_raise_a_named_error(kwargs: dict[str, float]) -> None:
+def test_invalid_inputs_raise_a_named_error(kwargs: dict[str, float], field: str) -> None:
     args: dict[str, float] = {"calls_per_hour": 10, "aht_seconds": 300, "target": 0.8,
                               "within_seconds": 20} | kwargs  # fmt: skip
-    with pytest.raises(StaffingError):
+    with pytest.raises(StaffingError) as error:
         staffing(**args)
+    assert error.value.field == field
+    assert error.value.status == 400
 
 
 def test_erlang_a_tends_to_erlang_c_as_patience_grows() -> None:
