@@ -103,7 +103,11 @@ class CtiMetrics:
         handle_samples: int = 50,
         clock: Callable[[], dt.datetime] | None = None,
         tz: dt.tzinfo = TOKYO,
+        is_open_at: Callable[[dt.datetime], bool] | None = None,
     ) -> None:
+        """``is_business_day`` shapes the forecast; ``is_open_at`` (default: a business day
+        between ``opens`` and ``closes``) decides business hours for the service level and
+        ``cti_business_hours`` - pass the BusinessCalendar's answer to honour overrides."""
         if len(baseline) != 12:
             raise ValueError(f"baseline needs 12 monthly counts (Jan..Dec), got {len(baseline)}")
         self._baseline = tuple(int(b) for b in baseline)
@@ -116,6 +120,7 @@ class CtiMetrics:
         self._sl_target = service_level_target
         self._is_business_day = is_business_day
         self._opens, self._closes = opens, closes
+        self._is_open_at = is_open_at
         self._slots: tuple[Slot, ...] = opening_slots(opens, closes, hourly_profile)
         self._default_aht = default_aht_seconds
         self._abandon_rate = abandon_rate
@@ -190,7 +195,9 @@ class CtiMetrics:
         return local(self._clock(), self._tz)
 
     def is_open(self, now: dt.datetime) -> bool:
-        """Business hours: a business day between opening and closing time."""
+        """Business hours: ``is_open_at`` if given, else a business day between opening and closing."""
+        if self._is_open_at is not None:
+            return self._is_open_at(now)
         t = now.time()
         return self._is_business_day(now.date()) and self._opens <= t < self._closes
 

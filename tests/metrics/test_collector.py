@@ -217,3 +217,15 @@ def test_an_impossible_load_never_fails_the_scrape(
     assert 'cti_staffing_recommended{service="telework"} NaN' in text
     assert 'cti_staffing_recommended{service="portal"} 0.0' in text
     assert "metrics.staffing_unavailable" in {e["event"] for e in logs}
+
+
+def test_business_hours_can_come_from_the_calendar(
+    is_business_day: Callable[[dt.date], bool], metrics_clock: MovableClock
+) -> None:
+    registry = CollectorRegistry()
+    forced_closed = CtiMetrics(registry, baseline=DEFAULT_BASELINE, services=SERVICES,
+                               service_level_threshold_s=20, is_business_day=is_business_day,
+                               clock=metrics_clock, is_open_at=lambda _at: False)  # fmt: skip
+    forced_closed.call_answered("portal", 90.0)
+    assert value(registry, "cti_business_hours") == 0
+    assert value(registry, "cti_service_level_ratio", service="portal") is None
