@@ -77,6 +77,7 @@ class HttpSettings:
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str
+    journal: str  # on-disk journal of call events that are not yet in the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class RoutingSettings:
 @dataclass(frozen=True, slots=True)
 class PrivacySettings:
     caller_hash_secret: str
+    caller_hash_secret_file: str  # used (and created once) when caller_hash_secret is empty
     internal_extensions: tuple[range, ...]
 
 
@@ -219,7 +221,7 @@ def _parse(root: Table, source: str) -> Settings:
         helpdesk_name_ja=helpdesk.text("name_ja", "庁内ITヘルプデスク"),
         helpdesk_name_en=helpdesk.text("name_en", "City IT Helpdesk"),
         http=_http(root.table("http")),
-        database=DatabaseSettings(url=_database_url(root.table("database"))),
+        database=_database(root.table("database")),
         sip=_sip(root.table("sip")),
         hours=_hours(root.table("hours")),
         routing=_routing(root.table("routing")),
@@ -245,12 +247,13 @@ def _http(t: Table) -> HttpSettings:
     return result
 
 
-def _database_url(t: Table) -> str:
+def _database(t: Table) -> DatabaseSettings:
     url = t.text("url", "sqlite+aiosqlite:///var/cti.db", allow_empty=False)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise t.error("url", 'a "sqlite+aiosqlite:///PATH" or "postgresql+asyncpg://..." URL', url)
+    result = DatabaseSettings(url, t.text("journal", "var/call-events.jsonl", allow_empty=False))
     t.finish()
-    return url
+    return result
 
 
 def _sip(t: Table) -> SipSettings:
@@ -348,7 +351,9 @@ def _privacy(t: Table) -> PrivacySettings:
             raise t.error("internal_extensions", 'ranges as "LOW-HIGH"', text) from None
         ranges.append(range(low, high + 1))
     result = PrivacySettings(
-        caller_hash_secret=t.text("caller_hash_secret", ""), internal_extensions=tuple(ranges)
+        caller_hash_secret=t.text("caller_hash_secret", ""),
+        caller_hash_secret_file=t.text("caller_hash_secret_file", "var/caller_hash.secret"),
+        internal_extensions=tuple(ranges),
     )
     t.finish()
     return result

@@ -21,8 +21,12 @@ class CtiError(Exception):
         self.details = details
 
     def as_json(self) -> dict[str, Any]:
-        return {"error_id": self.error_id, "message": self.message, "fault": self.fault,
-                "details": self.details}
+        return {
+            "error_id": self.error_id,
+            "message": self.message,
+            "fault": self.fault,
+            "details": self.details,
+        }
 
 
 class InvalidRequest(CtiError):
@@ -59,3 +63,15 @@ class DatabaseUnavailable(CtiError):
     error_id = "database_unavailable"
     status = 503
     fault = "upstream"
+
+
+class IllegalTransition(CtiError):
+    error_id = "illegal_transition"
+    status = 409
+    fault = "client"
+
+
+class StaleWrite(CtiError):
+    error_id = "stale_write"
+    status = 409
+    fault = "client"

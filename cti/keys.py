@@ -7,9 +7,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.auth import Authenticator
+from cti.caller_id import CallerIdPolicy
 from cti.clock import Clock
 from cti.config import Settings
 from cti.hours import HelpdeskHours
+from cti.redaction import Redactor
+from cti.tickets.writer import TicketWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
@@ -18,3 +21,6 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 AUTH = web.AppKey("auth", Authenticator)
 HOURS = web.AppKey("hours", HelpdeskHours)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+REDACTOR = web.AppKey("redactor", Redactor)
+CALLER_IDS = web.AppKey("caller_ids", CallerIdPolicy)
+TICKET_WRITER = web.AppKey("ticket_writer", TicketWriter)

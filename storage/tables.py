@@ -151,6 +151,7 @@ class TicketRow(Base):
     operator_id: Mapped[str | None] = mapped_column(String(32), index=True)
     caller_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every change
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

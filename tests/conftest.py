@@ -151,7 +151,10 @@ def clock() -> FixedClock:
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(database_url: str | None = None, **env: str) -> Settings:
         environ = {"CTI_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-                   "CTI_SIP_MODE": "off", **env}
+                   "CTI_SIP_MODE": "off",
+                   "CTI_DATABASE_JOURNAL": str(tmp_path / "journal.jsonl"),
+                   "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
+                   **env}
         return load_settings(None, environ)
     return make
 

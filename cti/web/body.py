@@ -55,6 +55,7 @@ def parse_instant(value: str, name: str) -> datetime:
     except ValueError:
         raise InvalidRequest(f"{name} must be an ISO 8601 date-time", field=name, got=value) from None
     if parsed.tzinfo is None:
-        raise InvalidRequest(f"{name} needs a UTC offset, e.g. 2026-04-01T09:00:00+09:00",
-                             field=name, got=value)
+        raise InvalidRequest(
+            f"{name} needs a UTC offset, e.g. 2026-04-01T09:00:00+09:00", field=name, got=value
+        )
     return parsed

@@ -32,6 +32,12 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
 
 def _respond(request: web.Request, exc: CtiError) -> web.Response:
     event = "http.client_error" if exc.fault == "client" else "http.server_error"
-    log.warning(event, error_id=exc.error_id, status=exc.status, path=request.path,
-                method=request.method, message=exc.message)
+    log.warning(
+        event,
+        error_id=exc.error_id,
+        status=exc.status,
+        path=request.path,
+        method=request.method,
+        message=exc.message,
+    )
     return reply(exc.as_json(), status=exc.status)

@@ -27,6 +27,7 @@ def allow(*roles: Role) -> Callable[[H], H]:
     def mark(handler: H) -> H:
         setattr(handler, _ROLES_ATTR, frozenset(roles))
         return handler
+
     return mark
 
 
@@ -89,7 +90,6 @@ async def require_roles(request: web.Request, handler: Handler) -> web.StreamRes
     if who is None:
         raise NotAuthenticated("login required: a session cookie or a bearer token")
     if who.role not in roles:
-        raise Forbidden(f"role {who.role} may not use this route",
-                        allowed=sorted(r.value for r in roles))
+        raise Forbidden(f"role {who.role} may not use this route", allowed=sorted(r.value for r in roles))
     request[PRINCIPAL] = who
     return await handler(request)

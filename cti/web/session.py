@@ -24,7 +24,11 @@ async def login(request: web.Request) -> web.Response:
     session_id, who = result
     response = reply({"user": who.name, "role": who.role.value})
     response.set_cookie(
-        SESSION_COOKIE, session_id, httponly=True, samesite="Strict", path="/",
+        SESSION_COOKIE,
+        session_id,
+        httponly=True,
+        samesite="Strict",
+        path="/",
         max_age=request.app[SETTINGS].http.session_hours * 3600,
     )
     return response

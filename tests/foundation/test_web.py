@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from cti.config import load_settings
+from cti.config import Settings
 from cti.storage import users
 
 from cti.app import build_app
@@ -30,8 +30,8 @@ async def test_healthz_and_metrics_are_open(client: Client) -> None:
     assert metrics.headers["Content-Type"].startswith("text/plain")
 
 
-def test_every_api_route_declares_its_roles() -> None:
-    app = build_app(load_settings(None, {"CTI_SIP_MODE": "off"}))
+def test_every_api_route_declares_its_roles(make_settings: Callable[..., Settings]) -> None:
+    app = build_app(make_settings())
     api = [r for r in app.router.routes() if r.resource and
            r.resource.canonical.startswith("/api/") and r.method != "HEAD"]
     assert api, "no /api/ routes registered"
@@ -95,7 +95,7 @@ async def test_calendar_endpoint(client: Client, as_role: Callable[[str], object
 
 async def test_override_is_reported_and_survives_restart(
     client: Client, as_role: Callable[[str], object], database_url: str, clock: object,
-    aiohttp_client: Callable[..., object],
+    aiohttp_client: Callable[..., object], make_settings: Callable[..., Settings],
 ) -> None:
     supervisor = await as_role("supervisor")  # type: ignore[misc]
     response = await client.put("/api/calendar/override", headers=supervisor,
@@ -108,7 +108,7 @@ async def test_override_is_reported_and_survives_restart(
                             json={"mode": "open", "until": "2020-01-01T00:00:00+09:00"})
     assert past.status == 400
 
-    settings = load_settings(None, {"CTI_DATABASE_URL": database_url, "CTI_SIP_MODE": "off"})
+    settings = make_settings(database_url)
     again: Client = await aiohttp_client(build_app(settings, clock=clock))  # type: ignore[operator, arg-type]
     status = await again.get("/api/calendar", headers=supervisor)
     assert (await status.json())["reason_code"] == "override_closed"
@@ -121,9 +121,10 @@ async def test_unknown_api_path_is_json_404(client: Client) -> None:
 
 
 async def test_undeclared_route_is_refused(
-    aiohttp_client: Callable[..., object], database_url: str
+    aiohttp_client: Callable[..., object], database_url: str,
+    make_settings: Callable[..., Settings],
 ) -> None:
-    settings = load_settings(None, {"CTI_DATABASE_URL": database_url, "CTI_SIP_MODE": "off"})
+    settings = make_settings(database_url)
     app = build_app(settings)
 
     async def forgot(request: web.Request) -> web.Response:
@@ -137,10 +138,11 @@ async def test_undeclared_route_is_refused(
 
 
 async def test_healthz_names_the_database_when_it_is_gone(
-    aiohttp_client: Callable[..., object], postgres_server: Any
+    aiohttp_client: Callable[..., object], postgres_server: Any,
+    make_settings: Callable[..., Settings],
 ) -> None:
     url = await postgres_server.create_database()
-    app = build_app(load_settings(None, {"CTI_DATABASE_URL": url, "CTI_SIP_MODE": "off"}))
+    app = build_app(make_settings(url))
     client: Client = await aiohttp_client(app)  # type: ignore[operator]
     assert (await client.get("/healthz")).status == 200
     await postgres_server.drop_database(url)

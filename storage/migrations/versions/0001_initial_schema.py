@@ -123,6 +123,7 @@ def upgrade() -> None:
     sa.Column('operator_id', sa.String(length=32), nullable=True),
     sa.Column('caller_hash', sa.String(length=64), nullable=True),
     sa.Column('linked_ticket_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_tickets_call_id_calls')),

@@ -1,0 +1,32 @@
+"""Builds the redactor and the caller-id policy from the configuration (and the secret file)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from cti.caller_id import CallerIdPolicy
+from cti.config import Settings
+from cti.redaction import Redactor
+
+
+def caller_id_policy(settings: Settings) -> CallerIdPolicy:
+    secret = settings.privacy.caller_hash_secret.encode()
+    if not secret:
+        secret = _secret_from_file(Path(settings.privacy.caller_hash_secret_file))
+    return CallerIdPolicy(secret, settings.privacy.internal_extensions)
+
+
+def redactor(settings: Settings) -> Redactor:
+    return Redactor(internal_extensions=settings.privacy.internal_extensions)
+
+
+def _secret_from_file(path: Path) -> bytes:
+    """The secret kept in ``path``, created (mode 0600) with 32 random bytes the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()

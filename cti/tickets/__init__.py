@@ -1,0 +1,1 @@
+"""Tickets: built from call events without anyone typing, completed by the operator."""

@@ -1,0 +1,123 @@
+"""An append-only, fsync'd journal of call events on local disk.
+
+Every call event is written here before anything else happens to it, so a database outage (or a
+crash) loses nothing: the writer applies the journal to the database in order and records how far
+it got in a small sidecar file. Blocking file I/O; callers run it in a thread.
+
+Format: one JSON object per line. The sidecar ``<name>.applied`` holds the byte offset up to
+which every line is known to be in the database. When everything is applied and the file has
+grown past ``compact_bytes``, both are reset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class JournalFull(RuntimeError):
+    """The journal reached its size bound: the database has been unreachable for very long."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    end_offset: int  # byte offset just after this line
+    record: dict[str, Any]
+
+
+class Journal:
+    def __init__(
+        self, path: Path, *, max_bytes: int = 256 * 1024**2, compact_bytes: int = 4 * 1024**2
+    ) -> None:
+        self._path = path
+        self._applied_path = path.with_name(path.name + ".applied")
+        self._max_bytes = max_bytes
+        self._compact_bytes = compact_bytes
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(path)
+        self._file = open(path, "ab")
+        self._size = self._file.tell()
+        self._applied = min(self._read_applied(), self._size)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def applied_offset(self) -> int:
+        return self._applied
+
+    @property
+    def backlog_bytes(self) -> int:
+        return self._size - self._applied
+
+    def append(self, record: dict[str, Any]) -> int:
+        """Write one record durably; returns the offset just after it."""
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        with self._lock:
+            if self._size + len(line) > self._max_bytes:
+                raise JournalFull(f"journal {self._path} holds {self._size} bytes (bound {self._max_bytes})")
+            self._file.write(line)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._size += len(line)
+            return self._size
+
+    def pending(self, limit: int = 500) -> list[Entry]:
+        """Records not yet applied, oldest first. A torn last line (crash mid-write) is skipped."""
+        with self._lock:
+            start, end = self._applied, self._size
+        entries: list[Entry] = []
+        with open(self._path, "rb") as reader:
+            reader.seek(start)
+            offset = start
+            while offset < end and len(entries) < limit:
+                line = reader.readline()
+                if not line.endswith(b"\n"):
+                    break
+                offset += len(line)
+                try:
+                    entries.append(Entry(offset, json.loads(line)))
+                except json.JSONDecodeError:
+                    entries.append(Entry(offset, {"_corrupt": line.decode(errors="replace")}))
+        return entries
+
+    def mark_applied(self, offset: int) -> None:
+        with self._lock:
+            if offset <= self._applied:
+                return
+            self._applied = offset
+            tmp = self._applied_path.with_suffix(".tmp")
+            tmp.write_text(str(offset))
+            os.replace(tmp, self._applied_path)
+            if self._applied == self._size and self._size >= self._compact_bytes:
+                self._file.truncate(0)
+                self._file.seek(0)
+                self._size = self._applied = 0
+                self._applied_path.write_text("0")
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def _read_applied(self) -> int:
+        try:
+            return int(self._applied_path.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """A crash in the middle of a write leaves a line without its newline: cut it off."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as file:
+        data = file.read()
+        if data.endswith(b"\n"):
+            return
+        file.truncate(data.rfind(b"\n") + 1)

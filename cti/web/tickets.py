@@ -1,0 +1,209 @@
+"""Tickets over HTTP: list, read with the call timeline, complete; and the redaction preview.
+
+Operators see and edit their own tickets; supervisors, managers and admins read all of them, and
+each of their reads is written to the audit log. Free text is redacted before it is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from cti.auth import ANY_ROLE, READERS, Principal, Role
+from cti.errors import Forbidden, IllegalTransition, InvalidRequest, NotFound, StaleWrite
+from cti.keys import CLOCK, REDACTOR, SESSIONS, SETTINGS
+from cti.storage import audit
+from cti.storage import tickets as store
+from cti.tickets.rules import OUTCOMES
+from cti.tickets.status import STATUSES, IllegalTicketTransition, check_transition
+from cti.web.body import json_object, parse_instant, reply
+from cti.web.security import allow, allow_any_user, allow_roles, principal
+
+routes = web.RouteTableDef()
+MAX_TEXT = 4000
+EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+
+
+def ticket_json(view: store.TicketView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "reference": view.reference,
+        "call_id": view.call_id,
+        "service": view.service,
+        "status": view.status,
+        "outcome": view.outcome,
+        "category": view.category,
+        "summary": view.summary,
+        "answer": view.answer,
+        "received_at": view.received_at.isoformat(),
+        "wait_seconds": view.wait_seconds,
+        "talk_seconds": view.talk_seconds,
+        "operator": view.operator_id,
+        "linked_ticket_id": view.linked_ticket_id,
+        "version": view.version,
+        "updated_at": view.updated_at.isoformat(),
+    }
+
+
+async def _audit_read(
+    request: web.Request, who: Principal, action: str, target: str, detail: dict[str, Any]
+) -> None:
+    if who.role in READERS:
+        await audit.record(
+            request.app[SESSIONS],
+            audit.AuditEntry(request.app[CLOCK](), who.name, who.role.value, action, target, detail),
+        )
+
+
+def _choice(request: web.Request, name: str, options: tuple[str, ...] | frozenset[str]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in options:
+        raise InvalidRequest(f"{name} must be one of {', '.join(sorted(options))}", field=name, got=value)
+    return value
+
+
+@routes.get("/api/tickets")
+@allow_any_user
+async def list_tickets(request: web.Request) -> web.Response:
+    who = principal(request)
+    settings = request.app[SETTINGS]
+    q = request.query
+    try:
+        limit = int(q.get("limit", "200"))
+    except ValueError:
+        raise InvalidRequest("limit must be a whole number", field="limit") from None
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest("limit must be between 1 and 1000", field="limit", got=limit)
+    filters = store.TicketFilter(
+        since=parse_instant(q["since"], "since") if "since" in q else None,
+        until=parse_instant(q["until"], "until") if "until" in q else None,
+        service=_choice(request, "service", frozenset(s.id for s in settings.services)),
+        status=_choice(request, "status", STATUSES),
+        outcome=_choice(request, "outcome", OUTCOMES),
+        operator_id=who.name if who.role == Role.OPERATOR else q.get("operator"),
+        limit=limit,
+    )
+    found = await store.list_tickets(request.app[SESSIONS], filters)
+    await _audit_read(request, who, "tickets.list", "tickets", {"query": dict(q), "count": len(found)})
+    return reply({"tickets": [ticket_json(t) for t in found]})
+
+
+async def _load_for(request: web.Request, who: Principal) -> tuple[store.TicketView, list[Any]]:
+    try:
+        ticket_id = int(request.match_info["id"])
+        view, timeline = await store.get_ticket(request.app[SESSIONS], ticket_id)
+    except (ValueError, store.TicketNotFound):
+        raise NotFound(f"no ticket {request.match_info['id']}") from None
+    if who.role == Role.OPERATOR and view.operator_id != who.name:
+        raise Forbidden("operators see their own tickets only")
+    return view, timeline
+
+
+@routes.get("/api/tickets/{id}")
+@allow_roles(ANY_ROLE)
+async def get_ticket(request: web.Request) -> web.Response:
+    who = principal(request)
+    view, timeline = await _load_for(request, who)
+    await _audit_read(request, who, "ticket.read", view.reference, {"ticket_id": view.id})
+    body = ticket_json(view)
+    body["timeline"] = [
+        {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "data": dict(e.data)} for e in timeline
+    ]
+    return reply(body)
+
+
+@routes.patch("/api/tickets/{id}")
+@allow_roles(EDITORS)
+async def update_ticket(request: web.Request) -> web.Response:
+    who = principal(request)
+    view, _ = await _load_for(request, who)
+    body = await json_object(request)
+    redactor = request.app[REDACTOR]
+    changes: dict[str, Any] = {}
+    unknown = set(body) - {"category", "summary", "answer", "status", "linked_ticket_id", "version"}
+    if unknown:
+        raise InvalidRequest(f"unknown fields: {', '.join(sorted(unknown))}", fields=sorted(unknown))
+    for name in ("summary", "answer"):
+        if name in body:
+            value = body[name]
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise InvalidRequest(f"{name} must be text of at most {MAX_TEXT} characters", field=name)
+            changes[name] = redactor.redact(value).text
+    if "category" in body:
+        categories = request.app[SETTINGS].service(view.service).categories if view.service else ()
+        if body["category"] not in categories:
+            raise InvalidRequest(
+                "category must be one of the service's categories", field="category", allowed=list(categories)
+            )
+        changes["category"] = body["category"]
+    if "status" in body:
+        if body["status"] not in STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}", field="status")
+        changes["status"] = body["status"]
+    if "linked_ticket_id" in body:
+        changes["linked_ticket_id"] = await _checked_link(request, view, body["linked_ticket_id"])
+    expected = body.get("version")
+    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
+        raise InvalidRequest("version must be the ticket's version number", field="version")
+    try:
+        updated = await store.update_ticket(
+            request.app[SESSIONS],
+            view.id,
+            changes,
+            request.app[CLOCK](),
+            check_status=check_transition,
+            expected_version=expected,
+        )
+    except IllegalTicketTransition as exc:
+        raise IllegalTransition(str(exc), current=exc.current, wanted=exc.wanted) from None
+    except store.StaleTicket as exc:
+        raise StaleWrite(str(exc)) from None
+    await audit.record(
+        request.app[SESSIONS],
+        audit.AuditEntry(
+            request.app[CLOCK](),
+            who.name,
+            who.role.value,
+            "ticket.update",
+            updated.reference,
+            {"fields": sorted(changes)},
+        ),
+    )
+    return reply(ticket_json(updated))
+
+
+async def _checked_link(request: web.Request, view: store.TicketView, value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value == view.id:
+        raise InvalidRequest("linked_ticket_id must be the id of another ticket", field="linked_ticket_id")
+    try:
+        other, _ = await store.get_ticket(request.app[SESSIONS], value)
+    except store.TicketNotFound:
+        raise InvalidRequest(f"no ticket {value} to link to", field="linked_ticket_id") from None
+    if other.caller_hash is None or other.caller_hash != view.caller_hash:
+        raise InvalidRequest(
+            "a ticket can only be linked to an earlier ticket of the same caller", field="linked_ticket_id"
+        )
+    if other.received_at > view.received_at:
+        raise InvalidRequest("link to an earlier ticket", field="linked_ticket_id")
+    return value
+
+
+@routes.post("/api/redact")
+@allow(*ANY_ROLE)
+async def redact(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise InvalidRequest("text must be a string", field="text")
+    if len(text) > 20000:
+        raise InvalidRequest("text longer than 20000 characters", field="text")
+    result = request.app[REDACTOR].redact(text)
+    return reply(
+        {
+            "text": result.text,
+            "found": [{"kind": f.kind, "start": f.start, "end": f.end} for f in result.found],
+        }
+    )

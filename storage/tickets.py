@@ -1,0 +1,206 @@
+"""Calls, their timelines and their tickets.
+
+``apply_call_event`` is idempotent: an event already stored (same call and ``seq``) changes
+nothing, so replaying a journal after a crash or a database outage is always safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cti.tickets.rules import CallRecordEvent, TicketFacts, automatic_status, derive
+
+from .tables import CallEventRow, CallRow, TicketRow
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: int
+    reference: str
+    call_id: str | None
+    service: str | None
+    status: str
+    outcome: str | None
+    category: str | None
+    summary: str
+    answer: str
+    received_at: datetime
+    wait_seconds: float | None
+    talk_seconds: float | None
+    operator_id: str | None
+    caller_hash: str | None
+    linked_ticket_id: int | None
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    service: str | None = None
+    status: str | None = None
+    outcome: str | None = None
+    operator_id: str | None = None
+    caller_hash: str | None = None
+    limit: int = 200
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+class StaleTicket(RuntimeError):
+    """The ticket changed since the editor loaded it."""
+
+
+def _view(row: TicketRow) -> TicketView:
+    return TicketView(
+        row.id, row.reference, row.call_id, row.service, row.status, row.outcome, row.category,
+        row.summary, row.answer, row.received_at, row.wait_seconds, row.talk_seconds,
+        row.operator_id, row.caller_hash, row.linked_ticket_id, row.version, row.updated_at,
+    )
+
+
+def reference_for(ticket_id: int, received_at: datetime) -> str:
+    return f"HD-{received_at.year}-{ticket_id:06d}"
+
+
+async def apply_call_event(sessions: Sessions, event: CallRecordEvent, now: datetime) -> int | None:
+    """Store one call event and bring the call row and its ticket up to date.
+
+    Returns the ticket id, or None when the event was already stored (a replay).
+    """
+    async with sessions() as session, session.begin():
+        exists = await session.scalar(
+            select(CallEventRow.id).where(CallEventRow.call_id == event.call_id,
+                                          CallEventRow.seq == event.seq)
+        )
+        if exists is not None:
+            return None
+        call = await session.get(CallRow, event.call_id)
+        if call is None:
+            call = CallRow(id=event.call_id, received_at=event.at)
+            session.add(call)
+            await session.flush()
+        session.add(CallEventRow(call_id=event.call_id, seq=event.seq, at=event.at,
+                                 kind=event.kind, data=dict(event.data)))
+        await session.flush()
+        timeline = await _timeline(session, event.call_id)
+        facts = derive(timeline)
+        _update_call(call, facts)
+        ticket = await session.scalar(select(TicketRow).where(TicketRow.call_id == event.call_id))
+        if ticket is None:
+            ticket = TicketRow(call_id=event.call_id, reference="", status="new", summary="",
+                               answer="", received_at=facts.received_at, version=0,
+                               created_at=now, updated_at=now)
+            session.add(ticket)
+            await session.flush()
+            ticket.reference = reference_for(ticket.id, facts.received_at)
+        _update_ticket(ticket, facts, frozenset(e.kind for e in timeline), now)
+        return ticket.id
+
+
+async def _timeline(session: AsyncSession, call_id: str) -> list[CallRecordEvent]:
+    rows = (await session.scalars(
+        select(CallEventRow).where(CallEventRow.call_id == call_id).order_by(CallEventRow.seq)
+    )).all()
+    return [CallRecordEvent(r.call_id, r.seq, r.at, r.kind, dict(r.data)) for r in rows]
+
+
+def _update_call(call: CallRow, facts: TicketFacts) -> None:
+    call.received_at = facts.received_at
+    call.sip_call_id = facts.sip_call_id
+    call.caller_hash = facts.caller_hash
+    call.caller_display = facts.caller_display
+    call.service = facts.service
+    call.answered_at = facts.answered_at
+    call.ended_at = facts.ended_at
+    call.outcome = facts.outcome
+    call.hung_up_by = facts.hung_up_by
+    call.operator_id = facts.operator_id
+
+
+def _update_ticket(ticket: TicketRow, facts: TicketFacts, kinds: frozenset[str], now: datetime) -> None:
+    ticket.service = facts.service
+    ticket.outcome = facts.outcome
+    ticket.received_at = facts.received_at
+    ticket.wait_seconds = facts.wait_seconds
+    ticket.talk_seconds = facts.talk_seconds
+    ticket.operator_id = facts.operator_id or ticket.operator_id
+    ticket.caller_hash = facts.caller_hash
+    ticket.status = automatic_status(ticket.status, facts, kinds)
+    ticket.version += 1
+    ticket.updated_at = now
+
+
+def _filtered(query: Select[Any], f: TicketFilter) -> Select[Any]:
+    if f.since is not None:
+        query = query.where(TicketRow.received_at >= f.since)
+    if f.until is not None:
+        query = query.where(TicketRow.received_at < f.until)
+    for column, value in ((TicketRow.service, f.service), (TicketRow.status, f.status),
+                          (TicketRow.outcome, f.outcome), (TicketRow.operator_id, f.operator_id),
+                          (TicketRow.caller_hash, f.caller_hash)):
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+async def list_tickets(sessions: Sessions, f: TicketFilter) -> list[TicketView]:
+    query = _filtered(select(TicketRow), f).order_by(TicketRow.received_at.desc(),
+                                                     TicketRow.id.desc()).limit(f.limit)
+    async with sessions() as session:
+        return [_view(row) for row in (await session.scalars(query)).all()]
+
+
+async def get_ticket(sessions: Sessions, ticket_id: int) -> tuple[TicketView, list[CallRecordEvent]]:
+    async with sessions() as session:
+        row = await session.get(TicketRow, ticket_id)
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        timeline = await _timeline(session, row.call_id) if row.call_id else []
+        return _view(row), timeline
+
+
+async def update_ticket(
+    sessions: Sessions,
+    ticket_id: int,
+    changes: Mapping[str, Any],
+    now: datetime,
+    *,
+    check_status: Callable[[str, str], str],
+    expected_version: int | None = None,
+) -> TicketView:
+    """Apply an operator's edit; ``check_status(current, wanted)`` validates a status change."""
+    allowed = {"category", "summary", "answer", "status", "linked_ticket_id", "operator_id"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    async with sessions() as session, session.begin():
+        row = await session.get(TicketRow, ticket_id, with_for_update=True)
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        if expected_version is not None and row.version != expected_version:
+            raise StaleTicket(f"ticket {row.reference} changed since it was loaded "
+                              f"(version {row.version}, not {expected_version})")
+        if "status" in changes:
+            row.status = check_status(row.status, str(changes["status"]))
+        if "linked_ticket_id" in changes and changes["linked_ticket_id"] is not None:
+            if await session.get(TicketRow, int(changes["linked_ticket_id"])) is None:
+                raise TicketNotFound(changes["linked_ticket_id"])
+        for name in ("category", "summary", "answer", "linked_ticket_id", "operator_id"):
+            if name in changes:
+                setattr(row, name, changes[name])
+        row.version += 1
+        row.updated_at = now
+        await session.flush()
+        return _view(row)

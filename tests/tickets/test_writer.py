@@ -1,0 +1,120 @@
+"""Call events become timelines and tickets in the real database, and survive its outages."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cti.storage import create_engine, session_factory, upgrade
+from cti.storage.tables import CallEventRow, TicketRow
+from cti.storage.tickets import TicketFilter, get_ticket, list_tickets
+from sqlalchemy import func, select
+from structlog.testing import capture_logs
+
+from cti.tickets.journal import Journal
+from cti.tickets.rules import CallRecordEvent
+from cti.tickets.writer import TicketWriter
+
+T0 = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
+KINDS = ("offered", "service_selected", "queued", "operator_offered", "connected", "ended")
+
+
+def call_events(n: int) -> list[CallRecordEvent]:
+    call_id = f"call-{n:04d}"
+    start = T0 + timedelta(minutes=n)
+    data = {"offered": {"caller_hash": f"h{n % 7}", "caller_display": "2345"},
+            "service_selected": {"service": "skysea"}, "queued": {"service": "skysea"},
+            "operator_offered": {"operator_id": "op02"}, "connected": {"operator_id": "op02"},
+            "ended": {"hung_up_by": "caller", "reason": "bye"}}
+    return [CallRecordEvent(call_id, seq, start + timedelta(seconds=10 * seq), kind, data[kind])
+            for seq, kind in enumerate(KINDS, start=1)]
+
+
+async def counts(url: str) -> tuple[int, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            events = await conn.scalar(select(func.count()).select_from(CallEventRow))
+            tickets = await conn.scalar(select(func.count()).select_from(TicketRow))
+        return int(events or 0), int(tickets or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_events_become_tickets_and_replay_changes_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    applied: list[tuple[str, int]] = []
+    writer = TicketWriter(Journal(tmp_path / "j.jsonl"), sessions, lambda: T0,
+                          on_applied=lambda e, t: applied.append((e.kind, t)))
+    task = asyncio.create_task(writer.run())
+    try:
+        for n in range(5):
+            for event in call_events(n):
+                await writer.record(event)
+        async with asyncio.timeout(30):
+            await writer.flush()
+        assert await counts(database_url) == (30, 5)
+        tickets = await list_tickets(sessions, TicketFilter(service="skysea"))
+        assert len(tickets) == 5
+        first = min(tickets, key=lambda t: t.received_at)
+        assert first.outcome == "answered" and first.status == "in_progress"
+        assert first.wait_seconds == 20.0 and first.talk_seconds == 10.0
+        assert first.reference == f"HD-2026-{first.id:06d}"
+        view, timeline = await get_ticket(sessions, first.id)
+        assert [e.kind for e in timeline] == list(KINDS)
+        assert len(applied) == 30
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    # A crash before the sidecar was written: the whole journal is replayed, nothing doubles.
+    (tmp_path / "j.jsonl.applied").unlink()
+    again = TicketWriter(Journal(tmp_path / "j.jsonl"), sessions, lambda: T0)
+    task = asyncio.create_task(again.run())
+    try:
+        async with asyncio.timeout(30):
+            await again.flush()
+        assert await counts(database_url) == (30, 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+
+async def test_postgres_restart_in_the_middle_of_a_burst_loses_nothing(
+    private_postgres: object, tmp_path: Path
+) -> None:
+    server = private_postgres
+    url: str = server.url  # type: ignore[attr-defined]
+    engine = create_engine(url)
+    await upgrade(engine)
+    errors: list[int] = []
+    writer = TicketWriter(Journal(tmp_path / "j.jsonl"), session_factory(engine), lambda: T0,
+                          on_write_error=lambda: errors.append(1))
+    task = asyncio.create_task(writer.run())
+    calls = 40
+    try:
+        with capture_logs() as logs:
+            for n in range(calls):
+                if n == 15:
+                    await asyncio.to_thread(server.stop)  # type: ignore[attr-defined]
+                if n == 30:
+                    await asyncio.to_thread(server.start)  # type: ignore[attr-defined]
+                await asyncio.gather(*(writer.record(e) for e in call_events(n)[:1]))
+                for event in call_events(n)[1:]:
+                    await writer.record(event)
+            async with asyncio.timeout(90):
+                await writer.flush()
+        assert await counts(url) == (calls * len(KINDS), calls)
+        assert errors, "the outage was not noticed"
+        events = [entry["event"] for entry in logs]
+        assert "tickets.write_failed" in events and "tickets.write_recovered" in events
+        assert writer.healthy and writer.backlog_bytes == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
