@@ -64,7 +64,7 @@ async def test_events_become_tickets_and_replay_changes_nothing(
         assert first.outcome == "answered" and first.status == "in_progress"
         assert first.wait_seconds == 20.0 and first.talk_seconds == 10.0
         assert first.reference == f"HD-2026-{first.id:06d}"
-        view, timeline = await get_ticket(sessions, first.id)
+        _, timeline = await get_ticket(sessions, first.id)
         assert [e.kind for e in timeline] == list(KINDS)
         assert len(applied) == 30
     finally:
