@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from cti.metrics.dashboards import (
     DATASOURCE_UID,
@@ -13,6 +14,8 @@ from cti.metrics.dashboards import (
     panel_queries,
     render,
 )
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.models import dashboard as dash_model
 
 GRAFANA_DIR = default_dashboards_dir().parent
 
@@ -64,3 +67,22 @@ def test_provisioning_points_at_the_dashboards_folder() -> None:
     assert re.search(r"type: file", provider)
     assert "path: ${CTI_GRAFANA_DASHBOARDS}" in provider
     assert Path(default_dashboards_dir()).name == "dashboards"
+
+
+def _without_empty_custom(node: Any) -> Any:
+    """The typed decoder adds an empty ``fieldConfig.defaults.custom``; nothing else may differ."""
+    if isinstance(node, dict):
+        return {k: _without_empty_custom(v) for k, v in node.items() if not (k == "custom" and v == {})}
+    if isinstance(node, list):
+        return [_without_empty_custom(v) for v in node]
+    return node
+
+
+def test_committed_json_reads_back_through_the_sdk_model() -> None:
+    # The SDK's typed decoder (panel plugins registered) accepts every committed file and
+    # renders it back with the same content.
+    plugins.register_default_plugins()
+    for path in sorted(default_dashboards_dir().glob("*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        again = json.loads(render(dash_model.Dashboard.from_json(document)))
+        assert _without_empty_custom(again) == document, path.name
