@@ -95,6 +95,13 @@ class CallerIdPolicy:
             raise NotAPhoneNumber("the caller id holds no digits")
         return hmac.new(self._secret, normalised.encode("ascii"), hashlib.sha256).hexdigest()
 
+    def hash_or_none(self, number: str) -> str | None:
+        """`hash`, or None for a withheld number (nothing to link tickets by)."""
+        try:
+            return self.hash(number)
+        except NotAPhoneNumber:
+            return None
+
     def is_internal(self, number: str) -> bool:
         """Whether the number is one of the city's own extensions."""
         normalised = normalise_number(number)

@@ -45,6 +45,10 @@ def test_hash_is_hmac_sha256_of_the_normalised_number() -> None:
     assert "09055550123" not in POLICY.hash("090-5555-0123")
 
 
+def test_hash_or_none_hashes_real_numbers() -> None:
+    assert POLICY.hash_or_none("tel:090-5555-0123") == POLICY.hash("090-5555-0123")
+
+
 def test_hash_depends_on_the_secret() -> None:
     other = CallerIdPolicy(b"another-secret-for-the-test-0002", (range(1000, 10000),))
     assert other.hash("090-5555-0123") != POLICY.hash("090-5555-0123")
@@ -58,6 +62,7 @@ def test_different_numbers_hash_differently() -> None:
 def test_withheld_numbers_have_no_hash_and_show_as_anonymous(withheld: str) -> None:
     with pytest.raises(NotAPhoneNumber):
         POLICY.hash(withheld)
+    assert POLICY.hash_or_none(withheld) is None
     assert POLICY.display(withheld) == ANONYMOUS_DISPLAY
 
 

@@ -66,6 +66,18 @@ def test_findings_point_into_the_original_text() -> None:
     ]
 
 
+def test_a_number_glued_to_an_address_is_found_once_the_address_is_gone() -> None:
+    # The phone look-behind refuses a digit just before "+81"; after the address
+    # is replaced the phone stands alone, so redaction repeats until stable.
+    text = "自宅は架空県架空郡見本町大字例999番地の9＋８１９０５５５５０１３９から"
+    result = REDACTOR.redact(text)
+    assert _pairs(text, result.found) == [
+        ["address", "架空県架空郡見本町大字例999番地の9"],
+        ["phone", "＋８１９０５５５５０１３９"],
+    ]
+    assert result.text == "自宅は[住所][電話番号]から"
+
+
 def test_fold_width_keeps_length_and_turns_only_digit_dashes_into_hyphens() -> None:
     text = "ワークスペース０９０ー１２３４ー５６７８　ｔａｒｏ＠ｅｘ．ｉｎｖａｌｉｄ"
     folded = fold_width(text)
