@@ -8,7 +8,7 @@ months); anything else raises ``UnknownLabelError`` so an unbounded value
 
 Metrics that depend on the clock (month-to-date and its forecast, the
 current hour's arrival rate and the Erlang staffing it needs, whether the
-helpdesk is open) are computed when Prometheus scrapes, from the injected
+helpdesk is open, today's service level) are computed when Prometheus scrapes, from the injected
 ``clock``, so they move on even when no call arrives.
 """
 
@@ -159,10 +159,6 @@ class CtiMetrics:
                                 registry=registry)  # fmt: skip
         self._available = Gauge("cti_operators_available", "Operators available per service",
                                 ["service"], registry=registry)  # fmt: skip
-        self._service_level = Gauge(
-            "cti_service_level_ratio",
-            "Share of today's queued calls (business hours) answered within the threshold",
-            ["service"], registry=registry)  # fmt: skip
         self._baseline_gauge = Gauge("cti_calls_baseline", "Seasonal baseline of calls per month",
                                      ["month"], registry=registry)  # fmt: skip
         self._escalations = Gauge("cti_escalations_open", "Open escalations", ["target"],
@@ -301,14 +297,16 @@ class CtiMetrics:
         if not self.is_open(now):
             return
         with self._lock:
-            if self._sl_day != now.date():
-                self._sl_day = now.date()
-                self._sl_counts = {}
-                self._service_level.clear()
+            self._roll_day(now.date())
             counts = self._sl_counts.setdefault(service, [0, 0])
             counts[0] += int(answered_in_time)
             counts[1] += 1
-            self._service_level.labels(service).set(counts[0] / counts[1])
+
+    def _roll_day(self, today: dt.date) -> None:
+        """A new day's service level starts empty (so yesterday's never alerts this morning)."""
+        if self._sl_day != today:
+            self._sl_day = today
+            self._sl_counts = {}
 
     def _days(self, year: int, month: int) -> tuple[dt.date, ...]:
         key = (year, month)
@@ -340,11 +338,18 @@ class CtiMetrics:
             "cti_staffing_recommended",
             "Operators needed (Erlang C/A) for the current arrival rate and recent handle time",
             labels=["service"])  # fmt: skip
-        families = (mtd, base, expected, forecast, open_now, planned, rate, recommended)
+        service_level = GaugeMetricFamily(
+            "cti_service_level_ratio",
+            "Share of today's queued calls (business hours) answered within the threshold",
+            labels=["service"])  # fmt: skip
+        families = (mtd, base, expected, forecast, open_now, planned, rate, recommended,
+                    service_level)  # fmt: skip
         if now is None:
             return families
         with self._lock:
             self._roll_month(now)
+            self._roll_day(now.date())
+            ratios = {s: c[0] / c[1] for s, c in self._sl_counts.items() if c[1]}
             month_to_date = self._mtd
             arrivals = {s: self._recent(q, now.timestamp()) for s, q in self._arrivals.items()}
             ahts = {s: sum(h) / len(h) if h else self._default_aht for s, h in self._handles.items()}
@@ -359,6 +364,8 @@ class CtiMetrics:
         forecast.add_metric([], projected)
         open_now.add_metric([], 1.0 if is_open else 0.0)
         planned.add_metric([], self._planned(now, days, baseline * scale) if is_open else 0.0)
+        for service, ratio in ratios.items():
+            service_level.add_metric([service], ratio)
         for service in self._services:
             per_hour = arrivals[service] * 3600.0 / self._window
             rate.add_metric([service], per_hour)

@@ -102,6 +102,7 @@ def test_service_level_counts_business_hours_only_and_resets_daily(
     metrics.call_answered("portal", 500.0)
     assert value(registry, "cti_service_level_ratio", service="portal") == pytest.approx(2 / 4)
     metrics_clock.advance(days=3, hours=-9)  # Monday 10:00: a new day starts from scratch
+    assert value(registry, "cti_service_level_ratio", service="portal") is None  # before any call
     metrics.call_answered("isolation", 1.0)
     assert value(registry, "cti_service_level_ratio", service="portal") is None
     assert value(registry, "cti_service_level_ratio", service="isolation") == 1.0
