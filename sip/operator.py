@@ -104,6 +104,10 @@ class OperatorLeg:
             log.exception("sip.operator_leg_failed", call_id=call.call_id, operator=self.uri)
             self._fail(OperatorFailure.ERROR, None)
         finally:
+            if self.dialog is None:  # not bridged: nothing of this leg may outlive run()
+                if self.tx is not None and not self.tx.final.done() and self.door.transport:
+                    self.door.transport.abandon(self.tx)
+                self._cleanup()
             self.done.set()
 
     def _invite(self, sdp: bytes) -> bytes:
@@ -282,4 +286,4 @@ class OperatorLeg:
             self.media = None
         if self.door.legs.get(self.sip_call_id) is self and self.dialog is None:
             if self.tx is None or self.tx.final.done():
-                del self.door.legs[self.sip_call_id]
+                del self.door.legs[self.sip_call_id]  # defect 4: no leg objects left behind

@@ -34,6 +34,14 @@ def free_udp_port(even: bool = False) -> int:
             return port
 
 
+def part(name: str, **values: object) -> str:
+    """A scenario fragment (``*.part``) with its ``{{name}}`` placeholders filled."""
+    text = (SCENARIOS / name).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    return text
+
+
 def render(template: str, out_dir: Path, **values: object) -> Path:
     """Fill ``{{name}}`` placeholders of a scenario template into ``out_dir``."""
     text = (SCENARIOS / template).read_text()
@@ -101,3 +109,57 @@ def collect(work: Path, name: str, rc: int, out: bytes, errout: bytes) -> SippRe
 
     return SippResult(rc, out.decode(errors="replace"),
                       errout.decode(errors="replace"), read(err), read(msg), read(logf), rtt)
+
+
+def udp_port_bound(port: int) -> bool:
+    needle = f":{port:04X} "
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(needle.strip()) for line in list(f)[1:])
+
+
+async def wait_udp_bound(port: int, within: float = 5.0) -> None:
+    """Wait (bounded) until a peer has bound its UDP port; polls the kernel's socket table."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not udp_port_bound(port):
+        if loop.time() > deadline:
+            raise TimeoutError(f"nothing bound UDP port {port} within {within} s")
+        await asyncio.sleep(0.02)
+
+
+class SippServer:
+    """A SIPp UAS (operator phone) running in the background for one call."""
+
+    def __init__(self, scenario: Path, work: Path, *, timeout_s: float = 30) -> None:
+        self.scenario = scenario
+        self.work = work
+        self.port = free_udp_port()
+        self.timeout_s = timeout_s
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:201@{HOST}:{self.port}"
+
+    async def __aenter__(self) -> SippServer:
+        name = self.scenario.stem
+        self.proc = await asyncio.create_subprocess_exec(
+            need("sipp"), "-sf", str(self.scenario), "-m", "1", "-nostdin", "-i", HOST,
+            "-p", str(self.port), "-timeout", f"{int(self.timeout_s)}s", "-timeout_error",
+            "-trace_err", "-error_file", str(self.work / f"{name}.err"),
+            "-trace_msg", "-message_file", str(self.work / f"{name}.msg"),
+            "-trace_logs", "-log_file", str(self.work / f"{name}.log"),
+            cwd=self.work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        await wait_udp_bound(self.port)
+        return self
+
+    async def result(self, within: float | None = None) -> SippResult:
+        assert self.proc is not None
+        out, err = await asyncio.wait_for(self.proc.communicate(), within or self.timeout_s + 10)
+        return collect(self.work, self.scenario.stem, self.proc.returncode or 0, out, err)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
