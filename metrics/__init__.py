@@ -1,12 +1,6 @@
 """Prometheus metrics, Erlang C/A staffing and the monthly call forecast."""
 
-from cti.metrics.collector import (
-    DEFAULT_ESCALATION_TARGETS,
-    DEFAULT_OPERATOR_STATES,
-    DEFAULT_OUTCOMES,
-    CtiMetrics,
-    UnknownLabelError,
-)
+from cti.metrics.collector import CtiMetrics
 from cti.metrics.erlang import Staffing, StaffingError, erlang_b, erlang_c, evaluate, staffing
 from cti.metrics.forecast import (
     DEFAULT_BASELINE,
@@ -18,6 +12,12 @@ from cti.metrics.forecast import (
     HourForecast,
     MonthForecast,
     forecast_month,
+)
+from cti.metrics.labels import (
+    DEFAULT_ESCALATION_TARGETS,
+    DEFAULT_OPERATOR_STATES,
+    DEFAULT_OUTCOMES,
+    UnknownLabelError,
 )
 from cti.metrics.render import render_forecast_text
 

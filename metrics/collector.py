@@ -37,47 +37,20 @@ from cti.metrics.forecast import (
     opening_slots,
     project_month_end,
 )
+from cti.metrics.labels import (
+    DEFAULT_ESCALATION_TARGETS,
+    DEFAULT_OPERATOR_STATES,
+    DEFAULT_OUTCOMES,
+    HANDLE_BUCKETS,
+    QUEUE_WAIT_BUCKETS,
+    UnknownLabelError,
+)
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = structlog.get_logger(__name__)
 
-# Terminal call states of cti.routing (CallClosed.outcome; "ended" = answered and finished)
-# plus the ends the service itself decides (closed hours, failures).
-DEFAULT_OUTCOMES: tuple[str, ...] = (
-    "ended",
-    "abandoned",
-    "overflowed",
-    "voicemail",
-    "after_hours",
-    "failed",
-)
-# cti.routing's OperatorState values.
-DEFAULT_OPERATOR_STATES: tuple[str, ...] = (
-    "offline",
-    "available",
-    "reserved",
-    "on_call",
-    "wrap_up",
-    "away",
-)
-# Who an escalation goes to: the contact kinds of the helpdesk config, or anyone else.
-DEFAULT_ESCALATION_TARGETS: tuple[str, ...] = ("city", "vendor", "other")
-QUEUE_WAIT_BUCKETS: tuple[float, ...] = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
-HANDLE_BUCKETS: tuple[float, ...] = (30, 60, 120, 180, 300, 420, 600, 900, 1200, 1800, 3600)
 ARRIVALS_KEPT = 10_000
-
-
-class UnknownLabelError(ValueError):
-    """A label value outside the configured closed set (a programming error)."""
-
-    error_id = "metrics_unknown_label"
-    status = 500
-
-    def __init__(self, label: str, value: str, allowed: Iterable[str]) -> None:
-        super().__init__(f"{label}={value!r} is not one of {sorted(allowed)}")
-        self.label = label
-        self.value = value
 
 
 class CtiMetrics:
@@ -135,6 +108,7 @@ class CtiMetrics:
         self._mtd = 0
         self._mtd_month: tuple[int, int] | None = None
         self._open_escalations = dict.fromkeys(self._targets, 0)
+        self._longest_waits = dict.fromkeys(self._services, (0.0, 0.0))
         self._business_days: dict[tuple[int, int], tuple[dt.date, ...]] = {}
         self._define(registry)
         registry.register(self)
@@ -148,8 +122,6 @@ class CtiMetrics:
         self._offered = Counter("cti_calls_offered", "Calls offered to the queue", ["service"],
                                 registry=registry)  # fmt: skip
         self._waiting = Gauge("cti_calls_waiting", "Callers waiting now", ["service"],
-                              registry=registry)  # fmt: skip
-        self._longest = Gauge("cti_longest_wait_seconds", "Longest current wait", ["service"],
                               registry=registry)  # fmt: skip
         self._queue_wait = Histogram("cti_queue_wait_seconds", "Wait before an operator answered",
                                      ["service"], buckets=buckets, registry=registry)  # fmt: skip
@@ -170,7 +142,6 @@ class CtiMetrics:
         for service in self._services:
             self._offered.labels(service)
             self._waiting.labels(service).set(0)
-            self._longest.labels(service).set(0)
             self._queue_wait.labels(service)
             self._handle.labels(service)
             self._available.labels(service).set(0)
@@ -231,7 +202,12 @@ class CtiMetrics:
     def queue_changed(self, service: str, waiting: int, longest_wait_s: float) -> None:
         self._check("service", service, self._services)
         self._waiting.labels(service).set(waiting)
-        self._longest.labels(service).set(longest_wait_s)
+        with self._lock:
+            # The longest waiter keeps waiting until the queue changes again: scrapes add the
+            # time since this report, so the gauge grows while nobody is answered.
+            self._longest_waits[service] = (
+                (longest_wait_s, self._now().timestamp()) if waiting > 0 else (0.0, 0.0)
+            )
 
     def operators_changed(
         self, counts_by_state: Mapping[str, int], available_by_service: Mapping[str, int]
@@ -338,18 +314,22 @@ class CtiMetrics:
             "cti_staffing_recommended",
             "Operators needed (Erlang C/A) for the current arrival rate and recent handle time",
             labels=["service"])  # fmt: skip
+        longest = GaugeMetricFamily("cti_longest_wait_seconds", "Longest current wait",
+                                    labels=["service"])  # fmt: skip
         service_level = GaugeMetricFamily(
             "cti_service_level_ratio",
             "Share of today's queued calls (business hours) answered within the threshold",
             labels=["service"])  # fmt: skip
         families = (mtd, base, expected, forecast, open_now, planned, rate, recommended,
-                    service_level)  # fmt: skip
+                    service_level, longest)  # fmt: skip
         if now is None:
             return families
         with self._lock:
             self._roll_month(now)
             self._roll_day(now.date())
             ratios = {s: c[0] / c[1] for s, c in self._sl_counts.items() if c[1]}
+            waits = {s: w + max(0.0, now.timestamp() - at) if at else 0.0
+                     for s, (w, at) in self._longest_waits.items()}  # fmt: skip
             month_to_date = self._mtd
             arrivals = {s: self._recent(q, now.timestamp()) for s, q in self._arrivals.items()}
             ahts = {s: sum(h) / len(h) if h else self._default_aht for s, h in self._handles.items()}
@@ -366,6 +346,8 @@ class CtiMetrics:
         planned.add_metric([], self._planned(now, days, baseline * scale) if is_open else 0.0)
         for service, ratio in ratios.items():
             service_level.add_metric([service], ratio)
+        for service, wait in waits.items():
+            longest.add_metric([service], wait)
         for service in self._services:
             per_hour = arrivals[service] * 3600.0 / self._window
             rate.add_metric([service], per_hour)

@@ -74,6 +74,7 @@ def test_queue_and_histograms(metrics: CtiMetrics, registry: CollectorRegistry) 
     metrics.call_finished("skysea", 310.0)
     assert value(registry, "cti_calls_waiting", service="skysea") == 3
     assert value(registry, "cti_longest_wait_seconds", service="skysea") == 42.5
+    assert value(registry, "cti_longest_wait_seconds", service="portal") == 0
     assert value(registry, "cti_queue_wait_seconds_count", service="skysea") == 2
     assert value(registry, "cti_queue_wait_seconds_bucket", service="skysea", le="20.0") == 1
     assert value(registry, "cti_handle_seconds_sum", service="skysea") == 310.0
@@ -230,3 +231,14 @@ def test_business_hours_can_come_from_the_calendar(
     forced_closed.call_answered("portal", 90.0)
     assert value(registry, "cti_business_hours") == 0
     assert value(registry, "cti_service_level_ratio", service="portal") is None
+
+
+def test_longest_wait_grows_between_queue_reports(
+    metrics: CtiMetrics, registry: CollectorRegistry, metrics_clock: MovableClock
+) -> None:
+    metrics.queue_changed("licenses", 1, 10.0)
+    metrics_clock.advance(seconds=95)  # nobody answered, no queue event
+    assert value(registry, "cti_longest_wait_seconds", service="licenses") == pytest.approx(105.0)
+    metrics.queue_changed("licenses", 0, 0.0)
+    metrics_clock.advance(seconds=60)
+    assert value(registry, "cti_longest_wait_seconds", service="licenses") == 0
