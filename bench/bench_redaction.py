@@ -17,7 +17,9 @@ from pathlib import Path
 
 from cti.redaction import Redactor
 
-SAMPLES = Path(__file__).parents[1] / "tests" / "data" / "redaction_samples.json"
+DATA = Path(__file__).parents[1] / "tests" / "data"
+SAMPLES = DATA / "redaction_samples.json"
+KNOWLEDGE = DATA / "knowledge_questions.json"
 TARGET_CHARS = 10_000
 TIME_BUDGET_S = 10.0
 
@@ -39,7 +41,16 @@ def texts() -> dict[str, str]:
     samples = json.loads(SAMPLES.read_text(encoding="utf-8"))["samples"]
     with_pii = [s["text"] for s in samples if s["expect"]]
     without = [s["text"] for s in samples if not s["expect"]]
+    knowledge = json.loads(KNOWLEDGE.read_text(encoding="utf-8"))
+    prose = [a["answer"] for a in knowledge["articles"]] + [q["text"] for q in knowledge["queries"]]
+    # Helpdesk notes: knowledge-base prose with one sample holding personal data every ~4 pieces.
+    notes = [
+        piece
+        for i, text in enumerate(prose)
+        for piece in (text, with_pii[i % len(with_pii)])[: 1 + (i % 4 == 0)]
+    ]
     return {
+        "helpdesk notes": _fill(notes),
         "samples with personal data": _fill(with_pii),
         "near misses only": _fill(without),
         "plain Japanese prose": _fill(

@@ -193,13 +193,19 @@ def _is_phone_digits(digits: str) -> bool:
 
 # --- person names ------------------------------------------------------------
 
-_HONORIFIC: Final = re.compile(r"様(?![式子々相態性])|さま(?!ざ)|さん|氏(?!名)|くん|殿(?![下堂様])")
+# Each with the words it starts that are not honorifics (仕様書 is not 仕+様,
+# さんか is 参加, くんれん is 訓練).
+_HONORIFIC: Final = re.compile(
+    r"様(?![式子々相態性])|さま(?!ざ)|さん(?!か(?![らな])|こう|しょう|せい|すう)"
+    r"|氏(?!名)|くん(?!れん)|殿(?![下堂様])"
+)
 _EN_TITLED: Final = re.compile(
     r"(?:Mrs|Mr|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
 )
 _EN_SUFFIX: Final = re.compile(r"-(?:san|sama|shi|kun|dono)(?![A-Za-z])")
 _EN_SUFFIXED_NAME: Final = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+(?:[ ][A-Z][a-z]+)?\Z")
 _LATIN_NAME: Final = re.compile(r"[A-Z][a-z]+")
+_READING: Final = re.compile(r"[\u3041-\u3096\u30a1-\u30faー・ ]+")
 # Kanji words that take an honorific without being a person's name.
 _KANJI_STOP: Final = frozenset(
     "皆 皆々 客 御客 神 王 仏 奥 殿 坊 兄 姉 弟 妹 母 父 親 子 娘 息子 嫁 旦那 同 模 多 異 有 一 左 外 "
@@ -208,6 +214,10 @@ _KANJI_STOP: Final = frozenset(
 )
 # A kanji run ending in one of these is a role or an organisation.
 _ROLE_END: Final = frozenset("者員屋課係社店局庁民様")
+_ROLE_END_WORDS: Final = tuple(
+    "役所 役場 支所 事務所 出張所 保健所 営業所 研究所 病院 学校 大学 協会 組合 法人 "
+    "財団 本部 支部 事業部 委員会 議会 窓口 担当".split()
+)
 _TITLES: Final = tuple(
     "課長補佐 部長代理 課長 部長 係長 社長 所長 市長 局長 室長 班長 館長 "
     "校長 区長 院長 会長 店長 次長 主任 主査 主事 参事 補佐 先生 議員 "
@@ -294,6 +304,8 @@ def _kanji_name(text: str, end: int, honorific: str) -> tuple[int, int] | None:
         not run
         or run in _KANJI_STOP
         or run[-1] in _ROLE_END
+        or run.endswith(_ROLE_END_WORDS)
+        or any(word in run for word in ("会社", "株式", "法人"))
         or (honorific in ("様", "さま") and run[-1] in "仕同模異紋態")
         or (start > 0 and text[start - 1] in "おご")
     ):
@@ -316,6 +328,11 @@ def _person_names(folded: str) -> list[Finding]:
     found: list[Finding] = []
     for m in _HONORIFIC.finditer(folded):
         end = m.start() - 1 if m.start() > 0 and folded[m.start() - 1] == " " else m.start()
+        reading_end = end
+        if end > 0 and folded[end - 1] == ")":  # a reading in brackets: 山田(やまだ)様
+            opening = folded.rfind("(", max(0, end - 20), end - 1)
+            if opening >= 0 and _READING.fullmatch(folded, opening + 1, end - 1):
+                end = opening
         if end <= 0:
             continue
         script = _script(folded[end - 1])
@@ -344,7 +361,7 @@ def _person_names(folded: str) -> list[Finding]:
             if _LATIN_NAME.fullmatch(name) and name not in _LATIN_STOP:
                 span = (start, end)
         if span is not None:
-            found.append(Finding("person_name", *span))
+            found.append(Finding("person_name", span[0], reading_end if end < reading_end else span[1]))
     for m in _EN_TITLED.finditer(folded):
         if m.start() == 0 or not _is_latin(folded[m.start() - 1]):
             found.append(Finding("person_name", m.start(1), m.end(1)))
