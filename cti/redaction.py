@@ -9,8 +9,9 @@ folded copy are therefore offsets into the original text, and the original
 characters around a finding are kept as they were typed.
 
 Every pattern is linear: character classes that repeat are disjoint from the
-separators that follow them, repetitions are bounded, and each pattern opens
-with a look-behind so that a run is only tried from its first character.
+separators that follow them, repetitions are bounded, and each pattern checks
+the character before its first one, so that a run of digits or letters is
+only tried from its start.  `bench/bench_redaction.py` measures the speed.
 """
 
 from __future__ import annotations
@@ -413,7 +414,7 @@ def _apply(text: str, found: tuple[Finding, ...]) -> tuple[str, list[tuple[int, 
     return "".join(parts), kept
 
 
-def _to_original(finding: Finding, kept: list[tuple[int, int, int]]) -> Finding:
+def _to_original(found: tuple[Finding, ...], kept: list[tuple[int, int, int]]) -> tuple[Finding, ...]:
     """Offsets in the redacted text back to the original (findings never touch placeholders)."""
     starts = [red_start for red_start, _, _ in kept]
 
@@ -421,7 +422,7 @@ def _to_original(finding: Finding, kept: list[tuple[int, int, int]]) -> Finding:
         red_start, orig_start, _length = kept[bisect.bisect_right(starts, at - is_end) - 1]
         return orig_start + at - red_start
 
-    return Finding(finding.kind, position(finding.start, False), position(finding.end, True))
+    return tuple(Finding(f.kind, position(f.start, False), position(f.end, True)) for f in found)
 
 
 def _merge(old: tuple[Finding, ...], new: tuple[Finding, ...]) -> tuple[Finding, ...]:
@@ -459,7 +460,7 @@ class Redactor:
             more = self._find_once(redacted)
             if not more:
                 break
-            found = _merge(found, tuple(_to_original(f, kept) for f in more))
+            found = _merge(found, _to_original(more, kept))
             redacted, kept = _apply(text, found)
         return Redaction(text=redacted, found=found)
 
