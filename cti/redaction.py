@@ -115,7 +115,9 @@ def is_my_number(digits: str) -> bool:
 
 # --- patterns ----------------------------------------------------------------
 
-_KANJI: Final = "\u3005\u3006\u3007\u4e00-\u9fff\uf900-\ufaffヶケ"
+# CJK ideographs incl. extension A, compatibility forms and the supplementary
+# planes (𠮷田 is a family name), iteration marks, and ヶ/ケ as in 霞ヶ関.
+_KANJI: Final = "\u3005\u3006\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134fヶケ"
 _PREFECTURES: Final = (
     "北海道|東京都|大阪府|京都府|(?:青森|岩手|宮城|秋田|山形|福島|茨城|栃木|群馬|埼玉|千葉|"
     "神奈川|新潟|富山|石川|福井|山梨|長野|岐阜|静岡|愛知|三重|滋賀|兵庫|奈良|和歌山|鳥取|"
@@ -256,7 +258,13 @@ def _is_latin(char: str) -> bool:
 
 
 def _script(char: str) -> str:
-    if "\u4e00" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or char in "々〆〇ヶ":
+    if (
+        "\u4e00" <= char <= "\u9fff"
+        or "\u3400" <= char <= "\u4dbf"
+        or "\uf900" <= char <= "\ufaff"
+        or "\U00020000" <= char <= "\U0003134f"
+        or char in "々〆〇ヶ"
+    ):
         return "kanji"
     if "\u30a1" <= char <= "\u30fa" or char in "ー・":
         return "katakana"
@@ -268,7 +276,7 @@ def _script(char: str) -> str:
 
 
 _RUN_TAIL: Final = {
-    "kanji": re.compile(r"[\u4e00-\u9fff\uf900-\ufaff々〆〇ヶ]+\Z"),
+    "kanji": re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f々〆〇ヶ]+\Z"),
     "katakana": re.compile(r"[\u30a1-\u30faー・]+\Z"),
     "hiragana": re.compile(r"[\u3041-\u3096]+\Z"),
     "latin": re.compile(r"[A-Za-z]+\Z"),
