@@ -100,6 +100,7 @@ class SipFrontDoor:
         self.tasks: set[asyncio.Task[None]] = set()
         self.registration_state = RegistrationState.DIRECT
         self.registration: object | None = None
+        self.retransmitted_2xx = 0  # operator 2xx seen again after our ACK (defect 3 canary)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:

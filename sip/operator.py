@@ -220,6 +220,8 @@ class OperatorLeg:
     def stray_response(self, msg: SipMessage) -> None:
         """A retransmitted 2xx (our ACK was lost) or a late final: ACK it again."""
         if (msg.status or 0) >= 200 and msg.cseq == (self.cseq, "INVITE"):
+            if (msg.status or 0) < 300:
+                self.door.retransmitted_2xx += 1  # a strict UA repeats its 2xx until ACKed
             if self.dialog is not None:
                 self._ack_2xx()
             elif (msg.status or 0) >= 300:

@@ -163,3 +163,48 @@ class SippServer:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+class Baresip:
+    """baresip as an auto-answering operator phone that sends a sine tone."""
+
+    def __init__(self, work: Path, *, tone_hz: int = 1300, codecs: str = "PCMA,PCMU") -> None:
+        self.dir = work / "baresip"
+        self.dir.mkdir(exist_ok=True)
+        self.port = free_udp_port()
+        rtp_low = free_udp_port(even=True)
+        values = {"sip_port": self.port, "tone_hz": tone_hz, "rtp_low": rtp_low,
+                  "rtp_high": rtp_low + 10, "codecs": codecs}
+        for name in ("config", "accounts"):
+            text = (Path(__file__).parent / "baresip" / f"{name}.template").read_text()
+            for key, value in values.items():
+                text = text.replace("{{" + key + "}}", str(value))
+            (self.dir / name).write_text(text)
+        self.log = work / "baresip.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:201@{HOST}:{self.port}"
+
+    async def __aenter__(self) -> Baresip:
+        logf = self.log.open("wb")
+        self.proc = await asyncio.create_subprocess_exec(
+            need("baresip"), "-f", str(self.dir), stdin=asyncio.subprocess.DEVNULL,
+            stdout=logf, stderr=asyncio.subprocess.STDOUT,
+        )
+        logf.close()
+        await wait_udp_bound(self.port)
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
