@@ -166,7 +166,7 @@ _MY_NUMBER: Final = re.compile(
 _PHONE: Final = re.compile(
     r"[+(0](?<![0-9A-Za-z.\-/+][+(0])"
     r"(?:(?<=\+)(?P<intl>81(?:[ \-]?\(0\))?)[ \-()]{0,3}|(?<=\()(?=0)|(?<=0))"
-    r"[0-9]*(?:[ \-()]{1,3}[0-9]+){0,5}"
+    r"[0-9]*(?:(?:[ \-()]{1,3}|\.)[0-9]+){0,5}"
 )
 _DIGITS: Final = re.compile(r"[0-9]+")
 _NOT_AN_END: Final = re.compile(r"[.\-/][0-9]")
@@ -204,6 +204,14 @@ _HONORIFIC: Final = re.compile(
 )
 _EN_TITLED: Final = re.compile(
     r"(?:Mrs|Mr|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
+)
+# A name after a label and a colon: 氏名：山田 太郎, お名前: ヤマダ, Name: Taro Yamada.
+_LABELLED_NAME: Final = re.compile(
+    r"(?:氏名|お名前|名前|申請者|依頼者|連絡者|発信者|担当者|利用者|(?<![A-Za-z])(?i:name))[ ]?:[ ]?"
+    rf"(?P<name>(?P<kanji>[{_KANJI}]{{1,5}}(?:[ ][{_KANJI}]{{1,5}})?)"
+    r"|(?P<kana>[\u30a1-\u30fa][\u30a1-\u30faー・]{1,15}(?:[ ][\u30a1-\u30fa][\u30a1-\u30faー・]{1,15})?)"
+    r"|(?P<latin>[A-Z][a-z]+(?:[ ][A-Z][a-z]+){0,2}))"
+    r"(?:[ ]?\([\u3041-\u3096\u30a1-\u30faー・ ]+\))?"
 )
 _EN_SUFFIX: Final = re.compile(r"-(?:san|sama|shi|kun|dono)(?![A-Za-z])")
 _EN_SUFFIXED_NAME: Final = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+(?:[ ][A-Z][a-z]+)?\Z")
@@ -311,10 +319,7 @@ def _kanji_name(text: str, end: int, honorific: str) -> tuple[int, int] | None:
         run, start = run[-4:], end - 4
     if (
         not run
-        or run in _KANJI_STOP
-        or run[-1] in _ROLE_END
-        or run.endswith(_ROLE_END_WORDS)
-        or any(word in run for word in ("会社", "株式", "法人"))
+        or _is_role(run)
         or (honorific in ("様", "さま") and run[-1] in "仕同模異紋態")
         or (start > 0 and text[start - 1] in "おご")
     ):
@@ -331,6 +336,31 @@ def _kanji_name(text: str, end: int, honorific: str) -> tuple[int, int] | None:
         ):
             start = first_start
     return start, end
+
+
+def _is_role(run: str) -> bool:
+    """A kanji word that is a role, an office or an organisation rather than a name."""
+    return (
+        run in _KANJI_STOP
+        or run[-1] in _ROLE_END
+        or run.endswith(_ROLE_END_WORDS)
+        or any(word in run for word in ("会社", "株式", "法人"))
+        # 総務部, 秘書室; but 阿部 and 氷室 are names, and so are a few longer ones.
+        or (len(run) >= 3 and run[-1] in "部室局所" and run not in ("長谷部", "曽我部", "日下部"))
+    )
+
+
+def _labelled_names(folded: str) -> list[Finding]:
+    found: list[Finding] = []
+    for m in _LABELLED_NAME.finditer(folded):
+        if m.group("kanji") and _is_role(m.group("kanji").replace(" ", "")):
+            continue
+        if m.group("kana") and m.group("kana").endswith(_KATAKANA_STOP):
+            continue
+        if m.group("latin") and m.group("latin").split()[0] in _LATIN_STOP:
+            continue
+        found.append(Finding("person_name", m.start("name"), m.end()))
+    return found
 
 
 def _person_names(folded: str) -> list[Finding]:
@@ -371,6 +401,8 @@ def _person_names(folded: str) -> list[Finding]:
                 span = (start, end)
         if span is not None:
             found.append(Finding("person_name", span[0], reading_end if end < reading_end else span[1]))
+    if ":" in folded:
+        found.extend(_labelled_names(folded))
     for m in _EN_TITLED.finditer(folded):
         if m.start() == 0 or not _is_latin(folded[m.start() - 1]):
             found.append(Finding("person_name", m.start(1), m.end(1)))
