@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Final
+from typing import ClassVar, Final
 
 from cti.redaction import fold_width
 
@@ -26,7 +26,7 @@ _MIN_SECRET_BYTES: Final = 16
 _SCHEME: Final = re.compile(r"^(?:sips?|tel):", re.IGNORECASE)
 _ANGLE_URI: Final = re.compile(r"<([^<>]*)>")
 _TRUNK_ZERO: Final = re.compile(r"^\+81[ \-]?\(0\)")
-_KEPT: Final = frozenset("0123456789+*#")
+_KEPT: Final = frozenset("0123456789*#")
 # Leading group lengths of Japanese numbers, checked in order.
 _GROUPING: Final = (
     (("0120", "0570", "0990", "0180"), 10, (4, 3, 3)),
@@ -40,17 +40,17 @@ _GROUPING: Final = (
 class NotAPhoneNumber(ValueError):
     """The caller id holds no digits (withheld, anonymous or a bare SIP name)."""
 
-    error_id = "not_a_phone_number"
+    error_id: ClassVar[str] = "not_a_phone_number"
 
 
 def normalise_number(number: str) -> str:
     """One spelling per phone: digits (and * #), Japanese numbers with a leading 0.
 
     Accepts a bare number, a ``sip:``/``tel:`` URI or a whole From header
-    value (``"Name" <sip:...>;tag=...``); strips the URI parts, folds full-width characters, drops
-    punctuation and turns ``+81`` (or ``0081``) into the trunk prefix ``0``.
-    Other international numbers keep their ``+``.  Returns ``""`` when there
-    are no digits at all.
+    value (``"Name" <sip:...>;tag=...``); strips the URI parts, folds
+    full-width characters, drops punctuation and turns ``+81`` (or ``0081``)
+    into the trunk prefix ``0``.  Other international numbers keep their
+    leading ``+``.  Returns ``""`` when there are no digits at all.
     """
     text = fold_width(number).strip()
     if uri := _ANGLE_URI.search(text):  # a whole header value: "Name" <sip:...>;tag=...
@@ -59,6 +59,8 @@ def normalise_number(number: str) -> str:
     text = text.split("@", 1)[0].split(";", 1)[0]
     text = _TRUNK_ZERO.sub("+81", text)
     kept = "".join(c for c in text if c in _KEPT)
+    if text.startswith("+"):
+        kept = "+" + kept
     if not any(c.isdigit() for c in kept):
         return ""
     for country in ("+81", "0081"):

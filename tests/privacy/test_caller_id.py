@@ -121,3 +121,16 @@ def test_display_never_reveals_an_external_number(number: str) -> None:
     assert digits_shown != number
     assert len(digits_shown) <= len(number) - 4
     assert "*" in shown
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("+1 (555) 0100-1234", "+155501001234"),
+        ("0355550127+", "0355550127"),
+        ("*2345#", "*2345#"),
+        ("TEL:03-5555-0127", "0355550127"),
+    ],
+)
+def test_normalisation_keeps_only_a_leading_plus(raw: str, normalised: str) -> None:
+    assert normalise_number(raw) == normalised
