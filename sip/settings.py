@@ -17,6 +17,7 @@ class RegistrarSettings:
     domain: str = ""  # defaults to host
     expires_s: int = 300
     retry_s: float = 5.0  # first retry after a failure; doubles up to 60 s
+    attempt_timeout_s: float = 4.0  # one REGISTER exchange gives up after this
 
 
 @dataclass(frozen=True, slots=True)

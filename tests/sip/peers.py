@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,3 +209,52 @@ class Baresip:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+
+
+class Kamailio:
+    """Kamailio 5.6 as registrar + record-routing proxy with digest auth (in-memory usrloc)."""
+
+    def __init__(self, work: Path, *, password: str, port: int | None = None,
+                 qop: bool = True) -> None:
+        self.port = port or free_udp_port()
+        self.cfg = work / f"kamailio-{self.port}.cfg"
+        text = (Path(__file__).parent / "kamailio" / "kamailio.cfg.template").read_text()
+        values = {"port": self.port, "password": password, "qop_flag": 1 if qop else 0}
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", str(value))
+        self.cfg.write_text(text)
+        self.log = work / f"kamailio-{self.port}.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Kamailio:
+        logf = self.log.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            need("kamailio"), "-f", str(self.cfg), "-DD", "-E", "-n", "2", "-m", "32", "-M", "8",
+            "-Y", str(self.cfg.parent), stdin=asyncio.subprocess.DEVNULL, stdout=logf,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        logf.close()
+        await wait_udp_bound(self.port)
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll a condition (bounded) for state that no event announces."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.02)
