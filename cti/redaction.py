@@ -9,8 +9,9 @@ What is found (kind → placeholder):
   none) whose check digit is valid; with a wrong check digit they are not.
 - ``phone`` [電話番号]: Japanese 10-digit (landline, 0120/0570) and 11-digit
   (070/080/090/050/020, 0800) numbers with hyphens of any width, spaces,
-  dots or brackets, or +81 / +81 (0); and a labelled extension (内線, ext.)
-  outside the city's own ranges.
+  dots or brackets, or +81 / +81 (0); other countries' numbers written with
+  + and 10-15 digits; and a labelled extension (内線, ext.) outside the
+  city's own ranges.
 - ``postal_code`` [郵便番号]: after 〒 or a label, or ddd-dddd before an address.
 - ``address`` [住所]: prefecture and/or municipality (市区町村郡) followed by a
   town and block numbers (1-2-3, 二丁目3番4号, 999番地の9), optional room;
@@ -24,7 +25,7 @@ Deliberately kept: ticket and asset numbers, versions, dates, times, IP
 addresses, error codes, KB numbers, amounts, ports, in-range extensions,
 words that take an honorific without being names (お客様, 皆さん, 担当者様,
 業者さん, 仕様).  Not found: a name with no honorific or label, an address
-without block numbers, numbers of other countries.
+without block numbers, a foreign number written without +.
 
 All detectors run on a *folded* copy of the text in which full-width ASCII,
 the ideographic space and the many Japanese hyphen look-alikes are mapped to
@@ -189,7 +190,8 @@ _MY_NUMBER: Final = re.compile(
 )
 _PHONE: Final = re.compile(
     r"[+(0](?<![0-9A-Za-z.\-/+][+(0])"
-    r"(?:(?<=\+)(?P<intl>81(?:[ \-]?\(0\))?)[ \-()]{0,3}|(?<=\()(?=0)|(?<=0))"
+    r"(?:(?<=\+)(?P<intl>81(?:[ \-]?\(0\))?)[ \-()]{0,3}|(?<=\+)(?P<foreign>(?=[1-9]))"
+    r"|(?<=\()(?=0)|(?<=0))"
     r"[0-9]*(?:(?:[ \-()]{1,3}|\.)[0-9]+){0,5}"
 )
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -573,6 +575,7 @@ class Redactor:
         found: list[Finding] = []
         for m in _PHONE.finditer(folded):
             intl = m.group("intl") is not None
+            foreign = m.group("foreign") is not None
             groups = list(_DIGITS.finditer(folded, m.end("intl") if intl else m.start(), m.end()))
             # Longest leading run of digit groups that is a valid number and is
             # not glued to a longer identifier (03-1234-5678-9 is not a phone).
@@ -581,7 +584,10 @@ class Redactor:
                 if intl and not digits.startswith("0"):
                     digits = "0" + digits
                 end = groups[count - 1].end()
-                if _is_phone_digits(digits) and not _NOT_AN_END.match(folded, end):
+                valid = 10 <= len(digits) <= 15 if foreign else _is_phone_digits(digits)
+                if "." in folded[m.start() : end]:  # 090.5555.0123, but not versions
+                    valid = valid and count == 3 and 2 <= len(groups[0].group()) <= 5
+                if valid and not _NOT_AN_END.match(folded, end):
                     found.append(Finding("phone", m.start(), end))
                     break
         return found
