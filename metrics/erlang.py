@@ -142,9 +142,9 @@ def _served_within(
     """
     top = len(start) - 1
     uniform = operators * mu + top * theta + theta
-    if uniform <= 0 or within_seconds <= 0:
-        return 0.0
     rt = uniform * within_seconds
+    if rt <= 0:  # also a denormal ``within_seconds`` that underflows to 0
+        return 0.0
     vec = list(start)
     served_by_step = 0.0
     result = 0.0

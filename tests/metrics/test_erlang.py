@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import pytest
 from cti.metrics import StaffingError, erlang_b, erlang_c, evaluate, staffing
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 
@@ -164,6 +164,7 @@ def test_erlang_a_matches_a_simulation() -> None:
 
 
 @settings(max_examples=60, deadline=None)
+@example(calls=1.0, aht=30.0, target=0.5, within=5e-324, patience=10.0)  # denormal target time
 @given(
     calls=st.floats(min_value=0.5, max_value=400),
     aht=st.floats(min_value=30, max_value=1800),
