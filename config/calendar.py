@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -58,8 +59,8 @@ class BusinessCalendar:
         self._holidays_en = holidays.Japan(language="en_US")
 
     @property
-    def timezone(self) -> str:
-        return str(self._hours.timezone)
+    def zone(self) -> ZoneInfo:
+        return self._hours.timezone
 
     def closure(self, day: date) -> tuple[ReasonCode, str] | None:
         """Why ``day`` is not a business day (code and bilingual text), or None if it is one."""

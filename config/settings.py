@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 from .reader import FromEnv, Table, parse_host_port
 
-SERVICE_STRATEGIES = ("longest_idle", "most_skilled", "round_robin", "ring_all")
+SERVICE_STRATEGIES = ("longest_idle", "proficiency_then_idle", "round_robin", "ring_all")
 ROLES = ("operator", "supervisor", "manager", "admin")
 OVERRIDE_MODES = ("auto", "open", "closed")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,29 +14,40 @@ from prometheus_client import CollectorRegistry
 
 from cti import privacy
 from cti.auth import Authenticator
+from cti.call_center import CallCenter
+from cti.caller_id import NotAPhoneNumber
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
+from cti.console_feed import ConsoleFeed
 from cti.hours import HelpdeskHours
 from cti.keys import (
     AUTH,
+    CALL_CENTER,
     CALLER_IDS,
     CLOCK,
     ENGINE,
+    FEED,
     HOURS,
+    METRICS,
     REDACTOR,
     REGISTRY,
     SESSIONS,
     SETTINGS,
     TICKET_WRITER,
 )
+from cti.metrics import CtiMetrics
+from cti.routing import Router
+from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory
 from cti.storage.operators import OperatorRecord, sync_operators
+from cti.storage.tickets import count_calls_since
 from cti.storage.users import count_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
-from cti.web import calendar, health, session, tickets
+from cti.web import calendar, floor, health, session, tickets
 from cti.web.middleware import errors_as_json
 from cti.web.security import require_roles
+from cti.wiring import ivr_settings, routing_rules
 
 log = structlog.get_logger()
 SHUTDOWN_FLUSH_S = 5.0  # the journal keeps what is not flushed by then
@@ -46,21 +58,33 @@ def build_app(
     *,
     clock: Clock = utc_now,
     registry: CollectorRegistry | None = None,
+    control: CallControl | None = None,
 ) -> web.Application:
+    """The whole service. ``control`` replaces the SIP front door (tests pass an in-memory one)."""
     app = web.Application(middlewares=[errors_as_json, require_roles], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[REGISTRY] = registry if registry is not None else CollectorRegistry()
     app[REDACTOR] = privacy.redactor(settings)
     app[CALLER_IDS] = privacy.caller_id_policy(settings)
-    app.cleanup_ctx.append(_database)
+    app[FEED] = ConsoleFeed()
+    calendar_ = BusinessCalendar(settings.hours)
+    app[METRICS] = CtiMetrics(
+        app[REGISTRY], baseline=settings.baseline, services=[s.id for s in settings.services],
+        service_level_threshold_s=settings.metrics.service_level_seconds,
+        service_level_target=settings.metrics.service_level_target,
+        is_business_day=calendar_.is_business_day, opens=settings.hours.open,
+        closes=settings.hours.close, tz=settings.hours.timezone, clock=clock,
+    )
+    app.cleanup_ctx.append(lambda app: _database(app, calendar_))
     app.cleanup_ctx.append(_ticket_writer)
-    for table in (health.routes, session.routes, calendar.routes, tickets.routes):
+    app.cleanup_ctx.append(lambda app: _call_center(app, control))
+    for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes):
         app.add_routes(table)
     return app
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
+async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database.url)
     try:
@@ -69,19 +93,19 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE] = engine
         app[SESSIONS] = sessions
         app[AUTH] = Authenticator(sessions, timedelta(hours=settings.http.session_hours))
-        hours = HelpdeskHours(BusinessCalendar(settings.hours), settings.hours.override, sessions)
+        hours = HelpdeskHours(calendar_, settings.hours.override, sessions)
         await hours.load()
         app[HOURS] = hours
+        now = app[CLOCK]()
         await sync_operators(
-            sessions,
-            [OperatorRecord(o.id, o.name, o.uri, o.skills) for o in settings.operators],
-            app[CLOCK](),
+            sessions, [OperatorRecord(o.id, o.name, o.uri, o.skills) for o in settings.operators], now
         )
+        month_start = now.astimezone(settings.hours.timezone).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0)
+        app[METRICS].month_to_date(await count_calls_since(sessions, month_start), now)
         if await count_users(sessions) == 0:
-            log.warning(
-                "auth.no_users",
-                hint="create one: cti user add NAME --role admin (password from CTI_PASSWORD)",
-            )
+            log.warning("auth.no_users",
+                        hint="create one: cti user add NAME --role admin (password from CTI_PASSWORD)")
         log.info("database.ready", backend=engine.dialect.name)
         yield
     finally:
@@ -92,7 +116,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
     """Owns the journal and the task that drains it into the database."""
     journal = Journal(Path(app[SETTINGS].database.journal))
-    writer = TicketWriter(journal, app[SESSIONS], app[CLOCK])
+    metrics = app[METRICS]
+    writer = TicketWriter(journal, app[SESSIONS], app[CLOCK],
+                          on_write_error=metrics.ticket_write_failed)
     app[TICKET_WRITER] = writer
     task = asyncio.create_task(writer.run(), name="ticket-writer")
     if journal.backlog_bytes:
@@ -108,3 +134,42 @@ async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         journal.close()
+
+
+async def _call_center(app: web.Application, control: CallControl | None) -> AsyncIterator[None]:
+    """Owns the SIP front door (or the given control), the router and the call-centre task."""
+    settings = app[SETTINGS]
+    if control is None and settings.sip.mode != "off":
+        from cti.sip.adapter import SipFrontDoor  # the only place the SIP stack is built
+        from cti.sip.audio import PromptLibrary
+        from cti.wiring import prompt_dir, sip_settings
+
+        control = SipFrontDoor(sip_settings(settings), PromptLibrary(prompt_dir()))
+    caller_ids = app[CALLER_IDS]
+    tags = set()
+    for number in settings.routing.priority_callers:
+        try:
+            tags.add(caller_ids.hash(number))
+        except NotAPhoneNumber:
+            log.warning("routing.priority_caller_ignored", number=number)
+    center = CallCenter(
+        control, Router(routing_rules(settings, frozenset(tags))), app[HOURS],
+        ivr_settings(settings), app[TICKET_WRITER], caller_ids, app[METRICS], app[FEED],
+        {o.id: o.uri for o in settings.operators},
+        ring_timeout_s=float(settings.routing.ring_timeout_seconds), clock=app[CLOCK],
+        monotonic=time.monotonic,
+    )
+    app[CALL_CENTER] = center
+    app[TICKET_WRITER].on_applied = center.ticket_applied
+    if control is not None:
+        await control.start()
+    task = asyncio.create_task(center.run(), name="call-center")
+    log.info("call_center.started", sip_mode=settings.sip.mode if control else "off")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if control is not None:
+            await control.stop()
+        log.info("call_center.stopped")

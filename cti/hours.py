@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -23,6 +24,10 @@ class HelpdeskHours:
             else HoursOverride(config_override, None, "config")
         )
         self._override: HoursOverride | None = None
+
+    @property
+    def calendar_zone(self) -> ZoneInfo:
+        return self.calendar.zone
 
     @property
     def override(self) -> HoursOverride | None:

@@ -7,10 +7,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.auth import Authenticator
+from cti.call_center import CallCenter
 from cti.caller_id import CallerIdPolicy
 from cti.clock import Clock
 from cti.config import Settings
+from cti.console_feed import ConsoleFeed
 from cti.hours import HelpdeskHours
+from cti.metrics import CtiMetrics
 from cti.redaction import Redactor
 from cti.tickets.writer import TicketWriter
 
@@ -24,3 +27,6 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 REDACTOR = web.AppKey("redactor", Redactor)
 CALLER_IDS = web.AppKey("caller_ids", CallerIdPolicy)
 TICKET_WRITER = web.AppKey("ticket_writer", TicketWriter)
+METRICS = web.AppKey("metrics", CtiMetrics)
+FEED = web.AppKey("feed", ConsoleFeed)
+CALL_CENTER = web.AppKey("call_center", CallCenter)

@@ -140,7 +140,7 @@ class TicketRow(Base):
     reference: Mapped[str] = mapped_column(String(24), unique=True)
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), unique=True)
     service: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
     outcome: Mapped[str | None] = mapped_column(String(32))
     category: Mapped[str | None] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -165,7 +165,7 @@ class EscalationRow(Base):
     contact_name: Mapped[str] = mapped_column(String(128))
     contact_email: Mapped[str] = mapped_column(String(255))
     token_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.tickets.rules import CallRecordEvent, TicketFacts, automatic_status, derive
@@ -204,3 +204,10 @@ async def update_ticket(
         row.updated_at = now
         await session.flush()
         return _view(row)
+
+
+async def count_calls_since(sessions: Sessions, since: datetime) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(CallRow).where(CallRow.received_at >= since))
+    return int(count or 0)

@@ -35,6 +35,7 @@ class Journal:
     ) -> None:
         self._path = path
         self._applied_path = path.with_name(path.name + ".applied")
+        self.rejected_path = path.with_name(path.name + ".rejected")
         self._max_bytes = max_bytes
         self._compact_bytes = compact_bytes
         self._lock = threading.Lock()
@@ -100,6 +101,14 @@ class Journal:
                 self._file.seek(0)
                 self._size = self._applied = 0
                 self._applied_path.write_text("0")
+
+    def set_aside(self, record: dict[str, Any], error: str) -> None:
+        """Keep a record the database refuses (with the reason) in ``<name>.rejected``."""
+        line = json.dumps({"error": error, "record": record}, ensure_ascii=False) + "\n"
+        with self._lock, open(self.rejected_path, "a", encoding="utf-8") as file:
+            file.write(line)
+            file.flush()
+            os.fsync(file.fileno())
 
     def close(self) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError, SQLAlchemyError
 
 from cti.clock import Clock
 from cti.storage.tickets import Sessions, apply_call_event
@@ -37,7 +37,7 @@ class TicketWriter:
         self._sessions = sessions
         self._clock = clock
         self._on_write_error = on_write_error
-        self._on_applied = on_applied
+        self.on_applied = on_applied
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._failing = False
@@ -93,6 +93,20 @@ class TicketWriter:
                 if self._journal.backlog_bytes == 0:
                     await self._wake.wait()
 
+    async def _apply(self, record: dict[str, object]) -> None:
+        try:
+            event = CallRecordEvent.from_json(record)
+            ticket_id = await apply_call_event(self._sessions, event, self._clock())
+        except (DataError, IntegrityError, ProgrammingError, ValueError, KeyError) as exc:
+            # This record can never be stored: set it aside (kept on disk), keep the rest moving.
+            self._on_write_error()
+            await asyncio.to_thread(self._journal.set_aside, record, f"{type(exc).__name__}: {exc}")
+            log.critical("tickets.event_set_aside", error=type(exc).__name__, detail=str(exc)[:300],
+                         call_id=record.get("call_id"), kind=record.get("kind"))
+            return
+        if ticket_id is not None:
+            self.on_applied(event, ticket_id)
+
     async def _wait(self, seconds: float) -> None:
         self._wake.clear()
         try:
@@ -107,10 +121,7 @@ class TicketWriter:
             if "_corrupt" in entry.record:
                 log.error("tickets.journal_corrupt_line", line=entry.record["_corrupt"][:200])
             else:
-                event = CallRecordEvent.from_json(entry.record)
-                ticket_id = await apply_call_event(self._sessions, event, self._clock())
-                if ticket_id is not None:
-                    self._on_applied(event, ticket_id)
+                await self._apply(entry.record)
             await asyncio.to_thread(self._journal.mark_applied, entry.end_offset)
             async with self._progress:
                 self._progress.notify_all()

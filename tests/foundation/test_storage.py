@@ -125,7 +125,7 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata))
+                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata))
         assert diff == [], f"models and migrations differ: {diff}"
     finally:
         await engine.dispose()

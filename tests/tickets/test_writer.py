@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -114,6 +115,36 @@ async def test_postgres_restart_in_the_middle_of_a_burst_loses_nothing(
         events = [entry["event"] for entry in logs]
         assert "tickets.write_failed" in events and "tickets.write_recovered" in events
         assert writer.healthy and writer.backlog_bytes == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+
+async def test_a_record_the_database_refuses_is_set_aside_and_the_rest_goes_on(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(database_url)
+    journal = Journal(tmp_path / "j.jsonl")
+    errors: list[int] = []
+    writer = TicketWriter(journal, session_factory(engine), lambda: T0,
+                          on_write_error=lambda: errors.append(1))
+    journal.append({"call_id": "broken", "seq": 1, "kind": "offered"})  # no "at": never storable
+    unknown = CallRecordEvent("call-x", 1, T0, "offered", {"caller_display": "x"})
+    journal.append({**unknown.to_json(), "call_id": "cccccc", "kind": "exploded"})
+    task = asyncio.create_task(writer.run())
+    try:
+        with capture_logs() as logs:
+            for event in call_events(1):
+                await writer.record(event)
+            async with asyncio.timeout(30):
+                await writer.flush()
+        assert await counts(database_url) == (6, 1)
+        set_aside = [json.loads(line) for line in journal.rejected_path.read_text().splitlines()]
+        assert [r["record"]["call_id"][:6] for r in set_aside] == ["broken", "cccccc"]
+        assert set_aside[0]["error"].startswith("KeyError")
+        assert len(errors) == 2
+        assert [e["event"] for e in logs].count("tickets.event_set_aside") == 2
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,394 @@
+"""The call centre: turns telephony events into IVR and routing decisions, and decisions into I/O.
+
+The one place where ``CallControl`` (SIP), the IVR and the router (both sans-IO), the ticket
+journal, the metrics and the console feed meet. Everything runs on one task in arrival order,
+so there is no locking: a SIP event, a console request or a timer is handled completely before
+the next. Wall-clock times (for records) come from ``clock``; the IVR and router get monotonic
+``now`` values from ``monotonic``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from cti import routing
+from cti.caller_id import CallerIdPolicy, NotAPhoneNumber
+from cti.clock import Clock
+from cti.console_feed import ConsoleFeed
+from cti.hours import HelpdeskHours
+from cti.metrics import CtiMetrics
+from cti.sip import events as sip
+from cti.sip import ivr
+from cti.sip.control import CallControl
+from cti.tickets.journal import JournalFull
+from cti.tickets.rules import CallRecordEvent
+from cti.tickets.writer import TicketWriter
+
+log = structlog.get_logger()
+
+_CLOSED_REASONS = {
+    "weekend": ivr.ClosedReason.WEEKEND,
+    "holiday": ivr.ClosedReason.HOLIDAY,
+    "year_end": ivr.ClosedReason.YEAR_END,
+}
+HOLD_PROMPT = "tone:hold"
+CALLBACK_PROMPT = "callback_registered"
+CALLBACK_KEY = "*"  # pressed while waiting: "call me back instead"
+
+
+@dataclass
+class ActiveCall:
+    call_id: str
+    caller_tag: str
+    caller_display: str
+    ivr: ivr.Ivr
+    seq: int = 0
+    service: str | None = None
+    routed: bool = False
+    operator_id: str | None = None  # operator offered or connected
+    connected: bool = False
+    hang_up_after_playback: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CallCenter:
+    def __init__(
+        self,
+        control: CallControl | None,
+        router: routing.Router,
+        hours: HelpdeskHours,
+        ivr_settings: ivr.IvrSettings,
+        writer: TicketWriter,
+        caller_ids: CallerIdPolicy,
+        metrics: CtiMetrics,
+        feed: ConsoleFeed,
+        operator_uris: Mapping[str, str],
+        *,
+        ring_timeout_s: float,
+        clock: Clock,
+        monotonic: Callable[[], float],
+        incident_prompt: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._control = control
+        self.router = router
+        self._hours = hours
+        self._ivr_settings = ivr_settings
+        self._writer = writer
+        self._caller_ids = caller_ids
+        self._metrics = metrics
+        self._feed = feed
+        self._uris = dict(operator_uris)
+        self._by_uri = {uri: op for op, uri in self._uris.items()}
+        self._ring_timeout_s = ring_timeout_s
+        self._clock = clock
+        self._monotonic = monotonic
+        self._incident_prompt = incident_prompt
+        self._calls: dict[str, ActiveCall] = {}
+        self._inbox: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
+        self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
+        self._handled = asyncio.Condition()
+
+    # -- running ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Handle SIP events, console requests and timers until cancelled."""
+        pump = (asyncio.create_task(self._pump_sip_events(), name="sip-events")
+                if self._control is not None else None)
+        try:
+            while True:
+                deadline = self._next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - self._monotonic())
+                try:
+                    async with asyncio.timeout(timeout):
+                        job = await self._inbox.get()
+                except TimeoutError:
+                    await self._guarded(self._on_timers)
+                else:
+                    await self._guarded(job)
+                async with self._handled:
+                    self._handled.notify_all()
+        finally:
+            if pump is not None:
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
+
+    @property
+    def _sip(self) -> CallControl:
+        if self._control is None:
+            raise RuntimeError("no SIP front door: calls cannot exist")
+        return self._control
+
+    async def _guarded(self, job: Callable[[], Any]) -> None:
+        """Run one job; a bug in handling one event must not stop every other call."""
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call_center.job_failed", job=getattr(job, "__qualname__", repr(job)))
+
+    async def _pump_sip_events(self) -> None:
+        async for event in self._sip.events():
+            self._inbox.put_nowait(functools.partial(self._on_sip_event, event))
+
+    def submit(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run ``job`` (sync or async) on the call-centre task; the future gets its result."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def wrapped() -> None:
+            try:
+                result = job()
+                if asyncio.iscoroutine(result):
+                    result = await result
+                future.set_result(result)
+            except Exception as exc:
+                future.set_exception(exc)
+
+        self._inbox.put_nowait(wrapped)
+        return future
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds, checking after every job (tests, shutdown)."""
+        async with self._handled:
+            await self._handled.wait_for(predicate)
+
+    @property
+    def active_calls(self) -> frozenset[str]:
+        return frozenset(self._calls)
+
+    def now(self) -> float:
+        """The routing clock (monotonic seconds)."""
+        return self._monotonic()
+
+    def ticket_applied(self, event: CallRecordEvent, ticket_id: int) -> None:
+        """Writer callback: remember the ticket of a call and tell a waiting screen pop."""
+        if self._tickets.get(event.call_id) != ticket_id:
+            self._tickets[event.call_id] = ticket_id
+            call = self._calls.get(event.call_id)
+            if call is not None and call.operator_id:
+                self._feed.to_user(call.operator_id, {"type": "ticket_ready",
+                                                      "call_id": event.call_id,
+                                                      "ticket_id": ticket_id})
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [d for d in (self.router.next_deadline(),
+                                 *(c.ivr.next_deadline() for c in self._calls.values()))
+                     if d is not None]
+        return min(deadlines, default=None)
+
+    async def _on_timers(self) -> None:
+        now = self._monotonic()
+        for call in list(self._calls.values()):
+            await self._ivr_decisions(call, call.ivr.handle_timer(now))
+        await self.route_decisions(self.router.handle_timer(now))
+
+    # -- SIP events ------------------------------------------------------------------------
+    async def _on_sip_event(self, event: sip.CallEvent) -> None:
+        call = self._calls.get(getattr(event, "call_id", ""))
+        now = self._monotonic()
+        match event:
+            case sip.CallOffered():
+                await self._offered(event)
+            case sip.DigitReceived() if (call and call.routed and not call.connected
+                                         and event.digit == CALLBACK_KEY):
+                await self.route_decisions(self.router.handle(
+                    routing.CallbackAccepted(call.call_id), now))
+            case sip.DigitReceived() if call is not None:
+                await self._ivr_decisions(call, call.ivr.digit(event.digit, now))
+            case sip.PlaybackFinished() if call is not None:
+                if call.hang_up_after_playback:
+                    await self._sip.hangup(call.call_id)
+                else:
+                    await self._ivr_decisions(call, call.ivr.playback_finished(now))
+            case sip.OperatorConnected() if call is not None and call.operator_id:
+                await self.route_decisions(self.router.handle(
+                    routing.OfferAnswered(call.call_id, call.operator_id), now))
+            case (sip.OperatorNoAnswer() | sip.OperatorFailed()) if call and call.operator_id:
+                reason = (routing.FailReason.NO_ANSWER if isinstance(event, sip.OperatorNoAnswer)
+                          else _fail_reason(event.reason))
+                await self._record(call, "operator_missed",
+                                   {"operator_id": call.operator_id, "reason": str(reason)})
+                await self.route_decisions(self.router.handle(
+                    routing.OfferFailed(call.call_id, call.operator_id, reason), now))
+            case sip.CallEnded() if call is not None:
+                await self._ended(call, event, now)
+            case sip.RegistrationChanged():
+                self._metrics.sip_registered(event.state == sip.RegistrationState.REGISTERED)
+            case _:
+                log.debug("call_center.event_ignored", kind=type(event).__name__)
+
+    async def _offered(self, event: sip.CallOffered) -> None:
+        try:
+            caller_tag = self._caller_ids.hash(event.caller)
+        except NotAPhoneNumber:
+            caller_tag = ""
+        display = self._caller_ids.display(event.caller)
+        call = ActiveCall(event.call_id, caller_tag, display,
+                          ivr.Ivr(self._ivr_settings, incident_prompt=self._incident_prompt()))
+        self._calls[event.call_id] = call
+        structlog.contextvars.bind_contextvars(call_id=event.call_id)
+        try:
+            await self._record(call, "offered", {"caller_hash": caller_tag or None,
+                                                 "caller_display": display})
+            await self._sip.answer(call.call_id)
+            now = self._monotonic()
+            status = self._hours.status(self._clock())
+            if status.open:
+                if call.ivr.incident_prompt:
+                    await self._record(call, "incident_message", {})
+                await self._ivr_decisions(call, call.ivr.start(now))
+                return
+            await self._record(call, "after_hours", {"reason_code": status.reason_code})
+            reopen = (status.next_open.astimezone(self._hours.calendar_zone)
+                      if status.next_open else None)
+            await self._ivr_decisions(call, call.ivr.start_closed(
+                now, _closed_reason(status.reason_code, self._clock(), self._hours), reopen))
+        finally:
+            structlog.contextvars.unbind_contextvars("call_id")
+
+    async def _ended(self, call: ActiveCall, event: sip.CallEnded, now: float) -> None:
+        if call.routed:
+            routing_event: routing.Event = (routing.CallFinished(call.call_id) if call.connected
+                                            else routing.CallerHungUp(call.call_id))
+            await self.route_decisions(self.router.handle(routing_event, now))
+        else:
+            call.ivr.caller_hung_up(now)
+        await self._record(call, "ended", {"reason": str(event.reason),
+                                           "hung_up_by": str(event.hung_up_by)})
+        del self._calls[call.call_id]
+        self._tickets.pop(call.call_id, None)
+        log.info("call.ended", call_id=call.call_id, service=call.service, operator=call.operator_id,
+                 connected=call.connected, hung_up_by=str(event.hung_up_by))
+
+    # -- IVR decisions ---------------------------------------------------------------------
+    async def _ivr_decisions(self, call: ActiveCall, decisions: list[ivr.IvrDecision]) -> None:
+        for decision in decisions:
+            match decision:
+                case ivr.PlayPrompt(prompts=prompts):
+                    await self._sip.play(call.call_id, prompts)
+                case ivr.StopPlayback():
+                    await self._sip.stop_playback(call.call_id)
+                case ivr.SelectService(service_id=service, digit=digit, fallback=fallback):
+                    call.service, call.routed = service, True
+                    await self._record(call, "service_selected",
+                                       {"service": service, "digit": digit, "fallback": fallback})
+                    self._metrics.call_offered(service)
+                    await self.route_decisions(self.router.handle(
+                        routing.CallArrived(call.call_id, service, call.caller_tag),
+                        self._monotonic()))
+                case ivr.HangUp():
+                    await self._sip.hangup(call.call_id)
+                case ivr.CallerLeft():
+                    pass  # the "ended" record carries the outcome
+
+    # -- routing decisions -----------------------------------------------------------------
+    async def route_decisions(self, decisions: list[routing.Decision]) -> None:
+        for decision in decisions:
+            await self._route_decision(decision)
+        if decisions:
+            self._publish_floor()
+
+    async def _route_decision(self, decision: routing.Decision) -> None:
+        call = self._calls.get(getattr(decision, "call_id", ""))
+        match decision:
+            case routing.Enqueue(service=service, position=position) if call:
+                await self._record(call, "queued" if decision.reason == "arrived" else "moved",
+                                   {"service": service, "position": position})
+                call.service = service
+                await self._sip.play(call.call_id, HOLD_PROMPT, loop=True)
+            case routing.Offer(operator_id=operator_id) if call:
+                call.operator_id = operator_id
+                await self._record(call, "operator_offered", {"operator_id": operator_id})
+                self._screen_pop(call, decision)
+                await self._sip.connect_to_operator(call.call_id, self._uris[operator_id],
+                                                        self._ring_timeout_s)
+            case routing.Connect(operator_id=operator_id, waited_s=waited) if call:
+                call.operator_id, call.connected = operator_id, True
+                await self._record(call, "connected", {"operator_id": operator_id})
+                self._metrics.call_answered(decision.service, waited)
+            case routing.Overflow(level=level) if call:
+                await self._record(call, "overflowed", {"level": level})
+            case routing.Announce(position=position, expected_wait_s=wait) if call:
+                minutes = max(1, round(wait / 60))
+                await self._sip.play(call.call_id, (
+                    f"tts:お待ちいただいている方は、あなたの前に{position - 1}人です。"
+                    f"およそ{minutes}分でおつなぎします。", HOLD_PROMPT), loop=False)
+            case routing.OfferCallback() if call:
+                await self._record(call, "callback_requested", {"reason": decision.reason})
+                call.hang_up_after_playback = True
+                await self._sip.play(call.call_id, CALLBACK_PROMPT)
+            case routing.CallClosed(outcome=outcome, service=service):
+                self._metrics.call_ended(service, outcome)
+            case routing.OperatorStateChanged() | routing.OperatorStatePending() | \
+                    routing.WrapUpScheduled():
+                self._feed.to_floor({"type": "operator", **_plain(decision)})
+                self._feed.to_user(decision.operator_id, {"type": "my_state", **_plain(decision)})
+            case routing.NotifySupervisor():
+                self._feed.to_floor({"type": "alert", **_plain(decision)})
+                log.warning("routing.supervisor_alert", kind=decision.kind,
+                            operator=decision.operator_id, detail=decision.detail)
+            case routing.Rejected():
+                log.warning("routing.rejected", error_id=decision.error_id,
+                            kind=type(decision.event).__name__, detail=decision.detail)
+            case _:
+                log.debug("call_center.decision", decision=type(decision).__name__)
+
+    def _screen_pop(self, call: ActiveCall, offer: routing.Offer) -> None:
+        delivered = self._feed.to_user(offer.operator_id, {
+            "type": "screen_pop", "call_id": call.call_id, "service": offer.service,
+            "caller": call.caller_display, "waited_s": round(offer.waited_s, 1),
+            "ticket_id": self._tickets.get(call.call_id), "level": offer.level,
+        })
+        log.info("console.screen_pop", call_id=call.call_id, operator=offer.operator_id,
+                 consoles=delivered)
+
+    def _publish_floor(self) -> None:
+        now = self._monotonic()
+        queues = self.router.queues(now)
+        for queue in queues:
+            self._metrics.queue_changed(queue.service, len(queue.waiting), queue.longest_wait_s)
+        operators = self.router.operators()
+        by_state: dict[str, int] = {}
+        available: dict[str, int] = {}
+        for op in operators:
+            by_state[op.state] = by_state.get(op.state, 0) + 1
+            if op.state == routing.OperatorState.AVAILABLE:
+                for service, _ in op.skills:
+                    available[service] = available.get(service, 0) + 1
+        self._metrics.operators_changed(by_state, available)
+        self._feed.to_floor({"type": "queues", "queues": [
+            {"service": q.service, "waiting": len(q.waiting),
+             "longest_wait_s": round(q.longest_wait_s, 1)} for q in queues]})
+
+    async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+        call.seq += 1
+        event = CallRecordEvent(call.call_id, call.seq, self._clock(), kind, data)
+        try:
+            await self._writer.record(event)
+        except (JournalFull, OSError) as exc:
+            self._metrics.ticket_write_failed()
+            log.error("tickets.journal_write_failed", call_id=call.call_id, kind=kind, error=str(exc))
+
+
+def _plain(decision: object) -> dict[str, Any]:
+    return {name: getattr(decision, name) for name in decision.__slots__  # type: ignore[attr-defined]
+            if isinstance(getattr(decision, name), str | int | float | bool | None)}
+
+
+def _fail_reason(reason: sip.OperatorFailure) -> routing.FailReason:
+    mapping = {"busy": routing.FailReason.BUSY, "not_found": routing.FailReason.UNREACHABLE,
+               "unreachable": routing.FailReason.UNREACHABLE}
+    return mapping.get(str(reason), routing.FailReason.REJECTED)
+
+
+def _closed_reason(code: str | None, now: Any, hours: HelpdeskHours) -> ivr.ClosedReason:
+    if code in _CLOSED_REASONS:
+        return _CLOSED_REASONS[code]
+    local = now.astimezone(hours.calendar_zone)
+    opens = hours.calendar.opening(local.date())[0]
+    return ivr.ClosedReason.BEFORE_HOURS if local < opens else ivr.ClosedReason.AFTER_HOURS

@@ -1,0 +1,110 @@
+"""The floor over HTTP: operators and their states, the queues, and the live event websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from cti.auth import ANY_ROLE, SUPERVISORS, Role
+from cti.errors import Forbidden, InvalidRequest, NotFound
+from cti.keys import CALL_CENTER, FEED, SETTINGS
+from cti.routing import OperatorState, OperatorStateRequested, Rejected
+from cti.web.body import json_object, reply
+from cti.web.security import allow_any_user, allow_roles, principal
+
+log = structlog.get_logger()
+routes = web.RouteTableDef()
+SETTABLE_STATES = ("available", "away", "offline")
+
+
+@routes.get("/api/operators")
+@allow_any_user
+async def operators(request: web.Request) -> web.Response:
+    names = {o.id: o.name for o in request.app[SETTINGS].operators}
+    views = request.app[CALL_CENTER].router.operators()
+    return reply({"operators": [{
+        "id": v.operator_id, "name": names.get(v.operator_id, v.operator_id), "state": v.state,
+        "reason": v.reason, "skills": dict(v.skills), "call_id": v.call_id,
+        "pending_state": v.pending_state, "missed_in_row": v.missed_in_row,
+    } for v in views]})
+
+
+@routes.put("/api/operators/{id}/state")
+@allow_roles(ANY_ROLE)
+async def set_state(request: web.Request) -> web.Response:
+    who = principal(request)
+    operator_id = request.match_info["id"]
+    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+        raise NotFound(f"no operator {operator_id!r}")
+    by_supervisor = who.role in SUPERVISORS
+    if not by_supervisor and who.name != operator_id:
+        raise Forbidden("operators change only their own state")
+    if who.role == Role.MANAGER:
+        raise Forbidden("managers read the floor; supervisors change it")
+    body = await json_object(request)
+    state, reason = body.get("state"), body.get("reason", "")
+    if state not in SETTABLE_STATES:
+        raise InvalidRequest(f"state must be one of {', '.join(SETTABLE_STATES)}", field="state")
+    if not isinstance(reason, str) or len(reason) > 64:
+        raise InvalidRequest("reason must be text of at most 64 characters", field="reason")
+    center = request.app[CALL_CENTER]
+    event = OperatorStateRequested(operator_id, OperatorState(state), reason, by_supervisor)
+    decisions = await center.submit(lambda: _apply(center, event))
+    rejected = [d for d in decisions if isinstance(d, Rejected)]
+    if rejected:
+        raise InvalidRequest(rejected[0].detail, error=rejected[0].error_id)
+    view = next(v for v in center.router.operators() if v.operator_id == operator_id)
+    return reply({"id": operator_id, "state": view.state, "reason": view.reason,
+                  "pending_state": view.pending_state})
+
+
+async def _apply(center: Any, event: OperatorStateRequested) -> list[Any]:
+    decisions = center.router.handle(event, center.now())
+    await center.route_decisions(decisions)
+    return list(decisions)
+
+
+@routes.get("/api/queues")
+@allow_any_user
+async def queues(request: web.Request) -> web.Response:
+    center = request.app[CALL_CENTER]
+    return reply({"queues": [{
+        "service": q.service, "longest_wait_s": round(q.longest_wait_s, 1),
+        "priority_delta": q.priority_delta,
+        "waiting": [{"call_id": c.call_id, "state": c.state, "wait_s": round(c.wait_s, 1),
+                     "position": c.position, "priority": c.priority, "level": c.level}
+                    for c in q.waiting],
+    } for q in center.router.queues(center.now())]})
+
+
+@routes.get("/api/events")
+@allow_any_user
+async def events(request: web.Request) -> web.WebSocketResponse:
+    who = principal(request)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    feed = request.app[FEED]
+    subscription = feed.subscribe(who)
+    log.info("console.connected", user=who.name, role=who.role.value)
+    await ws.send_json({"type": "hello", "user": who.name, "role": who.role.value})
+
+    async def forward() -> None:
+        while True:
+            await ws.send_json(await subscription.queue.get())
+
+    sender = asyncio.create_task(forward())
+    try:
+        async for message in ws:  # the console sends nothing we act on; reading notices closes
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await sender
+        feed.unsubscribe(subscription)
+        log.info("console.disconnected", user=who.name)
+    return ws

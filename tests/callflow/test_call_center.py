@@ -1,0 +1,143 @@
+"""A whole call through the service, with the in-memory phone network in place of SIP.
+
+Caller dials, hears the greeting and menu, presses a digit, waits in the queue; the operator
+logs in, gets the screen pop on the websocket, answers; the call ends and the ticket says what
+happened. Real database (both backends), real HTTP and websocket, real journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from cti.config import Settings
+from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
+from cti.storage.users import add_token
+
+from cti.app import build_app
+from cti.auth import digest, new_secret
+from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+async def desk(
+    aiohttp_client: Callable[..., Any], database_url: str, make_settings: Callable[..., Settings],
+) -> AsyncIterator[tuple[Client, MemoryPhoneNetwork]]:
+    network = MemoryPhoneNetwork()
+    settings = make_settings(database_url, CTI_HOURS_OVERRIDE="open")
+    client: Client = await aiohttp_client(build_app(settings, control=network))
+    yield client, network
+
+
+async def token(client: Client, name: str, role: str) -> dict[str, str]:
+    secret = new_secret()
+    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC))
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def settle(client: Client, predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        await client.app[CALL_CENTER].wait_for(predicate)
+
+
+def playing(network: MemoryPhoneNetwork, call_id: str) -> tuple[str, ...] | None:
+    return network.call(call_id).playing
+
+
+async def test_answered_call_end_to_end(desk: tuple[Client, MemoryPhoneNetwork]) -> None:
+    client, network = desk
+    op = await token(client, "op01", "operator")
+    supervisor = await token(client, "sv01", "supervisor")
+    ws = await client.ws_connect("/api/events", headers=op)
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    network.set_operator("sip:2201@127.0.0.1:5070", OperatorBehaviour.RING)
+    ready = await client.put("/api/operators/op01/state", json={"state": "available"}, headers=op)
+    assert ready.status == 200, await ready.text()
+
+    call_id = network.dial(caller="2345")
+    await settle(client, lambda: playing(network, call_id) == ("greeting",))
+    network.finish_playback(call_id)
+    await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_1"))
+    network.press(call_id, "1")  # isolation
+    await settle(client, lambda: network.call(call_id).operator_uri is not None)
+
+    queues = await (await client.get("/api/queues", headers=supervisor)).json()
+    isolation = next(q for q in queues["queues"] if q["service"] == "isolation")
+    assert [c["call_id"] for c in isolation["waiting"]] == [call_id]
+    assert isolation["waiting"][0]["state"] == "offered"  # op01 is ringing
+    pop = await ws.receive_json(timeout=5)
+    while pop["type"] != "screen_pop":
+        pop = await ws.receive_json(timeout=5)
+    assert pop["call_id"] == call_id and pop["service"] == "isolation"
+    assert pop["caller"] == "2345"  # an internal extension is shown as is
+
+    network.operator_answers(call_id)
+    await settle(client, lambda: network.call(call_id).state.name == "BRIDGED")
+    operators = await (await client.get("/api/operators", headers=supervisor)).json()
+    op01 = next(o for o in operators["operators"] if o["id"] == "op01")
+    assert op01["state"] == "on_call" and op01["call_id"] == call_id
+
+    network.caller_hangs_up(call_id)
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    tickets = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"]
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert ticket["outcome"] == "answered" and ticket["operator"] == "op01"
+    assert ticket["service"] == "isolation" and ticket["status"] == "in_progress"
+    detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
+    kinds = [e["kind"] for e in detail["timeline"]]
+    assert kinds == ["offered", "service_selected", "queued", "operator_offered", "connected",
+                     "ended"]
+    assert detail["timeline"][-1]["data"]["hung_up_by"] == "caller"
+    operators = await (await client.get("/api/operators", headers=supervisor)).json()
+    assert next(o for o in operators["operators"] if o["id"] == "op01")["state"] == "wrap_up"
+    await ws.close()
+
+
+async def test_caller_hangs_up_in_the_menu(desk: tuple[Client, MemoryPhoneNetwork]) -> None:
+    client, network = desk
+    call_id = network.dial(caller="09011112222")
+    await settle(client, lambda: playing(network, call_id) == ("greeting",))
+    network.caller_hangs_up(call_id)
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    supervisor = await token(client, "sv01", "supervisor")
+    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    assert ticket["outcome"] == "abandoned_ivr" and ticket["status"] == "closed"
+
+
+async def test_garbage_digits_then_fallback_to_other(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    client, network = desk
+    call_id = network.dial(caller="2345")
+    await settle(client, lambda: playing(network, call_id) == ("greeting",))
+    network.finish_playback(call_id)
+    for plays in (2, 3, 4):  # greeting, then 1 + ivr_max_repeats(2) menus, each answered wrongly
+        await settle(client, lambda plays=plays: len(network.call(call_id).played) == plays)
+        network.press(call_id, "7")
+    # Routed to "other"; nobody is logged in, so the caller is offered a callback and let go.
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls
+                 or playing(network, call_id) == ("callback_registered",))
+    menus = [p for p in network.call(call_id).played if p[-1].startswith("menu_")]
+    assert [m[0] for m in menus][1:] == ["invalid_choice", "invalid_choice"]
+    network.finish_playback(call_id)
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    supervisor = await token(client, "sv01", "supervisor")
+    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    assert ticket["service"] == "other" and ticket["outcome"] == "callback_requested"
+    assert ticket["status"] == "callback_requested"
+    detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
+    selected = next(e for e in detail["timeline"] if e["kind"] == "service_selected")
+    assert selected["data"] == {"service": "other", "digit": None, "fallback": True}
