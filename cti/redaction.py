@@ -232,13 +232,17 @@ _EN_TITLED: Final = re.compile(
     r"(?:Mrs|Mr|Ms|Mx|Dr|Prof|Miss)\.?[ ]*([A-Z][A-Za-z'\-]+(?:[ ][A-Z][A-Za-z'\-]+)?)"
 )
 # A name after a label and a colon: 氏名：山田 太郎, お名前: ヤマダ, Name: Taro Yamada.
-_LABELLED_NAME: Final = re.compile(
-    r"(?:氏名|お名前|名前|申請者|依頼者|連絡者|発信者|担当者|利用者|(?<![A-Za-z])(?i:name))[ ]?:[ ]?"
+_NAME_AFTER_LABEL: Final = (
     rf"(?P<name>(?P<kanji>[{_KANJI}]{{1,5}}(?:[ ][{_KANJI}]{{1,5}})?)"
     r"|(?P<kana>[\u30a1-\u30fa][\u30a1-\u30faー・]{1,15}(?:[ ][\u30a1-\u30fa][\u30a1-\u30faー・]{1,15})?)"
     r"|(?P<latin>[A-Z][a-z]+(?:[ ][A-Z][a-z]+){0,2}))"
     r"(?:[ ]?\([\u3041-\u3096\u30a1-\u30faー・ ]+\))?"
 )
+# Literal labels first: the engine then skips ahead to them quickly.
+_LABELLED_NAME: Final = re.compile(
+    rf"(?:氏名|お名前|名前|申請者|依頼者|連絡者|発信者|担当者|利用者)[ ]?:[ ]?{_NAME_AFTER_LABEL}"
+)
+_LABELLED_NAME_EN: Final = re.compile(rf"(?<![A-Za-z])(?i:name)[ ]?:[ ]?{_NAME_AFTER_LABEL}")
 _EN_SUFFIX: Final = re.compile(r"-(?:san|sama|shi|kun|dono)(?![A-Za-z])")
 _EN_SUFFIXED_NAME: Final = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+(?:[ ][A-Z][a-z]+)?\Z")
 _LATIN_NAME: Final = re.compile(r"[A-Z][a-z]+")
@@ -335,10 +339,9 @@ def _cut_leader(run: str) -> str:
 def _kanji_name(text: str, end: int, honorific: str) -> tuple[int, int] | None:
     start = _run_start(text, end, "kanji", 12)
     run = text[start:end]
-    for title in _TITLES:
-        if run.endswith(title):
-            run, end = run[: -len(title)], end - len(title)
-            break
+    if run.endswith(_TITLES):
+        title = next(t for t in _TITLES if run.endswith(t))
+        run, end = run[: -len(title)], end - len(title)
     run = _cut_leader(run)
     start = end - len(run)
     if len(run) > 6:
@@ -376,9 +379,12 @@ def _is_role(run: str) -> bool:
     )
 
 
-def _labelled_names(folded: str) -> list[Finding]:
+def _labelled_names(folded: str, lowered: str) -> list[Finding]:
     found: list[Finding] = []
-    for m in _LABELLED_NAME.finditer(folded):
+    patterns = [_LABELLED_NAME]
+    if "name" in lowered:
+        patterns.append(_LABELLED_NAME_EN)
+    for m in (m for pattern in patterns for m in pattern.finditer(folded)):
         if m.group("kanji") and _is_role(m.group("kanji").replace(" ", "")):
             continue
         if m.group("kana") and m.group("kana").endswith(_KATAKANA_STOP):
@@ -389,7 +395,7 @@ def _labelled_names(folded: str) -> list[Finding]:
     return found
 
 
-def _person_names(folded: str) -> list[Finding]:
+def _person_names(folded: str, lowered: str) -> list[Finding]:
     found: list[Finding] = []
     for m in _HONORIFIC.finditer(folded):
         end = m.start() - 1 if m.start() > 0 and folded[m.start() - 1] == " " else m.start()
@@ -428,7 +434,7 @@ def _person_names(folded: str) -> list[Finding]:
         if span is not None:
             found.append(Finding("person_name", span[0], reading_end if end < reading_end else span[1]))
     if ":" in folded:
-        found.extend(_labelled_names(folded))
+        found.extend(_labelled_names(folded, lowered))
     for m in _EN_TITLED.finditer(folded):
         if m.start() == 0 or not _is_latin(folded[m.start() - 1]):
             found.append(Finding("person_name", m.start(1), m.end(1)))
@@ -543,14 +549,15 @@ class Redactor:
 
     def _find_once(self, text: str) -> tuple[Finding, ...]:
         folded = fold_width(text)
+        lowered = folded.lower()  # only to test for Latin keywords
         candidates = [
             *self._emails(folded),
             *self._my_numbers(folded),
             *self._phones(folded),
-            *self._extensions(folded),
-            *self._postal_codes(folded),
+            *self._extensions(folded, lowered),
+            *self._postal_codes(folded, lowered),
             *self._addresses(folded),
-            *_person_names(folded),
+            *_person_names(folded, lowered),
         ]
         return _resolve(candidates)
 
@@ -592,8 +599,8 @@ class Redactor:
                     break
         return found
 
-    def _extensions(self, folded: str) -> list[Finding]:
-        if "内線" not in folded and "ext" not in folded.lower():
+    def _extensions(self, folded: str, lowered: str) -> list[Finding]:
+        if "内線" not in folded and "ext" not in lowered:
             return []
         return [
             Finding("phone", m.start(1), m.end(1))
@@ -602,11 +609,10 @@ class Redactor:
         ]
 
     @staticmethod
-    def _postal_codes(folded: str) -> list[Finding]:
+    def _postal_codes(folded: str, lowered: str) -> list[Finding]:
         patterns = [_POSTAL_BARE]
         if "〒" in folded or "郵便番号" in folded:
             patterns.append(_POSTAL_MARKED)
-        lowered = folded.lower()
         if "zip" in lowered or "postal" in lowered:
             patterns.append(_POSTAL_LABELLED_EN)
         return [
