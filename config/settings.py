@@ -142,6 +142,7 @@ class EscalationSettings:
 class MetricsSettings:
     service_level_seconds: int
     service_level_target: float
+    abandon_rate_per_second: float  # Erlang A patience (1 / mean patience); 0 = Erlang C
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +383,7 @@ def _metrics(t: Table) -> MetricsSettings:
     result = MetricsSettings(
         service_level_seconds=t.integer("service_level_seconds", 20, min=1, max=3600),
         service_level_target=t.number("service_level_target", 0.8, min=0.0, max=1.0),
+        abandon_rate_per_second=t.number("abandon_rate_per_second", 0.0, min=0.0, max=1.0),
     )
     t.finish()
     return result

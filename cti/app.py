@@ -44,7 +44,7 @@ from cti.storage.tickets import count_calls_since
 from cti.storage.users import count_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
-from cti.web import calendar, floor, health, session, tickets
+from cti.web import calendar, floor, health, planning, session, tickets
 from cti.web.middleware import errors_as_json
 from cti.web.security import require_roles
 from cti.wiring import ivr_settings, routing_rules
@@ -75,11 +75,13 @@ def build_app(
         service_level_target=settings.metrics.service_level_target,
         is_business_day=calendar_.is_business_day, opens=settings.hours.open,
         closes=settings.hours.close, tz=settings.hours.timezone, clock=clock,
+        is_open_at=lambda at: app[HOURS].status(at).open if HOURS in app else False,
     )
     app.cleanup_ctx.append(lambda app: _database(app, calendar_))
     app.cleanup_ctx.append(_ticket_writer)
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
-    for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes):
+    for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
+                  planning.routes):
         app.add_routes(table)
     return app
 

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -60,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_user_add(settings, args.name, Role(args.role)))
     if command == "token":
         return asyncio.run(_token_create(settings, args.name, Role(args.role)))
+    if command == "forecast":
+        return asyncio.run(_forecast(settings, args.month, as_json=args.json))
     raise AssertionError(command)
 
 
@@ -90,7 +93,36 @@ def _parser() -> argparse.ArgumentParser:
     create = with_config(token_sub.add_parser("create", help="print a new bearer token"))
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    forecast = with_config(sub.add_parser(
+        "forecast", help="expected calls per business day and hour, operators needed per hour"))
+    forecast.add_argument("--month", required=True, metavar="YYYY-MM")
+    forecast.add_argument("--json", action="store_true", help="the same as GET /api/forecast")
     return parser
+
+
+async def _forecast(settings: Settings, month_text: str, *, as_json: bool) -> int:
+    from cti.config import BusinessCalendar
+    from cti.forecasting import month_forecast
+    from cti.metrics import ForecastError, render_forecast_text
+
+    match = re.match(r"^(\d{4})-(0[1-9]|1[0-2])$", month_text)
+    if not match:
+        print(f"cti: --month must be YYYY-MM, got {month_text!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    engine = create_engine(settings.database.url)
+    try:
+        await require_current(engine)
+        result = await month_forecast(settings, BusinessCalendar(settings.hours),
+                                      session_factory(engine), int(match.group(1)),
+                                      int(match.group(2)), utc_now())
+    except (SchemaOutdated, ForecastError) as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+    print(json.dumps(result.to_json(), ensure_ascii=False, indent=2) if as_json
+          else render_forecast_text(result))
+    return 0
 
 
 async def _serve(settings: Settings) -> int:

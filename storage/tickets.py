@@ -211,3 +211,12 @@ async def count_calls_since(sessions: Sessions, since: datetime) -> int:
         count = await session.scalar(
             select(func.count()).select_from(CallRow).where(CallRow.received_at >= since))
     return int(count or 0)
+
+
+async def average_talk_seconds(sessions: Sessions, since: datetime) -> float | None:
+    """Mean talk time of answered calls since ``since`` (None when there were none)."""
+    async with sessions() as session:
+        value = await session.scalar(
+            select(func.avg(TicketRow.talk_seconds))
+            .where(TicketRow.received_at >= since, TicketRow.talk_seconds.is_not(None)))
+    return None if value is None else float(value)
