@@ -93,6 +93,7 @@ class CallCenter:
         self._inbox: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
         self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
         self._handled = asyncio.Condition()
+        self.sip_state = "off" if control is None else "starting"
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -218,7 +219,10 @@ class CallCenter:
             case sip.CallEnded() if call is not None:
                 await self._ended(call, event, now)
             case sip.RegistrationChanged():
-                self._metrics.sip_registered(event.state == sip.RegistrationState.REGISTERED)
+                self.sip_state = str(event.state)
+                self._metrics.sip_registered(event.state in (sip.RegistrationState.REGISTERED,
+                                                             sip.RegistrationState.DIRECT))
+                log.info("sip.registration", state=self.sip_state, detail=event.detail)
             case _:
                 log.debug("call_center.event_ignored", kind=type(event).__name__)
 

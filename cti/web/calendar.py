@@ -6,7 +6,8 @@ from aiohttp import web
 
 from cti.auth import SUPERVISORS
 from cti.errors import InvalidRequest
-from cti.keys import CLOCK, HOURS
+from cti.keys import CLOCK, HOURS, SESSIONS
+from cti.storage import audit
 from cti.web.body import json_object, parse_instant, reply
 from cti.web.security import allow_any_user, allow_roles, principal
 
@@ -36,5 +37,9 @@ async def set_override(request: web.Request) -> web.Response:
     if until is not None and until <= now:
         raise InvalidRequest("until must be in the future", field="until", got=until_text)
     hours = request.app[HOURS]
-    await hours.set_override(mode, until, principal(request).name, now)
+    who = principal(request)
+    await hours.set_override(mode, until, who.name, now)
+    await audit.record(request.app[SESSIONS], audit.AuditEntry(
+        now, who.name, who.role.value, "hours.override", "calendar",
+        {"mode": mode, "until": until.isoformat() if until else None}))
     return reply(hours.status(now).as_json())

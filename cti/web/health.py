@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from cti.keys import ENGINE, REGISTRY, SETTINGS
+from cti.keys import CALL_CENTER, ENGINE, REGISTRY, TICKET_WRITER
 from cti.web.body import reply
 
 routes = web.RouteTableDef()
@@ -26,7 +26,11 @@ async def healthz(request: web.Request) -> web.Response:
         parts["db"] = "ok"
     except (TimeoutError, OSError, SQLAlchemyError) as exc:
         parts["db"] = f"error: {type(exc).__name__}"
-    parts["sip"] = request.app[SETTINGS].sip.mode
+    sip_state = request.app[CALL_CENTER].sip_state
+    parts["sip"] = sip_state if sip_state in ("off", "direct", "registered", "starting") \
+        else f"error: {sip_state}"
+    writer = request.app[TICKET_WRITER]
+    parts["tickets"] = "ok" if writer.healthy else f"error: {writer.backlog_bytes} bytes waiting"
     failing = sorted(name for name, value in parts.items() if value.startswith("error"))
     body = {"status": "ok" if not failing else "degraded", "failing": failing, **parts}
     return reply(body, status=200 if not failing else 503)
