@@ -32,14 +32,15 @@ os.environ.setdefault("CTI_LOG_FORMAT", "json")
 async def main(calls: int) -> None:
     import logging
 
-    from cti.app import build_app
-    from cti.auth import digest, new_secret
     from cti.config import default_config_path, load_settings
-    from cti.keys import CALL_CENTER, SESSIONS
-    from cti.logging import configure_logging
     from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
     from cti.storage import create_engine, upgrade
     from cti.storage.users import add_token
+
+    from cti.app import build_app
+    from cti.auth import digest, new_secret
+    from cti.keys import CALL_CENTER, SESSIONS
+    from cti.logging import configure_logging
 
     configure_logging("json", logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="cti-bench-"))
@@ -92,7 +93,7 @@ async def main(calls: int) -> None:
             if time.monotonic() > deadline:
                 break
             call_id = network.dial(caller="2345")
-            await center.wait_for(lambda: network.call(call_id).playing == ("greeting",))
+            await center.wait_for(lambda call_id=call_id: network.call(call_id).playing == ("greeting",))
             network.finish_playback(call_id)
             start = time.monotonic()
             network.press(call_id, "1239"[n % 4])
@@ -101,11 +102,11 @@ async def main(calls: int) -> None:
             if pop["call_id"] != call_id:
                 raise RuntimeError(f"screen pop for the wrong call: {pop}")
             latencies.append(received_at - start)
-            await center.wait_for(lambda: network.call(call_id).operator_uri is not None)
+            await center.wait_for(lambda call_id=call_id: network.call(call_id).operator_uri is not None)
             network.operator_answers(call_id)
-            await center.wait_for(lambda: network.call(call_id).state.name == "BRIDGED")
+            await center.wait_for(lambda call_id=call_id: network.call(call_id).state.name == "BRIDGED")
             network.caller_hangs_up(call_id)
-            await center.wait_for(lambda: call_id not in center.active_calls
+            await center.wait_for(lambda call_id=call_id: call_id not in center.active_calls
                                   and not any(v.state == "wrap_up" for v in center.router.operators()))
         for ws in sockets.values():
             await ws.close()
