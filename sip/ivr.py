@@ -17,6 +17,7 @@ hang up. The state table below is the whole machine.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,11 +44,15 @@ class MenuEntry:
 
     @property
     def text(self) -> str:
-        """The prompt's text (Japanese first, English second)."""
-        return (
-            f"{self.name_ja}のお問い合わせは、{self.digit}番を押してください。"
-            f" For {self.name_en}, press {self.digit}."
-        )
+        """The prompt's text: a Japanese line, then an English line."""
+        ja = _spoken(self.name_ja)
+        ja = f"{ja}は" if ja.endswith("お問い合わせ") else f"{ja}のお問い合わせは"
+        return f"{ja}、{self.digit}番を押してください。\nFor {_spoken(self.name_en)}, press {self.digit}."
+
+
+def _spoken(name: str) -> str:
+    """A written service name as spoken: without its parenthesised details."""
+    return re.sub(r"\s*[（(][^）)]*[）)]", "", name).strip()
 
 
 def menu_prompt_texts(entries: tuple[MenuEntry, ...]) -> dict[str, str]:
@@ -124,7 +129,7 @@ def reopen_text(reopen_at: datetime) -> str:
         f"{_WEEKDAYS_JA[reopen_at.weekday()]}曜日の{reopen_at.hour}時{reopen_at.minute}分からです。"
     )
     en = (
-        f" We reopen on {_WEEKDAYS_EN[reopen_at.weekday()]} {reopen_at.strftime('%B')}"
+        f"\nWe reopen on {_WEEKDAYS_EN[reopen_at.weekday()]} {reopen_at.strftime('%B')}"
         f" {reopen_at.day} at {reopen_at.strftime('%H:%M')}."
     )
     return ja + en

@@ -126,5 +126,5 @@ def test_settings_reject_duplicate_digits() -> None:
 def test_menu_texts_japanese_first() -> None:
     texts = menu_prompt_texts(ENTRIES)
     assert texts["menu_1_isolation"].startswith("インターネット分離のお問い合わせは、1番")
-    assert texts["menu_1_isolation"].endswith("For internet isolation, press 1.")
+    assert texts["menu_1_isolation"].endswith("\nFor internet isolation, press 1.")
     assert reopen_text(datetime(2026, 11, 30, 8, 45)).startswith("次の受付は、11月30日、月曜日")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import os
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+from cti.sip.audio import PromptLibrary
+from cti.sip.ivr import GREETING, INVALID, NO_INPUT, ClosedReason
+from cti.sip.prompts import STANDARD_TEXTS, build, engine, write_texts
+from cti.sip.sdp import Codec
+
+PROMPTS = Path(__file__).resolve().parents[2] / "config" / "prompts"
+
+
+def test_shipped_prompts_cover_what_the_ivr_plays() -> None:
+    lib = PromptLibrary(PROMPTS)
+    names = [GREETING, INVALID, NO_INPUT, *(f"closed_{r.value}" for r in ClosedReason),
+             *STANDARD_TEXTS]
+    for name in names:
+        assert (PROMPTS / f"{name}.txt").is_file(), name
+        pcm = lib.pcm(name)
+        assert len(pcm) > 8000 * 2 * 0.5, name  # at least half a second of speech
+        with wave.open(str(PROMPTS / f"{name}.wav")) as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+    assert len(lib.encoded(GREETING, Codec.PCMA)) == len(lib.pcm(GREETING)) // 2
+
+
+def test_build_makes_8khz_wavs(tmp_path: Path) -> None:
+    if engine() == "none":
+        if os.environ.get("CTI_REQUIRE_PEERS"):
+            pytest.fail("no speech engine installed")
+        pytest.skip("no speech engine (open_jtalk with a voice, or espeak-ng)")
+    write_texts(tmp_path, {"hello": "こんにちは。\nHello."})
+    (wav,) = build(tmp_path, tmp_path / "out")
+    with wave.open(str(wav)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        assert w.getnframes() > 8000 * 0.8
+    assert build(tmp_path, tmp_path / "out", only_missing=True) == []
+
+
+async def test_tts_prompt_is_synthesised_off_the_loop(tmp_path: Path) -> None:
+    if shutil.which("espeak-ng") is None and engine() == "none":
+        pytest.skip("no speech engine")
+    from cti.sip.prompts import synthesize
+
+    lib = PromptLibrary(tmp_path, synthesize, cache_dir=tmp_path / "tts")
+    name = "tts:次の受付は、1月4日です。\nWe reopen on January 4."
+    await lib.prepare((name,))
+    assert len(lib.pcm(name)) > 8000 * 2
+    assert len(list((tmp_path / "tts").glob("tts-*.wav"))) == 1
