@@ -20,6 +20,7 @@ from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
 from cti.console_feed import ConsoleFeed
 from cti.hours import HelpdeskHours
+from cti.incidents import IncidentBoard
 from cti.keys import (
     AUTH,
     CALL_CENTER,
@@ -28,6 +29,7 @@ from cti.keys import (
     ENGINE,
     FEED,
     HOURS,
+    INCIDENTS,
     METRICS,
     REDACTOR,
     REGISTRY,
@@ -44,7 +46,7 @@ from cti.storage.tickets import count_calls_since
 from cti.storage.users import count_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
-from cti.web import calendar, floor, health, planning, session, tickets
+from cti.web import calendar, floor, health, incidents, planning, session, tickets
 from cti.web.middleware import errors_as_json
 from cti.web.security import require_roles
 from cti.wiring import ivr_settings, routing_rules
@@ -68,6 +70,7 @@ def build_app(
     app[REDACTOR] = privacy.redactor(settings)
     app[CALLER_IDS] = privacy.caller_id_policy(settings)
     app[FEED] = ConsoleFeed()
+    app[INCIDENTS] = IncidentBoard()
     calendar_ = BusinessCalendar(settings.hours)
     app[METRICS] = CtiMetrics(
         app[REGISTRY], baseline=settings.baseline, services=[s.id for s in settings.services],
@@ -81,7 +84,7 @@ def build_app(
     app.cleanup_ctx.append(_ticket_writer)
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
-                  planning.routes):
+                  planning.routes, incidents.routes):
         app.add_routes(table)
     return app
 
@@ -160,6 +163,7 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         {o.id: o.uri for o in settings.operators},
         ring_timeout_s=float(settings.routing.ring_timeout_seconds), clock=app[CLOCK],
         monotonic=time.monotonic,
+        incident_prompt=lambda: _incident_prompt(app),
     )
     app[CALL_CENTER] = center
     app[TICKET_WRITER].on_applied = center.ticket_applied
@@ -175,3 +179,8 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         if control is not None:
             await control.stop()
         log.info("call_center.stopped")
+
+
+def _incident_prompt(app: web.Application) -> str | None:
+    notice = app[INCIDENTS].current(app[CLOCK]())
+    return notice.prompt if notice else None

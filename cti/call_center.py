@@ -205,7 +205,11 @@ class CallCenter:
                 if call.hang_up_after_playback:
                     await self._sip.hangup(call.call_id)
                 else:
-                    await self._ivr_decisions(call, call.ivr.playback_finished(now))
+                    heard_before = call.ivr.incident_heard
+                    decisions = call.ivr.playback_finished(now)
+                    if call.ivr.incident_heard and not heard_before:
+                        await self._record(call, "incident_message", {})  # heard to the end
+                    await self._ivr_decisions(call, decisions)
             case sip.OperatorConnected() if call is not None and call.operator_id:
                 await self.route_decisions(self.router.handle(
                     routing.OfferAnswered(call.call_id, call.operator_id), now))
@@ -243,8 +247,6 @@ class CallCenter:
             now = self._monotonic()
             status = self._hours.status(self._clock())
             if status.open:
-                if call.ivr.incident_prompt:
-                    await self._record(call, "incident_message", {})
                 await self._ivr_decisions(call, call.ivr.start(now))
                 return
             await self._record(call, "after_hours", {"reason_code": status.reason_code})

@@ -13,6 +13,7 @@ from cti.clock import Clock
 from cti.config import Settings
 from cti.console_feed import ConsoleFeed
 from cti.hours import HelpdeskHours
+from cti.incidents import IncidentBoard
 from cti.metrics import CtiMetrics
 from cti.redaction import Redactor
 from cti.tickets.writer import TicketWriter
@@ -30,3 +31,4 @@ TICKET_WRITER = web.AppKey("ticket_writer", TicketWriter)
 METRICS = web.AppKey("metrics", CtiMetrics)
 FEED = web.AppKey("feed", ConsoleFeed)
 CALL_CENTER = web.AppKey("call_center", CallCenter)
+INCIDENTS = web.AppKey("incidents", IncidentBoard)

@@ -141,3 +141,42 @@ async def test_garbage_digits_then_fallback_to_other(
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
     selected = next(e for e in detail["timeline"] if e["kind"] == "service_selected")
     assert selected["data"] == {"service": "other", "digit": None, "fallback": True}
+
+
+async def test_incident_notice_is_played_and_a_caller_who_leaves_is_deflected(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    client, network = desk
+    supervisor = await token(client, "sv01", "supervisor")
+    declared = await client.put("/api/incident", headers=supervisor, json={
+        "service": "isolation", "priority_delta": 1,
+        "message_ja": "現在、インターネット分離環境に障害が発生しています。復旧作業中です。",
+        "message_en": "The internet isolation service is down; we are working on it."})
+    assert declared.status == 200, await declared.text()
+    operators = await (await client.get("/api/queues", headers=supervisor)).json()
+    isolation = next(q for q in operators["queues"] if q["service"] == "isolation")
+    assert isolation["priority_delta"] == 1
+
+    call_id = network.dial(caller="2345")
+    await settle(client, lambda: (playing(network, call_id) or ("",))[0] == "greeting")
+    played = playing(network, call_id)
+    assert played is not None and played[1].startswith("tts:現在、インターネット分離環境に障害")
+    network.finish_playback(call_id)  # heard the notice to the end
+    await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_"))
+    network.caller_hangs_up(call_id)
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    assert ticket["outcome"] == "deflected"
+
+    cleared = await client.delete("/api/incident", headers=supervisor)
+    assert (await cleared.json()) == {"incident": None}
+    queues = await (await client.get("/api/queues", headers=supervisor)).json()
+    assert next(q for q in queues["queues"] if q["service"] == "isolation")["priority_delta"] == 0
+    operator = await token(client, "op01", "operator")
+    denied = await client.put("/api/incident", headers=operator, json={"message_ja": "x"})
+    assert denied.status == 403
+    bad = await client.put("/api/incident", headers=supervisor,
+                           json={"message_ja": "x", "priority_delta": 3})
+    assert bad.status == 400 and (await bad.json())["details"]["field"] == "service"

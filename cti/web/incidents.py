@@ -1,0 +1,85 @@
+"""``GET/PUT/DELETE /api/incident``: the supervisor's incident notice."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cti.auth import ANY_ROLE, SUPERVISORS
+from cti.errors import InvalidRequest
+from cti.incidents import IncidentNotice
+from cti.keys import CALL_CENTER, CLOCK, INCIDENTS, SESSIONS, SETTINGS
+from cti.routing import IncidentPriority
+from cti.storage import audit
+from cti.web.body import json_object, parse_instant, reply
+from cti.web.security import allow_roles, principal
+
+routes = web.RouteTableDef()
+MAX_MESSAGE = 300
+
+
+@routes.get("/api/incident")
+@allow_roles(ANY_ROLE)
+async def current(request: web.Request) -> web.Response:
+    notice = request.app[INCIDENTS].current(request.app[CLOCK]())
+    return reply({"incident": notice.as_json() if notice else None})
+
+
+@routes.put("/api/incident")
+@allow_roles(SUPERVISORS)
+async def declare(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    now = request.app[CLOCK]()
+    service = body.get("service")
+    if service is not None and service not in {s.id for s in request.app[SETTINGS].services}:
+        raise InvalidRequest("service must be a configured service id or null", field="service")
+    message_ja, message_en = body.get("message_ja"), body.get("message_en", "")
+    if not isinstance(message_ja, str) or not message_ja.strip() or len(message_ja) > MAX_MESSAGE:
+        raise InvalidRequest(f"message_ja must be 1-{MAX_MESSAGE} characters", field="message_ja")
+    if not isinstance(message_en, str) or len(message_en) > MAX_MESSAGE:
+        raise InvalidRequest(f"message_en must be at most {MAX_MESSAGE} characters",
+                             field="message_en")
+    delta = body.get("priority_delta", 0)
+    if not isinstance(delta, int) or isinstance(delta, bool) or not -5 <= delta <= 5:
+        raise InvalidRequest("priority_delta must be an integer from -5 to 5", field="priority_delta")
+    if delta and service is None:
+        raise InvalidRequest("a priority change needs a service", field="service")
+    until = parse_instant(body["until"], "until") if body.get("until") else None
+    if until is not None and until <= now:
+        raise InvalidRequest("until must be in the future", field="until")
+    who = principal(request)
+    notice = IncidentNotice(service, message_ja.strip(), message_en.strip(), delta, until,
+                            who.name, now)
+    previous = request.app[INCIDENTS].declare(notice)
+    await _set_priority(request, previous, notice)
+    await audit.record(request.app[SESSIONS], audit.AuditEntry(
+        now, who.name, who.role.value, "incident.declare", service or "all", notice.as_json()))
+    return reply({"incident": notice.as_json()})
+
+
+@routes.delete("/api/incident")
+@allow_roles(SUPERVISORS)
+async def clear(request: web.Request) -> web.Response:
+    previous = request.app[INCIDENTS].clear()
+    await _set_priority(request, previous, None)
+    who = principal(request)
+    await audit.record(request.app[SESSIONS], audit.AuditEntry(
+        request.app[CLOCK](), who.name, who.role.value, "incident.clear",
+        (previous.service or "all") if previous else "none", {}))
+    return reply({"incident": None})
+
+
+async def _set_priority(request: web.Request, old: IncidentNotice | None,
+                        new: IncidentNotice | None) -> None:
+    center = request.app[CALL_CENTER]
+    changes: dict[str, int] = {}
+    if old is not None and old.service and old.priority_delta:
+        changes[old.service] = 0
+    if new is not None and new.service and new.priority_delta:
+        changes[new.service] = new.priority_delta
+    for service, delta in changes.items():
+        event = IncidentPriority(service, delta)
+
+        async def apply(event: IncidentPriority = event) -> None:
+            await center.route_decisions(center.router.handle(event, center.now()))
+
+        await center.submit(apply)
