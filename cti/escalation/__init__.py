@@ -1,0 +1,1 @@
+"""Escalating a ticket to city staff or the service's vendor by e-mail, and taking the answer back."""

@@ -1,0 +1,54 @@
+"""A real SMTP server (aiosmtpd) on a loopback port, and the app with escalations wired in.
+
+The server runs in the test's own event loop (asyncio server API), so a test can stop it to
+simulate an outage and start it again on the same port; arrivals are waited for with a condition.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from cti.config import Settings
+from tests_support import free_port
+
+from cti.escalation.wiring import escalation_context
+from cti.web import escalations
+
+Client = TestClient  # type: ignore[type-arg]
+sys.path.insert(0, str(Path(__file__).parent))  # for `import escalation_support`
+from escalation_support import MailCatcher  # noqa: E402
+
+
+@pytest.fixture
+async def mail() -> AsyncIterator[MailCatcher]:
+    catcher = MailCatcher(free_port())
+    await catcher.start()
+    try:
+        yield catcher
+    finally:
+        await catcher.stop()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    clock: Any,
+    mail: MailCatcher,
+) -> Client:
+    """The whole app (as the root fixture builds it) plus the escalation routes and sender."""
+    from cti.app import build_app
+
+    settings = make_settings(database_url, CTI_SMTP_HOST="127.0.0.1", CTI_SMTP_PORT=str(mail.port))
+    app = build_app(settings, clock=clock)
+    app.cleanup_ctx.append(escalation_context(
+        reply_base_url="https://cti.example.invalid", backoff_start_s=0.05, backoff_max_s=0.4,
+        idle_poll_s=30.0))
+    app.add_routes(escalations.routes)
+    return await aiohttp_client(app)
