@@ -1,0 +1,173 @@
+"""Articles, versions, promotion and similarity search on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cti.storage import create_engine
+from cti.storage import knowledge as store
+from cti.storage.knowledge import ArticleText, Sessions
+from knowledge_support import T0, make_ticket
+
+# Top-3 hit rate the labelled set must reach on each backend. Measured: 76/78 (0.974) on both,
+# top-1 0.885. One miss ("外部メディアがブロックされる" for "外部記憶媒体") shares nothing that
+# means anything with its article; the other ranks third below the 0.05 score cut-off the
+# console uses. 0.9 allows a few more paraphrases to fall below the cut-off on one backend, and
+# still fails if candidate retrieval loses a kind of query (kana spellings, Latin product
+# names, a backend's index missing rows) or the scoring regresses.
+MIN_TOP3 = 0.9
+
+
+async def add_labelled_articles(sessions: Sessions, labelled: dict[str, Any]) -> dict[int, str]:
+    ids = {}
+    for item in labelled["articles"]:
+        article = await store.create_article(
+            sessions, item["service"], ArticleText(item["title"], item["question"], item["answer"]),
+            "sv01", T0)
+        ids[article.id] = item["id"]
+    return ids
+
+
+async def test_create_edit_versions_and_list(sessions: Sessions) -> None:
+    first = await store.create_article(
+        sessions, "skysea", ArticleText("USBメモリが使えない", "USBが認識されない", "申請してください"),
+        "sv01", T0)
+    assert first.version == 1 and first.created_by == "sv01"
+    await store.create_article(sessions, "portal", ArticleText("ポータル", "入れない", "再起動"),
+                               "sv01", T0)
+    later = T0 + timedelta(hours=1)
+    edited = await store.edit_article(
+        sessions, first.id, ArticleText("USBメモリが使えない", "USBが認識されない",
+                                        "外部記憶媒体使用申請を出してください"),
+        "sv02", later, expected_version=1)
+    assert edited.version == 2 and edited.updated_at == later and edited.created_at == T0
+    article, versions = await store.get_article(sessions, first.id)
+    assert article == edited
+    assert [(v.version, v.edited_by, v.answer) for v in versions] == [
+        (2, "sv02", "外部記憶媒体使用申請を出してください"), (1, "sv01", "申請してください")]
+    with pytest.raises(store.StaleArticle):
+        await store.edit_article(sessions, first.id, ArticleText("x", "y", "z"), "sv03", later,
+                                 expected_version=1)
+    with pytest.raises(store.ArticleNotFound):
+        await store.get_article(sessions, 999_999)
+    assert [a.service for a in await store.list_articles(sessions, "skysea")] == ["skysea"]
+    assert {a.service for a in await store.list_articles(sessions)} == {"skysea", "portal"}
+
+
+async def test_only_resolved_tickets_with_text_are_promotable(sessions: Sessions) -> None:
+    open_ticket = await make_ticket(sessions, 1, summary="印刷できない", answer="再起動",
+                                    status="in_progress")
+    empty = await make_ticket(sessions, 2, summary="印刷できない", answer="")
+    resolved = await make_ticket(sessions, 3, service="portal",
+                                 summary="ポータルにログインできない\n二行目", answer="パスワードを再設定")
+    closed = await make_ticket(sessions, 4, summary="ライセンス切れ", answer="更新済み",
+                               status="closed")
+    for ticket_id in (open_ticket, empty, 999_999):
+        with pytest.raises(store.NotPromotable):
+            await store.ticket_for_promotion(sessions, ticket_id)
+    service, text = await store.ticket_for_promotion(sessions, resolved)
+    assert service == "portal"
+    assert text == ArticleText("ポータルにログインできない", "ポータルにログインできない\n二行目",
+                               "パスワードを再設定")
+    assert (await store.ticket_for_promotion(sessions, closed))[1].title == "ライセンス切れ"
+
+
+async def test_similar_finds_paraphrases_edits_and_resolved_tickets(sessions: Sessions) -> None:
+    usb = await store.create_article(
+        sessions, "skysea", ArticleText("USBメモリが使えない（デバイス制御）",
+                                        "USBメモリを挿しても使えません。", "申請してください"),
+        "sv01", T0)
+    vpn = await store.create_article(
+        sessions, "telework", ArticleText("CACHATTOで在宅からログインできない",
+                                          "自宅から庁内システムに接続できません。",
+                                          "ワンタイムパスワードを確認"), "sv01", T0)
+    await make_ticket(sessions, 1, service="skysea", summary="ユーエスビーのメモリーを挿しても反応しない",
+                      answer="申請案内")
+    await make_ticket(sessions, 2, service="skysea", summary="USBメモリが使えないと連絡",
+                      answer="対応中", status="in_progress")
+    await make_ticket(sessions, 3, service="skysea", summary="USBメモリを挿しても使えない",
+                      answer="古い回答", at=T0 - timedelta(days=400))
+    since = T0 - timedelta(days=180)
+
+    found = await store.similar(sessions, "ＵＳＢメモリーをさしたけど使えないです", since=since)
+    assert found.articles[0].id == usb.id and found.articles[0].kind == "article"
+    assert 0 < found.articles[0].score <= 1
+    assert [t.question for t in found.tickets] == ["ユーエスビーのメモリーを挿しても反応しない"]
+
+    home = await store.similar(sessions, "在宅勤務でキャッチャットにログインできません", since=since)
+    assert home.articles[0].id == vpn.id
+    assert (await store.similar(sessions, "在宅でログインできない", since=since,
+                                service="skysea")).articles == ()
+
+    # The index follows edits: the new wording is found, the old one no longer is.
+    await store.edit_article(sessions, vpn.id, ArticleText("ファイル共有サーバに接続できない",
+                                                            "共有フォルダが開けません。", "再接続"),
+                             "sv01", T0)
+    assert (await store.similar(sessions, "共有フォルダが開けない", since=since)).articles[0].id == vpn.id
+    after = await store.similar(sessions, "キャッチャットにログイン", since=since)
+    assert vpn.id not in [a.id for a in after.articles]
+
+
+@pytest.mark.parametrize("query", ["印刷", "ｖ", "ポ"])
+async def test_short_queries_fall_back_to_like(sessions: Sessions, query: str) -> None:
+    printer = await store.create_article(
+        sessions, "other", ArticleText("プリンタで印刷できない", "印刷ボタンを押しても出ない", "再起動"),
+        "sv01", T0)
+    portal = await store.create_article(
+        sessions, "portal", ArticleText("VPN接続", "ポータルに入れない", "再設定"), "sv01", T0)
+    found = await store.similar(sessions, query, since=T0 - timedelta(days=1))
+    expected = {"印刷": printer.id, "ｖ": portal.id, "ポ": portal.id}[query]
+    assert [a.id for a in found.articles] == [expected]
+
+
+async def test_blank_query_finds_nothing(sessions: Sessions) -> None:
+    await store.create_article(sessions, "other", ArticleText("a", "b", "c"), "sv01", T0)
+    assert await store.similar(sessions, " 、。 ", since=T0) == store.SimilarResult((), ())
+
+
+async def test_top3_hit_rate_on_the_labelled_set(sessions: Sessions, labelled: dict[str, Any],
+                                                 database_url: str) -> None:
+    ids = await add_labelled_articles(sessions, labelled)
+    # Resolved tickets in the same index must not disturb the article ranking.
+    for n, item in enumerate(labelled["articles"]):
+        await make_ticket(sessions, n, service=item["service"], summary=item["question"],
+                          answer=item["answer"])
+    queries = labelled["queries"]
+    assert len(queries) >= 60
+    top1 = top3 = 0
+    misses = []
+    for q in queries:
+        found = await store.similar(sessions, q["text"], since=T0 - timedelta(days=30))
+        ranked = [ids[a.id] for a in found.articles]
+        top1 += bool(ranked) and ranked[0] == q["article_id"]
+        top3 += q["article_id"] in ranked
+        if q["article_id"] not in ranked:
+            misses.append((q["text"], q["article_id"], ranked))
+    backend = database_url.split(":", 1)[0]
+    print(f"\nknowledge hit rate [{backend}]: top-1 {top1 / len(queries):.3f}, "
+          f"top-3 {top3 / len(queries):.3f} over {len(queries)} queries; misses {misses}")
+    assert top3 / len(queries) >= MIN_TOP3, misses
+
+
+async def test_compare_ignores_only_the_search_objects(database_url: str) -> None:
+    """With ``include_object`` the models and migrations agree; the filter hides nothing else."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from cti.storage.tables import Base
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(
+                sync, opts={"compare_type": True, "include_object": store.include_object}),
+                Base.metadata))
+            unfiltered = await conn.run_sync(lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata))
+        assert diff == []
+        hidden = {d[1].name for d in unfiltered}
+        assert hidden and all(store.include_object(None, n, "table", True, None) is False
+                              or n in store.SEARCH_INDEXES for n in hidden)
+    finally:
+        await engine.dispose()
