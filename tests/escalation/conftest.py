@@ -19,7 +19,7 @@ from tests_support import free_port
 from cti.escalation.wiring import escalation_context
 from cti.web import escalations
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient
 sys.path.insert(0, str(Path(__file__).parent))  # for `import escalation_support`
 from escalation_support import MailCatcher  # noqa: E402
 
@@ -35,20 +35,30 @@ async def mail() -> AsyncIterator[MailCatcher]:
 
 
 @pytest.fixture
-async def client(
+def start_app(
     aiohttp_client: Callable[..., Awaitable[Client]],
     database_url: str,
     make_settings: Callable[..., Settings],
     clock: Any,
     mail: MailCatcher,
-) -> Client:
-    """The whole app (as the root fixture builds it) plus the escalation routes and sender."""
+) -> Callable[[], Awaitable[Client]]:
+    """Starts the whole app (as the root fixture builds it) plus the escalation routes and sender;
+    call it twice for a restart on the same database."""
     from cti.app import build_app
 
-    settings = make_settings(database_url, CTI_SMTP_HOST="127.0.0.1", CTI_SMTP_PORT=str(mail.port))
-    app = build_app(settings, clock=clock)
-    app.cleanup_ctx.append(escalation_context(
-        reply_base_url="https://cti.example.invalid", backoff_start_s=0.05, backoff_max_s=0.4,
-        idle_poll_s=30.0))
-    app.add_routes(escalations.routes)
-    return await aiohttp_client(app)
+    async def start() -> Client:
+        settings = make_settings(database_url, CTI_SMTP_HOST="127.0.0.1",
+                                 CTI_SMTP_PORT=str(mail.port))
+        app = build_app(settings, clock=clock)
+        app.cleanup_ctx.append(escalation_context(
+            reply_base_url="https://cti.example.invalid", backoff_start_s=0.05, backoff_max_s=0.4,
+            idle_poll_s=30.0))
+        app.add_routes(escalations.routes)
+        return await aiohttp_client(app)
+
+    return start
+
+
+@pytest.fixture
+async def client(start_app: Callable[[], Awaitable[Client]]) -> Client:
+    return await start_app()

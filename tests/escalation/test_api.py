@@ -2,54 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from cti.storage import audit
 from cti.storage import escalations as store
 from cti.storage import tickets as ticket_store
-from escalation_support import MailCatcher, until
+from escalation_support import MailCatcher, ticket_for, until
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from cti.auth import Principal, Role
-from cti.keys import FEED, REGISTRY, SESSIONS, TICKET_WRITER
-from cti.tickets.rules import CallRecordEvent
-from cti.tickets.status import check_transition
+from cti.keys import FEED, REGISTRY, SESSIONS
 
-Client = TestClient  # type: ignore[type-arg]
-T0 = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
-RAW_SUMMARY = ("総務課の山田太郎さん（090-5555-0123）から、分離環境でファイルが無害化されないとの"
-               "問い合わせ。連絡先 taro.yamada@example.invalid")
+Client = TestClient
 NOTE = "折り返しは佐藤花子様 03-5555-0199 まで。エラーコード E1234 が出ています。"
 PERSONAL = ("山田", "太郎", "090-5555-0123", "taro.yamada@example.invalid", "佐藤", "花子",
             "03-5555-0199", "h-caller-secret", "2345", "test-operator")
-
-
-async def ticket_for(client: Client, n: int, *, operator: str = "test-operator",
-                     service: str = "isolation", summary: str = RAW_SUMMARY) -> int:
-    """A ticket from a real answered call, with a summary as an unredacted legacy record."""
-    steps: list[tuple[str, dict[str, Any]]] = [
-        ("offered", {"caller_hash": "h-caller-secret", "caller_display": "2345"}),
-        ("service_selected", {"service": service}), ("queued", {"service": service}),
-        ("connected", {"operator_id": operator}), ("ended", {"hung_up_by": "caller"}),
-    ]
-    writer = client.app[TICKET_WRITER]
-    for seq, (kind, data) in enumerate(steps, start=1):
-        await writer.record(CallRecordEvent(f"call-{n}", seq, T0 + timedelta(seconds=seq * 10),
-                                            kind, data))
-    async with asyncio.timeout(20):
-        await writer.flush()
-    found = await ticket_store.list_tickets(client.app[SESSIONS], ticket_store.TicketFilter())
-    ticket = next(t for t in found if t.call_id == f"call-{n}")
-    await ticket_store.update_ticket(client.app[SESSIONS], ticket.id,
-                                     {"summary": summary, "category": "無害化"}, T0,
-                                     check_status=check_transition)
-    return ticket.id
 
 
 def open_gauge(registry: CollectorRegistry, target: str) -> float | None:
