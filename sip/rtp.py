@@ -158,6 +158,7 @@ class MediaClock:
         self._handle: asyncio.TimerHandle | None = None
         self._t0 = 0.0
         self.late_ticks = 0
+        self.frames_sent = 0
 
     def add(self, session: RtpSession) -> None:
         loop = asyncio.get_running_loop()
@@ -184,6 +185,7 @@ class MediaClock:
             for _ in range(owed):
                 try:
                     session.send_frame()
+                    self.frames_sent += 1
                 except Exception:  # one broken leg must not stop the others' audio
                     log.exception("sip.rtp.send_failed", port=session.local_port)
                     self.sessions.discard(session)

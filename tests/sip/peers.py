@@ -98,11 +98,11 @@ async def run_sipp(
         proc.kill()
         await proc.wait()
         raise
-    return collect(work, name, proc.returncode or 0, out, errout)
+    return collect(work, name, proc.returncode or 0, out, errout, proc.pid)
 
 
-def collect(work: Path, name: str, rc: int, out: bytes, errout: bytes) -> SippResult:
-    rtt = "".join(p.read_text() for p in work.glob(f"{name}_*_rtt.csv"))
+def collect(work: Path, name: str, rc: int, out: bytes, errout: bytes, pid: int) -> SippResult:
+    rtt = "".join(p.read_text() for p in work.glob(f"{name}_{pid}_rtt.csv"))
     err, msg, logf = work / f"{name}.err", work / f"{name}.msg", work / f"{name}.log"
 
     def read(p: Path) -> str:
@@ -158,7 +158,8 @@ class SippServer:
     async def result(self, within: float | None = None) -> SippResult:
         assert self.proc is not None
         out, err = await asyncio.wait_for(self.proc.communicate(), within or self.timeout_s + 10)
-        return collect(self.work, self.scenario.stem, self.proc.returncode or 0, out, err)
+        return collect(self.work, self.scenario.stem, self.proc.returncode or 0, out, err,
+                       self.proc.pid)
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.returncode is None:

@@ -38,7 +38,8 @@ def info(digit: str, cseq: int, pause_ms: int = 300) -> str:
   <send retrans="500">
     <![CDATA[
 
-      INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      INFO [next_url] SIP/2.0
+      [routes]
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:0355501234@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]

@@ -51,7 +51,7 @@ async def test_register_and_take_a_call_through_the_proxy(
     async with Kamailio(tmp_path, password=PASSWORD, qop=qop) as kam:
         door, rec = await make_door(answer_play_hangup, registrar=registrar(kam.port))  # type: ignore[misc]
         await rec.wait_for(is_state(RegistrationState.REGISTERED), 5)
-        assert "REGISTERED sip:helpdesk@127.0.0.1" in kam.output()
+        await wait_until(lambda: "REGISTERED sip:helpdesk@127.0.0.1" in kam.output(), 5)
         scenario = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
                           dtmf="", bye_timeout_ms=8000)
         result = await run_sipp(scenario, kam.port, tmp_path)
