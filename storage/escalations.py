@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .tables import EscalationRow, TicketRow
+from .tickets import StaleTicket
 
 Sessions = async_sessionmaker[AsyncSession]
 StatusCheck = Callable[[str, str], str]
@@ -62,6 +63,7 @@ class NewEscalation:
 @dataclass(frozen=True, slots=True)
 class EscalationFilter:
     status: str | None = None
+    ticket_id: int | None = None
     operator_id: str | None = None  # the ticket's operator
     overdue_at: datetime | None = None  # only unanswered ones due at or before this instant
     limit: int = 200
@@ -122,9 +124,16 @@ async def open_escalation(
         ticket = await session.get(TicketRow, new.ticket_id, with_for_update=True)
         if ticket is None:
             raise TicketMissing(new.ticket_id)
-        ticket.status = check_ticket_status(ticket.status, "escalated")
-        ticket.version += 1
-        ticket.updated_at = now
+        wanted = check_ticket_status(ticket.status, "escalated")
+        # Conditional, so that on SQLite (no FOR UPDATE) a concurrent edit is not overwritten.
+        changed = await session.execute(
+            update(TicketRow)
+            .where(TicketRow.id == ticket.id, TicketRow.version == ticket.version)
+            .values(status=wanted, version=TicketRow.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            raise StaleTicket(f"ticket {ticket.reference} changed while it was being escalated")
+        await session.refresh(ticket)
         row = EscalationRow(
             reference=f"new-{uuid.uuid4().hex[:28]}", ticket_id=new.ticket_id,
             target=new.target, contact_name=new.contact_name, contact_email=new.contact_email,
@@ -151,6 +160,8 @@ async def list_escalations(sessions: Sessions, f: EscalationFilter) -> list[Esca
     query = _joined()
     if f.status is not None:
         query = query.where(EscalationRow.status == f.status)
+    if f.ticket_id is not None:
+        query = query.where(EscalationRow.ticket_id == f.ticket_id)
     if f.operator_id is not None:
         query = query.where(TicketRow.operator_id == f.operator_id)
     if f.overdue_at is not None:
@@ -222,15 +233,20 @@ async def record_answer(
             select(EscalationRow).where(EscalationRow.reference == reference).with_for_update())
         if row is None:
             raise EscalationNotFound(reference)
+        wanted = check(row.status, ANSWERED) if row.status != ANSWERED else ANSWERED
+        # The claim is a conditional UPDATE: of two answers at once exactly one matches a row,
+        # on PostgreSQL (behind FOR UPDATE) and on SQLite (whose write lock it takes first).
+        claimed = await session.execute(
+            update(EscalationRow)
+            .where(EscalationRow.id == row.id, EscalationRow.status != ANSWERED)
+            .values(status=wanted, answer=answer, answered_at=now, answered_by=answered_by[:64])
+            .execution_options(synchronize_session=False))
+        await session.refresh(row)
         ticket = await session.get(TicketRow, row.ticket_id, with_for_update=True)
         if ticket is None:
             raise TicketMissing(row.ticket_id)
-        if row.status == ANSWERED:
+        if not claimed.rowcount:  # type: ignore[attr-defined]
             raise AlreadyAnswered(_view(row, ticket))
-        row.status = check(row.status, ANSWERED)
-        row.answer = answer
-        row.answered_at = now
-        row.answered_by = answered_by[:64]
         before = ticket.status
         if ticket.status == "escalated":
             ticket.status = check_ticket_status(ticket.status, "in_progress")

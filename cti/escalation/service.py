@@ -17,7 +17,7 @@ import structlog
 from cti.clock import Clock
 from cti.config import BusinessCalendar, Service, Settings
 from cti.console_feed import ConsoleFeed
-from cti.errors import IllegalTransition, InvalidRequest, NotFound
+from cti.errors import IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.escalation import business_time
 from cti.escalation.errors import AlreadyAnswered, NoEscalationContact, WrongReplyToken
 from cti.escalation.message import EscalationContent, content
@@ -26,7 +26,7 @@ from cti.escalation.tokens import ReplyTokens
 from cti.redaction import Redactor
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
-from cti.storage.tickets import TicketView
+from cti.storage.tickets import StaleTicket, TicketView
 from cti.tickets.status import IllegalTicketTransition
 from cti.tickets.status import check_transition as check_ticket_transition
 
@@ -108,6 +108,8 @@ class EscalationService:
             raise IllegalTransition(str(exc), current=exc.current, wanted=exc.wanted) from None
         except store.TicketMissing:
             raise NotFound(f"no ticket {ticket.id}") from None
+        except StaleTicket as exc:
+            raise StaleWrite(str(exc)) from None
         self._metrics.escalation_opened(view.target)
         log.info("escalation.opened", reference=view.reference, ticket_id=ticket.id,
                  target=view.target, due_at=due.isoformat(), by=by)
@@ -137,12 +139,13 @@ class EscalationService:
         return await self._record(view, answer, by, channel="operator")
 
     async def list(
-        self, *, status: str | None, operator_id: str | None, overdue_only: bool, limit: int
+        self, *, status: str | None, ticket_id: int | None, operator_id: str | None,
+        overdue_only: bool, limit: int,
     ) -> tuple[datetime, list[EscalationView]]:
         now = self._clock()
         found = await store.list_escalations(self._sessions, EscalationFilter(
-            status=status, operator_id=operator_id, overdue_at=now if overdue_only else None,
-            limit=limit))
+            status=status, ticket_id=ticket_id, operator_id=operator_id,
+            overdue_at=now if overdue_only else None, limit=limit))
         return now, found
 
     async def _record(self, view: EscalationView, answer: object, answered_by: str, *,

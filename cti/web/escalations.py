@@ -132,13 +132,15 @@ async def list_escalations(request: web.Request) -> web.Response:
         raise InvalidRequest("overdue must be true or false", field="overdue", got=overdue[:40])
     try:
         limit = int(q.get("limit", "200"))
+        ticket_id = int(q["ticket"]) if "ticket" in q else None
     except ValueError:
-        raise InvalidRequest("limit must be a whole number", field="limit") from None
+        raise InvalidRequest("limit and ticket must be whole numbers", field="limit/ticket") from None
     if not 1 <= limit <= 1000:
         raise InvalidRequest("limit must be between 1 and 1000", field="limit", got=limit)
     service = request.app[ESCALATIONS]
     now, found = await service.list(
-        status=status, operator_id=who.name if who.role == Role.OPERATOR else q.get("operator"),
+        status=status, ticket_id=ticket_id,
+        operator_id=who.name if who.role == Role.OPERATOR else q.get("operator"),
         overdue_only=overdue == "true", limit=limit)
     if who.role in READERS:
         await _audit(request, who.name, who.role.value, "escalations.list", "escalations",

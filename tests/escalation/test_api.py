@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -156,7 +157,7 @@ async def test_wrong_token_unknown_reference_and_bad_replies(
                                 json={"token": token, "answer": "x"})
     assert unknown.status == 404 and (await unknown.json())["error_id"] == "not_found"
     for bad in ({"token": token, "answer": ""}, {"token": token, "answer": "あ" * 8001},
-                {"token": token, "answer": 42}):
+                {"token": token, "answer": 42}, {"token": token, "answer": "x", "from": "x" * 201}):
         response = await client.post(f"/api/escalations/{reference}/reply", json=bad)
         assert response.status == 400, bad
     still = await store.get_escalation(client.app[SESSIONS], reference)
@@ -229,11 +230,36 @@ async def test_list_with_overdue_flag_in_business_hours(
         (second["reference"], False)]
     own = await (await client.get("/api/escalations", headers=operator)).json()
     assert [e["reference"] for e in own["escalations"]] == [first["reference"]]
+    by_ticket = await (await client.get("/api/escalations", params={"ticket": str(theirs)},
+                                        headers=supervisor)).json()
+    assert [e["reference"] for e in by_ticket["escalations"]] == [second["reference"]]
     assert [e.target for e in await audit.entries(client.app[SESSIONS], action="escalations.list")]
-    for params in ({"status": "lost"}, {"overdue": "yes"}, {"limit": "0"}):
+    for params in ({"status": "lost"}, {"overdue": "yes"}, {"limit": "0"}, {"ticket": "x"}):
         response = await client.get("/api/escalations", params=params, headers=supervisor)
         assert response.status == 400, params
     assert (await client.get("/api/escalations")).status == 401
     foreign = await client.post(f"/api/escalations/{first['reference']}/answer",
                                 headers=await as_role("manager"), json={"answer": "x"})
     assert foreign.status == 403
+
+
+async def test_two_answers_at_once_one_wins(
+    client: Client, as_role: Callable[[str], Any], mail: MailCatcher
+) -> None:
+    operator = await as_role("operator")
+    ticket_id = await ticket_for(client, 1)
+    opened = await (await client.post(f"/api/tickets/{ticket_id}/escalations", headers=operator,
+                                      json={"target": "vendor"})).json()
+    reference = opened["reference"]
+    token = token_in((await mail.wait_for(1))[0].get_content())
+    responses = await asyncio.gather(
+        client.post(f"/api/escalations/{reference}/reply",
+                    json={"token": token, "answer": "ベンダーからの回答"}),
+        client.post(f"/api/escalations/{reference}/answer", headers=operator,
+                    json={"answer": "オペレーターが入力した回答"}),
+    )
+    assert sorted(r.status for r in responses) == [200, 409]
+    ticket, _ = await ticket_store.get_ticket(client.app[SESSIONS], ticket_id)
+    # Exactly one answer was appended to the ticket.
+    assert ticket.answer.count(reference) == 1 and ticket.status == "in_progress"
+    assert open_gauge(client.app[REGISTRY], "vendor") == 0.0

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from cti.auth import digest, new_secret
 from cti.escalation.outbox import backoff_delay
 from cti.escalation.wiring import ESCALATION_OUTBOX
-from cti.keys import SESSIONS
+from cti.keys import REGISTRY, SESSIONS
 
 Client = TestClient
 
@@ -98,6 +98,8 @@ async def test_unsent_mail_survives_a_restart(
     async def sent() -> bool:
         return (await store.get_escalation(second.app[SESSIONS], reference)).status == "sent"
     await until(second, sent)
+    # The open-escalations gauge starts from the table, not from zero.
+    assert second.app[REGISTRY].get_sample_value("cti_escalations_open", {"target": "city"}) == 1.0
 
 
 async def test_a_refused_recipient_does_not_hold_back_the_others(
