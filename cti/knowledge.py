@@ -12,7 +12,7 @@ Similarity (:func:`similarity`): the share of the query's character bigrams and 
 document also has, each n-gram weighted by how informative it is: n-grams that are pure hiragana
 before folding (particles, verb endings: "ません", "して") count little, kanji, katakana and Latin
 count fully. Matching on what the *query* contains suits short operator notes against long
-articles; a tiny Dice term breaks ties in favour of the more focused document.
+articles; a small term for how much of the heading the query covers favours focused articles.
 
 Repeat detection (:func:`group_repeats`): tickets of one service whose summaries are alike and
 whose calls came within a window of each other are joined (single linkage); groups of at least
@@ -36,27 +36,32 @@ MIN_TRIGRAM_QUERY = 3  # trigram indexes need three characters; shorter queries 
 PARTICLE_WEIGHT = 0.25  # weight of an n-gram written only in hiragana
 
 
+_TO_HIRAGANA = {c: c - KANA_SHIFT for c in range(KATAKANA_FIRST, KATAKANA_LAST + 1)}
+_TO_KATAKANA = {c - KANA_SHIFT: c for c in range(KATAKANA_FIRST, KATAKANA_LAST + 1)}
+
+
 def fold_kana(text: str) -> str:
     """Katakana to hiragana; everything else unchanged."""
-    return "".join(
-        chr(ord(c) - KANA_SHIFT) if KATAKANA_FIRST <= ord(c) <= KATAKANA_LAST else c for c in text
-    )
+    return text.translate(_TO_HIRAGANA)
 
 
 def to_katakana(text: str) -> str:
     """Hiragana to katakana (the inverse of :func:`fold_kana` for ぁ .. ゖ)."""
-    first, last = KATAKANA_FIRST - KANA_SHIFT, KATAKANA_LAST - KANA_SHIFT
-    return "".join(chr(ord(c) + KANA_SHIFT) if first <= ord(c) <= last else c for c in text)
+    return text.translate(_TO_KATAKANA)
 
 
 def _nfkc_lower(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+def search_form(text: str) -> str:
+    """NFKC, lower case, hiragana, no ー; punctuation kept (an n-gram never contains it)."""
+    return fold_kana(_nfkc_lower(text)).replace(LONG_VOWEL, "")
+
+
 def normalize(text: str) -> str:
-    """Text as the search compares it: NFKC, lower case, hiragana, no ー, single spaces."""
-    folded = fold_kana(_nfkc_lower(text)).replace(LONG_VOWEL, "")
-    return _SEPARATORS.sub(" ", folded).strip()
+    """Text as the search compares it: :func:`search_form` with single spaces between words."""
+    return _SEPARATORS.sub(" ", search_form(text)).strip()
 
 
 def _is_hiragana(c: str) -> bool:
@@ -106,14 +111,6 @@ def ngram_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def document_grams(text: str) -> set[str]:
-    """The n-grams a document offers to a query: its bigrams and trigrams and its characters.
-
-    The characters are there for queries of one character, whose only n-gram is itself.
-    """
-    return set(ngram_weights(text)) | set(normalize(text).replace(" ", ""))
-
-
 @dataclass(frozen=True, slots=True)
 class Document:
     """What one searchable item offers: its heading text (weighted fully) and its body."""
@@ -123,36 +120,39 @@ class Document:
     body: str
 
 
-def similarity(
-    query: Mapping[str, float], heading: Iterable[str], body: Iterable[str] = ()
-) -> float:
+def _gram_count(text: str) -> int:
+    return max(1, 2 * len(text) - 3)  # bigrams and trigrams of a text of that many characters
+
+
+def similarity(query: Mapping[str, float], heading: str, body: str = "") -> float:
     """How much of the query a document covers, 0..1.
 
-    ``query`` is :func:`ngram_weights` of the query; ``heading`` and ``body`` the n-grams of the
-    document's parts. A query n-gram found in the heading counts fully, in the body only partly
-    (answers are long and mention many things).
+    ``query`` is :func:`ngram_weights` of the query; ``heading`` and ``body`` are the document's
+    parts in :func:`search_form`. An n-gram never contains a space or punctuation, so "the text
+    contains it" is "the document has it". A query n-gram found in the heading counts fully, in
+    the body half (answers are long and mention many things); a small share of the score goes to
+    how focused the heading is on the query.
     """
     total = sum(query.values())
     if total == 0:
         return 0.0
-    head, rest = set(heading), set(body)
     covered = 0.0
+    heading_hits = 0
     for gram, weight in query.items():
-        if gram in head:
+        if gram in heading:
             covered += weight
-        elif gram in rest:
+            heading_hits += 1
+        elif gram in body:
             covered += 0.5 * weight
-    focus = len(head & query.keys()) / math.sqrt(max(len(head), 1) * max(len(query), 1))
+    focus = heading_hits / math.sqrt(_gram_count(heading) * len(query))
     return round(min(1.0, 0.9 * covered / total + 0.1 * focus), 4)
 
 
 def rank(query_text: str, documents: Sequence[Document]) -> list[tuple[Document, float]]:
     """Documents ordered by :func:`similarity` to ``query_text``, best first (ties by key)."""
     query = ngram_weights(query_text)
-    scored = [
-        (doc, similarity(query, document_grams(doc.heading), document_grams(doc.body)))
-        for doc in documents
-    ]
+    scored = [(doc, similarity(query, search_form(doc.heading), search_form(doc.body)))
+              for doc in documents]
     return sorted(scored, key=lambda pair: (-pair[1], pair[0].key))
 
 
@@ -175,6 +175,22 @@ def query_trigrams(text: str, limit: int = 64) -> list[str]:
                 if gram not in strong and gram not in weak:
                     target.append(gram)
     return (strong + weak)[:limit]
+
+
+def folded_trigrams(text: str, limit: int = 24) -> tuple[list[str], list[str]]:
+    """Distinct trigrams of the :func:`normalize`-d query for a ``LIKE`` over folded text.
+
+    Two lists: the informative ones and those that were all hiragana before folding.
+    """
+    strong: list[str] = []
+    weak: list[str] = []
+    for word, mask in _segments(text):
+        for i in range(len(word) - 2):
+            gram = word[i:i + 3]
+            target = strong if "x" in mask[i:i + 3] else weak
+            if gram not in strong and gram not in weak:
+                target.append(gram)
+    return strong[:limit], weak[:limit]
 
 
 # --- repeat detection -----------------------------------------------------------------------

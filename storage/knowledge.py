@@ -2,8 +2,9 @@
 
 Search has two stages. The database finds candidates with its own trigram index (migration
 0002): on SQLite the FTS5 ``trigram`` tables ``knowledge_fts`` and ``ticket_fts`` queried with an
-``OR`` of the query's trigrams, ranked by bm25; on PostgreSQL ``pg_trgm``'s ``<%`` (word
-similarity) over ``cti_search_text(...)``, which the GIN indexes cover. Then
+``OR`` of the query's trigrams, ranked by bm25; on PostgreSQL a ``LIKE`` per informative query
+trigram over the generated ``search_text`` column, which the ``pg_trgm`` GIN indexes answer,
+ranked by how many of them a row contains. Then
 :func:`cti.knowledge.rank` re-ranks the candidates in Python, so both backends score alike.
 Queries too short for trigrams fall back to ``LIKE``.
 """
@@ -22,6 +23,7 @@ from cti.knowledge import (
     Document,
     RecentCall,
     fold_kana,
+    folded_trigrams,
     normalize,
     query_trigrams,
     rank,
@@ -34,9 +36,9 @@ Sessions = async_sessionmaker[AsyncSession]
 RESOLVED = ("resolved", "closed")
 CANDIDATES = 50  # rows the index hands to the re-ranking, per kind
 SHORT_CANDIDATES = 200
-PG_WORD_SIMILARITY = 0.01  # pg_trgm threshold: one shared trigram makes a candidate, as on SQLite
 SEARCH_TABLES = frozenset({"knowledge_fts", "ticket_fts"})
 SEARCH_INDEXES = frozenset({"ix_knowledge_articles_search_trgm", "ix_tickets_search_trgm"})
+SEARCH_COLUMN = "search_text"  # PostgreSQL only: generated, cti_search_text() of the texts
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool,
@@ -46,6 +48,9 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool,
         return name not in SEARCH_TABLES and name.rsplit("_", 1)[0] not in SEARCH_TABLES
     if type_ == "index" and name is not None:
         return name not in SEARCH_INDEXES
+    if type_ == "column" and name == SEARCH_COLUMN:
+        table = getattr(obj, "table", None)
+        return getattr(table, "name", None) not in {"knowledge_articles", "tickets"}
     return True
 
 
@@ -213,13 +218,20 @@ def _spellings(text_: str) -> list[str]:
 
 
 def _like_any(columns: Sequence[Any], words: Sequence[str]) -> ColumnElement[bool]:
-    escaped = [w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in words]
+    escaped = [_escape_like(w) for w in words]
     return or_(*(c.ilike(f"%{w}%", escape="\\") for c in columns for w in escaped))
+
+
+def _grams(query: str, dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return query_trigrams(query)
+    strong, weak = folded_trigrams(query)
+    return strong + weak
 
 
 async def _article_candidates(session: AsyncSession, query: str, service: str | None,
                               dialect: str) -> list[KnowledgeArticleRow]:
-    grams = query_trigrams(query)
+    grams = _grams(query, dialect)
     base: Select[Any] = select(KnowledgeArticleRow)
     if service is not None:
         base = base.where(KnowledgeArticleRow.service == service)
@@ -235,8 +247,7 @@ async def _article_candidates(session: AsyncSession, query: str, service: str | 
             " ORDER BY bm25(knowledge_fts, 2.0, 2.0, 1.0) LIMIT :n"),
             {"match": _fts_match(grams), "service": service, "n": CANDIDATES})).all()]
     else:
-        ids = await _pg_ids(session, "knowledge_articles",
-                            "title || ' ' || question || ' ' || answer", query, service, "")
+        ids = await _pg_ids(session, "knowledge_articles", query, service, "")
     if not ids:
         return []
     return list((await session.scalars(base.where(KnowledgeArticleRow.id.in_(ids)))).all())
@@ -244,7 +255,7 @@ async def _article_candidates(session: AsyncSession, query: str, service: str | 
 
 async def _ticket_candidates(session: AsyncSession, query: str, service: str | None,
                              since: datetime, dialect: str) -> list[TicketRow]:
-    grams = query_trigrams(query)
+    grams = _grams(query, dialect)
     base: Select[Any] = select(TicketRow).where(TicketRow.status.in_(RESOLVED),
                                                 TicketRow.received_at >= since,
                                                 TicketRow.summary != "")
@@ -264,7 +275,7 @@ async def _ticket_candidates(session: AsyncSession, query: str, service: str | N
             {"match": _fts_match(grams), "service": service, "n": CANDIDATES,
              "since": since})).all()]
     else:
-        ids = await _pg_ids(session, "tickets", "summary || ' ' || answer", query, service,
+        ids = await _pg_ids(session, "tickets", query, service,
                             " AND status IN ('resolved', 'closed')")
     if not ids:
         return []
@@ -275,18 +286,38 @@ def _fts_match(grams: Sequence[str]) -> str:
     return " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
 
 
-async def _pg_ids(session: AsyncSession, table: str, expression: str, query: str,
-                  service: str | None, extra: str) -> list[int]:
-    """Candidates by pg_trgm word similarity; the expression matches the GIN index's."""
-    await session.execute(text(
-        f"SET LOCAL pg_trgm.word_similarity_threshold = {PG_WORD_SIMILARITY}"))
-    indexed = f"cti_search_text({expression})"
+async def _pg_ids(session: AsyncSession, table: str, query: str, service: str | None,
+                  extra: str) -> list[int]:
+    """Rows whose ``search_text`` has the query's informative trigrams, those with most first.
+
+    When they give fewer than :data:`CANDIDATES` rows, rows with the query's hiragana trigrams
+    fill the pool (a query written in kana may only share those). ``extra`` repeats the partial
+    index's predicate so that the planner can use it.
+    """
+    ids: list[int] = []
+    for grams in folded_trigrams(query):
+        if grams and len(ids) < CANDIDATES:
+            ids += await _pg_matching(session, table, grams, service, extra, ids)
+    return ids
+
+
+async def _pg_matching(session: AsyncSession, table: str, grams: Sequence[str],
+                       service: str | None, extra: str, exclude: Sequence[int]) -> list[int]:
+    """Each ``LIKE '%abc%'`` is one lookup in the GIN trigram index (a bitmap OR of them)."""
+    params: dict[str, Any] = {f"g{i}": f"%{_escape_like(g)}%" for i, g in enumerate(grams)}
+    likes = [f"search_text LIKE :g{i}" for i in range(len(grams))]
+    hits = " + ".join(f"({like})::int" for like in likes)
+    skip = f" AND id NOT IN ({', '.join(str(int(i)) for i in exclude)})" if exclude else ""
     rows = await session.execute(text(
-        f"SELECT id FROM {table} WHERE :q <% {indexed}{extra}"
+        f"SELECT id FROM {table} WHERE ({' OR '.join(likes)}){extra}{skip}"
         " AND (CAST(:service AS text) IS NULL OR service = :service)"
-        f" ORDER BY word_similarity(:q, {indexed}) DESC, id LIMIT :n"),
-        {"q": normalize(query), "service": service, "n": CANDIDATES})
+        f" ORDER BY {hits} DESC, id DESC LIMIT :n"),
+        {**params, "service": service, "n": CANDIDATES - len(exclude)})
     return [r[0] for r in rows.all()]
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def similar(

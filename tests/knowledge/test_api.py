@@ -12,7 +12,7 @@ from knowledge_support import T0, make_ticket
 
 from cti.keys import SESSIONS
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient  # type: ignore[type-arg,unused-ignore]
 Headers = Callable[[str], Any]
 ARTICLE = {"service": "skysea", "title": "USBメモリが使えない",
            "question": "USBメモリを挿しても使えません。",

@@ -11,6 +11,7 @@ from cti.knowledge import (
     PARTICLE_WEIGHT,
     Document,
     RecentCall,
+    folded_trigrams,
     group_repeats,
     ngram_weights,
     normalize,
@@ -109,3 +110,11 @@ def test_summary_similarity_is_symmetric_and_bounded() -> None:
     assert 0.3 <= summary_similarity(a, b) < 1.0
     assert summary_similarity(a, "パスワードを忘れた") < 0.1
     assert summary_similarity("", "") == 0.0
+
+
+def test_folded_trigrams_split_informative_from_hiragana() -> None:
+    strong, weak = folded_trigrams("ｻｰﾊﾞｰにつながらない")
+    assert strong[0] == "さばに" and "さばに" not in weak
+    assert "ながら" in weak and all("さば" not in g for g in weak)
+    assert folded_trigrams("むがいか") == ([], ["むがい", "がいか"])
+    assert folded_trigrams("印刷") == ([], [])

@@ -3,9 +3,11 @@
 SQLite: FTS5 tables with the ``trigram`` tokenizer over knowledge articles (title, question,
 answer) and tickets (summary, answer), external-content tables kept in step by triggers.
 PostgreSQL: the ``pg_trgm`` extension, an immutable ``cti_search_text()`` (NFKC, lower case,
-katakana folded to hiragana, no long vowel mark) and GIN trigram indexes over it.
+katakana folded to hiragana, no long vowel mark), a stored generated column ``search_text`` on
+``knowledge_articles`` and ``tickets`` and GIN trigram indexes over it (for tickets only the
+resolved and closed ones).
 
-These objects are outside the ORM metadata; ``cti.storage.knowledge.include_object`` tells
+These objects (and the ``search_text`` columns) are outside the ORM metadata; ``cti.storage.knowledge.include_object`` tells
 Alembic's compare to leave them alone.
 
 Revision ID: 0002
@@ -76,18 +78,24 @@ POSTGRES_UP = [
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
         AS $$ SELECT pg_catalog.lower(pg_catalog.translate(
             pg_catalog.normalize($1, 'NFKC'), '{KATAKANA}ー', '{HIRAGANA}')) $$""",
+    # Stored, so a search never runs normalize() (about 0.25 ms a row) at query time.
+    """ALTER TABLE knowledge_articles ADD COLUMN search_text text
+        GENERATED ALWAYS AS (cti_search_text(title || ' ' || question || ' ' || answer)) STORED""",
     """CREATE INDEX ix_knowledge_articles_search_trgm ON knowledge_articles
-        USING gin (cti_search_text(title || ' ' || question || ' ' || answer) gin_trgm_ops)""",
-    """CREATE INDEX ix_tickets_search_trgm ON tickets
-        USING gin (cti_search_text(summary || ' ' || answer) gin_trgm_ops)
+        USING gin (search_text gin_trgm_ops)""",
+    """ALTER TABLE tickets ADD COLUMN search_text text
+        GENERATED ALWAYS AS (cti_search_text(summary || ' ' || answer)) STORED""",
+    """CREATE INDEX ix_tickets_search_trgm ON tickets USING gin (search_text gin_trgm_ops)
         WHERE status IN ('resolved', 'closed')""",
 ]
 
 POSTGRES_DOWN = [
     "DROP INDEX IF EXISTS ix_tickets_search_trgm",
     "DROP INDEX IF EXISTS ix_knowledge_articles_search_trgm",
+    "ALTER TABLE tickets DROP COLUMN IF EXISTS search_text",
+    "ALTER TABLE knowledge_articles DROP COLUMN IF EXISTS search_text",
     "DROP FUNCTION IF EXISTS cti_search_text(text)",
-    # pg_trgm stays: other databases objects may use it and dropping it needs more rights.
+    # pg_trgm stays: other objects may use it and dropping it needs more rights.
 ]
 
 
