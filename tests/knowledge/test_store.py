@@ -136,7 +136,8 @@ async def test_top3_hit_rate_on_the_labelled_set(sessions: Sessions, labelled: d
                           answer=item["answer"])
     queries = labelled["queries"]
     assert len(queries) >= 60
-    top1 = top3 = 0
+    service_of = {a["id"]: a["service"] for a in labelled["articles"]}
+    top1 = top3 = top3_in_service = 0
     misses = []
     for q in queries:
         found = await store.similar(sessions, q["text"], since=T0 - timedelta(days=30))
@@ -145,10 +146,16 @@ async def test_top3_hit_rate_on_the_labelled_set(sessions: Sessions, labelled: d
         top3 += q["article_id"] in ranked
         if q["article_id"] not in ranked:
             misses.append((q["text"], q["article_id"], ranked))
+        # At screen-pop time the caller has chosen the service in the IVR.
+        scoped = await store.similar(sessions, q["text"], since=T0 - timedelta(days=30),
+                                     service=service_of[q["article_id"]])
+        top3_in_service += q["article_id"] in [ids[a.id] for a in scoped.articles]
     backend = database_url.split(":", 1)[0]
-    print(f"\nknowledge hit rate [{backend}]: top-1 {top1 / len(queries):.3f}, "
-          f"top-3 {top3 / len(queries):.3f} over {len(queries)} queries; misses {misses}")
-    assert top3 / len(queries) >= MIN_TOP3, misses
+    n = len(queries)
+    print(f"\nknowledge hit rate [{backend}]: top-1 {top1 / n:.3f}, top-3 {top3 / n:.3f}, "
+          f"top-3 within the service {top3_in_service / n:.3f} over {n} queries; misses {misses}")
+    assert top3 / n >= MIN_TOP3, misses
+    assert top3_in_service >= top3  # fewer competitors can only help
 
 
 async def test_compare_ignores_only_the_search_objects(database_url: str) -> None:
