@@ -1,4 +1,5 @@
-"""Builds the escalation service and owns its mail sender task (an aiohttp ``cleanup_ctx``).
+"""Builds the escalation service and owns its tasks, the mail sender and the overdue watch (an
+aiohttp ``cleanup_ctx``).
 
 ``app.cleanup_ctx.append(escalation_context())`` after the database context; the routes in
 ``cti.web.escalations`` find the service under ``ESCALATIONS``.
@@ -19,6 +20,7 @@ from cti.config import BusinessCalendar, Settings
 from cti.escalation.mailer import Mailer
 from cti.escalation.message import MailIdentity, compose
 from cti.escalation.outbox import BACKOFF_MAX_S, BACKOFF_START_S, IDLE_POLL_S, EscalationOutbox, Sends
+from cti.escalation.overdue import CHECK_INTERVAL_S, OverdueWatch
 from cti.escalation.service import EscalationService
 from cti.escalation.tokens import ReplyTokens
 from cti.keys import CLOCK, FEED, METRICS, REDACTOR, SESSIONS, SETTINGS
@@ -27,6 +29,7 @@ from cti.storage.escalations import EscalationView
 log = structlog.get_logger()
 ESCALATIONS = web.AppKey("escalations", EscalationService)
 ESCALATION_OUTBOX = web.AppKey("escalation_outbox", EscalationOutbox)
+ESCALATION_OVERDUE = web.AppKey("escalation_overdue", OverdueWatch)
 Context = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -56,6 +59,7 @@ def escalation_context(
     backoff_start_s: float = BACKOFF_START_S,
     backoff_max_s: float = BACKOFF_MAX_S,
     idle_poll_s: float = IDLE_POLL_S,
+    overdue_check_s: float = CHECK_INTERVAL_S,
 ) -> Context:
     async def context(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -76,13 +80,17 @@ def escalation_context(
         await service.load_metrics()
         app[ESCALATION_OUTBOX] = outbox
         app[ESCALATIONS] = service
-        task = asyncio.create_task(outbox.run(), name="escalation-outbox")
+        watch = OverdueWatch(app[SESSIONS], app[FEED], app[CLOCK])
+        app[ESCALATION_OVERDUE] = watch
+        tasks = [asyncio.create_task(outbox.run(), name="escalation-outbox"),
+                 asyncio.create_task(watch.run(overdue_check_s), name="escalation-overdue")]
         log.info("escalation.outbox_started", smtp=f"{settings.smtp.host}:{settings.smtp.port}")
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             log.info("escalation.outbox_stopped")
 
     return context

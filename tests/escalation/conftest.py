@@ -52,7 +52,7 @@ def start_app(
         app = build_app(settings, clock=clock)
         app.cleanup_ctx.append(escalation_context(
             reply_base_url="https://cti.example.invalid", backoff_start_s=0.05, backoff_max_s=0.4,
-            idle_poll_s=30.0))
+            idle_poll_s=30.0, overdue_check_s=3600.0))  # tests call the overdue check themselves
         app.add_routes(escalations.routes)
         return await aiohttp_client(app)
 

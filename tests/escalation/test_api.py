@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from cti.auth import Principal, Role
+from cti.escalation.wiring import ESCALATION_OVERDUE
 from cti.keys import FEED, REGISTRY, SESSIONS
 
 Client = TestClient
@@ -263,3 +264,26 @@ async def test_two_answers_at_once_one_wins(
     # Exactly one answer was appended to the ticket.
     assert ticket.answer.count(reference) == 1 and ticket.status == "in_progress"
     assert open_gauge(client.app[REGISTRY], "vendor") == 0.0
+
+
+async def test_overdue_escalations_are_pushed_once(
+    client: Client, as_role: Callable[[str], Any], clock: Any
+) -> None:
+    operator = await as_role("operator")
+    console = client.app[FEED].subscribe(Principal("test-operator", Role.OPERATOR, "session"))
+    watch = client.app[ESCALATION_OVERDUE]
+    opened = await (await client.post(f"/api/tickets/{await ticket_for(client, 1)}/escalations",
+                                      headers=operator, json={"target": "city"})).json()
+    assert await watch.check() == []
+    # 16 wall-clock hours later (Wednesday 02:00 JST) is not late: the hours are business hours.
+    clock.now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+    assert await watch.check() == []
+    # Due Thursday 09:00 JST.
+    clock.now = datetime(2026, 11, 26, 0, 0, tzinfo=UTC) - timedelta(seconds=1)
+    assert await watch.check() == []
+    clock.now = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
+    assert [v.reference for v in await watch.check()] == [opened["reference"]]
+    assert await watch.check() == []  # once only
+    pushed = console.queue.get_nowait()
+    assert pushed["type"] == "escalation_overdue" and pushed["reference"] == opened["reference"]
+    assert console.queue.empty()
