@@ -9,13 +9,19 @@ from .rules import RoutingRules, ServiceRules, Strategy
 from .waiting import LEVELS
 
 
-def overflow_level(rules: ServiceRules, waited_s: float) -> int:
-    """The overflow level a call of this service has reached after `waited_s`."""
-    if rules.overflow_any_after_s is not None and waited_s >= rules.overflow_any_after_s:
+def overflow_level(rules: ServiceRules, arrived_at: float, now: float) -> int:
+    """The overflow level a call of this service that arrived at `arrived_at` has
+    reached at `now`. Compared as `arrived_at + step <= now`, exactly as the
+    deadlines are computed, so a deadline that fired always finds its step reached."""
+    if rules.overflow_any_after_s is not None and arrived_at + rules.overflow_any_after_s <= now:
         return 2
-    if rules.overflow_after_s is not None and waited_s >= rules.overflow_after_s:
+    if rules.overflow_after_s is not None and arrived_at + rules.overflow_after_s <= now:
         return 1
     return 0
+
+
+def max_wait_reached(rules: ServiceRules, arrived_at: float, now: float) -> bool:
+    return rules.max_wait_s is not None and arrived_at + rules.max_wait_s <= now
 
 
 def next_overflow_at(rules: ServiceRules, arrived_at: float, level: int) -> float | None:

@@ -24,7 +24,13 @@ from .decisions import (
     Overflow,
     WrapUpScheduled,
 )
-from .distribution import choose_operators, eligibility_table, next_overflow_at, overflow_level
+from .distribution import (
+    choose_operators,
+    eligibility_table,
+    max_wait_reached,
+    next_overflow_at,
+    overflow_level,
+)
 from .estimate import HandleTimes
 from .operator_state import OperatorState, check_operator_transition
 from .records import CallRecord, OperatorRecord
@@ -106,11 +112,10 @@ class Floor:
     def place(self, call: CallRecord, now: float, reason: str) -> None:
         """Insert a QUEUED call (not yet in a bucket) by its service's rules."""
         rules = self.services[call.service]
-        waited = now - call.arrived_at
-        if rules.max_wait_s is not None and waited >= rules.max_wait_s:
+        if max_wait_reached(rules, call.arrived_at, now):
             self.offer_callback(call, now, "max_wait")
             return
-        level = overflow_level(rules, waited)
+        level = overflow_level(rules, call.arrived_at, now)
         if level > call.level:
             self.out.append(Overflow(call.call_id, level))
         call.level = level
@@ -164,12 +169,11 @@ class Floor:
         if call.state is not _CALL.QUEUED:
             return
         rules = self.services[call.service]
-        waited = now - call.arrived_at
-        if rules.max_wait_s is not None and waited >= rules.max_wait_s:
+        if max_wait_reached(rules, call.arrived_at, now):
             self.unqueue(call)
             self.offer_callback(call, now, "max_wait")
             return
-        level = overflow_level(rules, waited)
+        level = overflow_level(rules, call.arrived_at, now)
         if level > call.level:
             self.unqueue(call)
             call.level = level

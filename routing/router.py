@@ -13,15 +13,19 @@ single `Rejected` decision and leaves the state as it was.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import Any, Final, get_args
 
 import structlog
 
 from .call_state import WAITING_CALL_STATES, CallState
 from .decisions import (
+    Announce,
     Decision,
+    Enqueue,
     NotifySupervisor,
     OperatorStatePending,
+    Overflow,
     Rejected,
     WrapUpScheduled,
 )
@@ -55,9 +59,22 @@ class _Reject(Exception):  # internal control flow, never escapes
         self.error_id, self.detail = error_id, detail
 
 
-def _decision_event_name(decision: Decision) -> str:
-    name = type(decision).__name__
+def _log_name(kind: type) -> str:
+    name = kind.__name__
     return "routing." + "".join("_" + c.lower() if c.isupper() else c for c in name)[1:]
+
+
+#: Per decision type: the stable log event name, its level and its fields. Chatty,
+#: per-caller bookkeeping goes to debug; what a person would look for goes to info.
+_LOG_PLAN: Final[dict[type, tuple[str, str, tuple[str, ...]]]] = {
+    kind: (
+        _log_name(kind),
+        "debug" if kind in (Announce, Enqueue, Overflow, WrapUpScheduled) else "info",
+        tuple(f.name for f in fields(kind)),
+    )
+    for kind in get_args(Decision)
+    if kind is not Rejected
+}
 
 
 class Router:
@@ -103,8 +120,8 @@ class Router:
         out, floor.out = floor.out, []
         log = self._log
         for decision in out:
-            log.info(_decision_event_name(decision),
-                     **{f: getattr(decision, f) for f in decision.__slots__})
+            name, level, names = _LOG_PLAN[type(decision)]
+            getattr(log, level)(name, **{f: getattr(decision, f) for f in names})
         return out
 
     # -- events ------------------------------------------------------------------

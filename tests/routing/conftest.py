@@ -26,9 +26,9 @@ SERVICES = ("isolation", "skysea", "portal", "licenses", "telework", "other")
 class Desk:
     """A router plus the time it lives in; records every decision it made."""
 
-    def __init__(self, rules: RoutingRules) -> None:
+    def __init__(self, rules: RoutingRules, logger: Any = None) -> None:
         self.rules = rules
-        self.router = Router(rules)
+        self.router = Router(rules, logger)
         self.now = 0.0
         self.history: list[Decision] = []
 
