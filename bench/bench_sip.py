@@ -29,12 +29,21 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sip"))
 
-from peers import Kamailio, free_udp_port, render, run_sipp, wait_udp_bound  # noqa: E402
+from peers import (  # noqa: E402
+    Kamailio,
+    SippResult,
+    free_udp_port,
+    render,
+    run_sipp,
+    wait_udp_bound,
+)
 
 PASSWORD = "bench-secret"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -42,14 +51,13 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 # -- the two targets, each run as `bench_sip.py --serve KIND` ----------------------------------
 async def serve_door(sip_port: int, registrar_port: int, stats_path: Path) -> None:
-    from cti.sip.adapter import SipFrontDoor
-    from cti.sip.audio import PromptLibrary
-    from cti.sip.events import CallOffered
-    from cti.sip.settings import RegistrarSettings, SipSettings
-
     import logging
 
     import structlog
+    from cti.sip.adapter import SipFrontDoor
+    from cti.sip.audio import PromptLibrary
+    from cti.sip.events import CallOffered, RegistrationChanged, RegistrationState
+    from cti.sip.settings import RegistrarSettings, SipSettings
 
     # the target logs warnings only (to stderr): per-call info lines would bias its CPU figure
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
@@ -64,8 +72,18 @@ async def serve_door(sip_port: int, registrar_port: int, stats_path: Path) -> No
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
+    def dump_stats() -> None:
+        stats_path.write_text(json.dumps({"frames_sent": door.clock.frames_sent,
+                                          "late_ticks": door.clock.late_ticks}))
+
+    loop.add_signal_handler(signal.SIGUSR1, dump_stats)
+
+    registered = asyncio.Event()
+
     async def drive() -> None:
         async for event in door.events():
+            if isinstance(event, RegistrationChanged) and event.state is RegistrationState.REGISTERED:
+                registered.set()
             if isinstance(event, CallOffered):
                 try:
                     await door.answer(event.call_id)
@@ -74,37 +92,35 @@ async def serve_door(sip_port: int, registrar_port: int, stats_path: Path) -> No
                     print("answer failed", exc, file=sys.stderr)
 
     task = asyncio.create_task(drive())
-    from cti.sip.events import RegistrationState
-
-    while door.registration_state is not RegistrationState.REGISTERED:
-        await asyncio.sleep(0.05)
+    await registered.wait()
     print("READY", flush=True)
     await stop.wait()
-    stats_path.write_text(json.dumps({"frames_sent": door.clock.frames_sent,
-                                      "late_ticks": door.clock.late_ticks}))
     await door.stop()
     await task
 
 
 def serve_pyvoip(sip_port: int, registrar_port: int) -> None:
+    import audioop
     import threading
 
     from cti.sip.audio import sine
     from cti.sip.pyvoip import CallState, VoIPPhone
 
-    import audioop
-
     tone = audioop.bias(audioop.lin2lin(sine((440.0,), 1.0), 2, 1), 1, 128)  # 8-bit unsigned
 
-    def answer(call: object) -> None:
+    def answer(call: Any) -> None:  # a pyVoIP VoIPCall
         try:
-            call.answer()  # type: ignore[attr-defined]
-            call.write_audio(tone * 90)  # type: ignore[attr-defined]
-            while call.state == CallState.ANSWERED:  # type: ignore[attr-defined]
+            call.answer()
+            call.write_audio(tone * 90)
+            while call.state == CallState.ANSWERED:
                 time.sleep(0.1)
         except Exception as exc:
             print("pyvoip call failed", exc, file=sys.stderr)
 
+    if os.environ.get("CTI_BENCH_PYVOIP_DEBUG"):
+        import pyVoIP
+
+        pyVoIP.DEBUG = True
     low = free_udp_port()
     phone = VoIPPhone("127.0.0.1", registrar_port, "pyvoip", PASSWORD, myIP="127.0.0.1",
                       callCallback=answer, sipPort=sip_port, rtpPortLow=20000,
@@ -114,6 +130,7 @@ def serve_pyvoip(sip_port: int, registrar_port: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     phone.start()
     print("READY", flush=True)
+    sys.stdout = sys.stderr  # pyVoIP prints its debug output and errors
     done.wait()
     os._exit(0)  # pyVoIP's stop() can hang (defect 7); the benchmark only needs it gone
 
@@ -137,10 +154,11 @@ class ProcStats:
         return len(list(Path(f"/proc/{self.pid}/task").iterdir()))
 
 
-async def measured(stats: ProcStats, coro: object) -> tuple[object, float]:
+async def measured(stats: ProcStats, coro: Coroutine[Any, Any, SippResult]
+                   ) -> tuple[SippResult, float]:
     """Run a SIPp phase; return its result and the target's CPU in % of one core."""
     cpu0, t0 = stats.cpu_s(), time.monotonic()
-    task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(coro)
     while not task.done():
         stats.sample_rss()
         await asyncio.wait([task], timeout=1.0)
@@ -157,8 +175,25 @@ def sipp_counts(stdout: str) -> tuple[int, int]:
     return ok, failed
 
 
+def _read_stats(path: Path) -> dict[str, int] | None:
+    text = path.read_text() if path.exists() else ""
+    return json.loads(text) if text else None
+
+
+async def door_stats(proc: asyncio.subprocess.Process, path: Path) -> dict[str, int]:
+    """Ask the cti.sip target for its media counters (SIGUSR1 -> stats file)."""
+    await asyncio.to_thread(path.unlink, True)
+    proc.send_signal(signal.SIGUSR1)
+    for _ in range(250):
+        data = await asyncio.to_thread(_read_stats, path)
+        if data is not None:
+            return data
+        await asyncio.sleep(0.02)
+    raise TimeoutError("target wrote no stats")
+
+
 async def bench_target(kind: str, user: str, kam_port: int, args: argparse.Namespace,
-                       work: Path) -> dict[str, object]:
+                       work: Path) -> dict[str, Any]:
     sip_port = free_udp_port()
     stats_path = work / f"{kind}-stats.json"
     proc = await asyncio.create_subprocess_exec(
@@ -171,17 +206,17 @@ async def bench_target(kind: str, user: str, kam_port: int, args: argparse.Names
             raise RuntimeError(f"{kind} target exited before it was ready")
     await wait_udp_bound(sip_port)
     stats = ProcStats(proc.pid)
-    out: dict[str, object] = {"target": kind}
+    out: dict[str, Any] = {"target": kind}
     extra = ("-s", user)
     best = None
     for rate in args.rates:
         calls = int(rate * args.step_s)
-        xml = render("uac_basic.xml", work, codecs="0", pause_ms=1000)
+        xml = render("uac_basic.xml", work, codecs="0 8", pause_ms=1000)
         result, cpu = await measured(stats, run_sipp(
             xml, kam_port, work, calls=calls, rate=rate, timeout_s=args.step_s + 30,
             extra=("-l", str(rate * 4), *extra)))
-        ok, failed = sipp_counts(result.stdout)  # type: ignore[attr-defined]
-        rtt = sorted(float(x.split(";")[-2]) for x in result.rtt_csv.splitlines()  # type: ignore[attr-defined]
+        ok, failed = sipp_counts(result.stdout)
+        rtt = sorted(float(x.split(";")[-2]) for x in result.rtt_csv.splitlines()
                      if x[:1].isdigit())
         p50 = statistics.median(rtt) if rtt else float("nan")
         p99 = rtt[min(len(rtt) - 1, int(0.99 * len(rtt)))] if rtt else float("nan")
@@ -196,22 +231,24 @@ async def bench_target(kind: str, user: str, kam_port: int, args: argparse.Names
 
     from cti.sip.audio import sine
     audio.write_bytes(audioop.lin2ulaw(sine((700.0,), 1.0), 2))
-    xml = render("uac_long_rtp.xml", work, codecs="0", pause_ms=int(args.long_s * 1000),
+    xml = render("uac_long_rtp.xml", work, codecs="0 8", pause_ms=int(args.long_s * 1000),
                  audio=audio)
-    frames0 = 0
+    frames0 = await door_stats(proc, stats_path) if kind == "door" else None
     result, cpu = await measured(stats, run_sipp(
         xml, kam_port, work, calls=args.concurrent, rate=args.concurrent / 5,
         timeout_s=args.long_s + 60, extra=("-l", str(args.concurrent), *extra)))
-    ok, failed = sipp_counts(result.stdout)  # type: ignore[attr-defined]
+    ok, failed = sipp_counts(result.stdout)
     threads = stats.threads()
     out["long"] = {"concurrent": args.concurrent, "ok": ok, "failed": failed, "cpu_pct": cpu,
                    "threads_after": threads}
     out["peak_rss_mb"] = stats.peak_rss_mb
+    if frames0 is not None:
+        frames1 = await door_stats(proc, stats_path)
+        out["rtp_pkts_per_call_s"] = (frames1["frames_sent"] - frames0["frames_sent"]) / max(
+            1, ok) / args.long_s
+        out["late_ticks"] = frames1["late_ticks"] - frames0["late_ticks"]
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proc.wait(), 30)
-    if stats_path.exists():
-        frames = json.loads(stats_path.read_text())["frames_sent"] - frames0
-        out["rtp_pkts_per_call_s"] = frames / max(1, ok + sum(1 for _ in ())) / args.long_s
     print(f"  {kind:7} {args.concurrent} concurrent {args.long_s:.0f} s calls with RTP: ok={ok} "
           f"failed={failed} cpu={cpu:.0f}% peak RSS={stats.peak_rss_mb:.0f} MB", flush=True)
     return out
@@ -225,26 +262,31 @@ async def main(args: argparse.Namespace) -> None:
             for kind, user in (("door", "helpdesk"), ("pyvoip", "pyvoip")):
                 print(f"== {kind}", flush=True)
                 results.append(await bench_target(kind, user, kam.port, args, work))
-    (work_dir := Path(args.json)).write_text(json.dumps(results, indent=2)) if args.json else None
+    if args.json:
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(results, indent=2))
     door, pv = results
     ds, ps = door.get("short") or {}, pv.get("short") or {}
     print("\n== summary (cti.sip vs bare pyVoIP 1.6.8, same run)")
     for key, label in (("rate", "max short calls/s, 0 failures"), ("p50_ms", "INVITE->200 p50 ms"),
                        ("p99_ms", "INVITE->200 p99 ms"), ("cpu_pct", "CPU % at that rate")):
-        a, b = ds.get(key), ps.get(key)  # type: ignore[union-attr]
+        a, b = ds.get(key), ps.get(key)
         ratio = f"{a / b:.2f}x" if isinstance(a, float | int) and isinstance(b, float | int) and b else "n/a"
-        print(f"  {label:34} {a!s:>10} {b!s:>10}  ratio {ratio}")
+        fa = f"{a:.1f}" if isinstance(a, float) else str(a)
+        fb = f"{b:.1f}" if isinstance(b, float) else str(b)
+        print(f"  {label:34} {fa:>10} {fb:>10}  ratio {ratio}")
     dl, pl = door["long"], pv["long"]
-    print(f"  {'concurrent long calls ok/failed':34} {dl['ok']}/{dl['failed']:<6} "  # type: ignore[index]
-          f"{pl['ok']}/{pl['failed']}")  # type: ignore[index]
-    print(f"  {'CPU % during long calls':34} {dl['cpu_pct']:>10.0f} {pl['cpu_pct']:>10.0f}")  # type: ignore[index]
+    print(f"  {'concurrent long calls ok/failed':34} {dl['ok']}/{dl['failed']:<6} "
+          f"{pl['ok']}/{pl['failed']}")
+    print(f"  {'CPU % during long calls':34} {dl['cpu_pct']:>10.0f} {pl['cpu_pct']:>10.0f}")
     print(f"  {'peak RSS MB':34} {door['peak_rss_mb']:>10.0f} {pv['peak_rss_mb']:>10.0f}")
     if "rtp_pkts_per_call_s" in door:
-        print(f"  cti.sip RTP packets sent per call per second: {door['rtp_pkts_per_call_s']:.2f}")
+        print(f"  cti.sip RTP packets sent per call per second: {door['rtp_pkts_per_call_s']:.2f}"
+              f" (media clock catch-ups: {door['late_ticks']})")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", choices=("door", "pyvoip"))
     parser.add_argument("--sip-port", type=int)
     parser.add_argument("--registrar-port", type=int)

@@ -57,6 +57,7 @@ KNOWN_UNSUPPORTED = frozenset(
     {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "UPDATE", "PRACK", "PUBLISH"}
 )
 DTMF_INFO_KEYS = "0123456789*#ABCD"
+RINGING_DELAY_S = 0.15
 
 
 def _utcnow() -> datetime:
@@ -76,6 +77,8 @@ class Call:
     acked: bool = False
     operator: OperatorLeg | None = None
     play_token: int = 0
+    answered_at: float | None = None  # loop time
+    ring_timer: asyncio.TimerHandle | None = None
     digit_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
 
 
@@ -110,6 +113,7 @@ class SipFrontDoor:
             s.bind_host, s.bind_port, self._on_request, self._on_response
         )
         log.info("sip.started", bind=f"{self.local[0]}:{self.local[1]}")
+        self.spawn(self._watch_media())
         if s.registrar is None:
             self._emit(RegistrationChanged(RegistrationState.DIRECT, self._now()))
         else:
@@ -174,6 +178,7 @@ class SipFrontDoor:
         assert self.transport is not None
         self.transport.respond(call.invite, ok)
         self._retransmit_ok(call, ok, T1, 0.0)
+        call.answered_at = asyncio.get_running_loop().time()
         self.clock.add(call.media)
         log.info("sip.answered", call_id=call_id, codec=call.media.codec.name)
         self._emit(CallAnswered(call_id, self._now()))
@@ -343,8 +348,9 @@ class SipFrontDoor:
             return
         call.media = media
         call.media_ready.set()
-        self._reply(call.invite, 180, to_tag=sipmsg.header_tag(call.dialog.local_uri),
-                    extra=self._common_headers())
+        # 180 only when the coordinator does not answer at once: a 180 sent just before the
+        # 200 can overtake it through a multi-process proxy, and strict callers then abort
+        call.ring_timer = asyncio.get_running_loop().call_later(RINGING_DELAY_S, self._ringing, call)
         caller = sipmsg.uri_user(sipmsg.header_uri(call.invite.get("from")))
         display = call.invite.get("from").split("<", 1)[0].strip().strip('"')
         called = sipmsg.uri_user(call.invite.uri or "") or sipmsg.uri_user(
@@ -352,6 +358,12 @@ class SipFrontDoor:
         log.info("sip.offered", call_id=call.call_id, caller=caller, called=called,
                  codec=media.codec.name)
         self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
+
+    def _ringing(self, call: Call) -> None:
+        call.ring_timer = None
+        if self.calls.get(call.call_id) is call and call.state is CallState.OFFERED:
+            self._reply(call.invite, 180, to_tag=sipmsg.header_tag(call.dialog.local_uri),
+                        extra=self._common_headers())
 
     def _cancel(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)
@@ -420,6 +432,22 @@ class SipFrontDoor:
         self._emit(DigitReceived(call.call_id, digit, source, self._now()))
 
     # -- internals -----------------------------------------------------------------------------
+    async def _watch_media(self) -> None:
+        """Hang up answered calls whose caller sends no RTP (vanished without a BYE)."""
+        limit = self.settings.media_timeout_s
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(5.0, limit / 4))
+            now = loop.time()
+            for call in list(self.calls.values()):
+                media = call.media
+                if media is None or call.answered_at is None:
+                    continue
+                last = media.last_rx if media.last_rx is not None else call.answered_at
+                if now - last > limit:
+                    log.warning("sip.media_timeout", call_id=call.call_id, silent_s=now - last)
+                    await self.hangup(call.call_id, reason=EndReason.MEDIA_TIMEOUT)
+
     def _call(self, call_id: str) -> Call:
         try:
             return self.calls[call_id]
@@ -447,9 +475,10 @@ class SipFrontDoor:
             return
         del self.calls[call.call_id]
         call.state = next_state(call.call_id, call.state, Trigger.END)
-        if call.ok_timer is not None:
-            call.ok_timer.cancel()
-            call.ok_timer = None
+        for timer in (call.ok_timer, call.ring_timer):
+            if timer is not None:
+                timer.cancel()
+        call.ok_timer = call.ring_timer = None
         if call.operator is not None:
             call.operator.caller_gone()
             call.operator = None

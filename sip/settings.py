@@ -34,6 +34,7 @@ class SipSettings:
     tts_cache_dir: Path | None = None
     user_agent: str = "cti-helpdesk/0.1"
     max_digits_per_second: int = 10  # DTMF flood guard per call
+    media_timeout_s: float = 60.0  # no RTP from an answered caller for this long: hang up
 
     @property
     def contact_host(self) -> str:
