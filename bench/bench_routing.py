@@ -16,7 +16,9 @@ an in-memory sink. Bounded in events and wall-clock time.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import os
 import random
 import statistics
 import sys
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     decided.clear()
     queue_sizes = []
 
+    gc_before = [g["collections"] for g in gc.get_stats()]
     started = time.perf_counter()
     while len(latencies) < args.events and time.perf_counter() - started < args.seconds:
         now += 0.25
@@ -198,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             arrive()
         queue_sizes.append(waiting)
     wall = time.perf_counter() - started
+    gc_runs = [g["collections"] - b for g, b in zip(gc.get_stats(), gc_before, strict=True)]
 
     total_ns = sum(latencies)
     decisions = sum(decided.values())
@@ -214,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"decisions: {decisions} ({decisions / (total_ns / 1e9):,.0f} decisions/s inside the "
           f"router; {len(latencies) / (total_ns / 1e9):,.0f} router calls/s)")
     print(f"latency per router call: p50 {pct(ordered, 0.50):.1f} us, "
-          f"p99 {pct(ordered, 0.99):.1f} us, max {ordered[-1] / 1000:.1f} us, "
-          f"mean {statistics.fmean(ordered) / 1000:.1f} us")
+          f"p99 {pct(ordered, 0.99):.1f} us, p99.9 {pct(ordered, 0.999):.1f} us, "
+          f"max {ordered[-1] / 1000:.1f} us, mean {statistics.fmean(ordered) / 1000:.1f} us")
+    print(f"garbage collections during the run (gen0/1/2): {'/'.join(map(str, gc_runs))}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     print("by input (count, p50 us, p99 us):")
     for kind, values in sorted(by_kind.items()):
         values.sort()

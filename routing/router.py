@@ -101,7 +101,13 @@ class Router:
     def handle_timer(self, now: float) -> list[Decision]:
         floor = self._floor
         floor.out = []
+        # Each owner fires at most once per call (its handler reschedules it past
+        # `now`); the bound turns a bug that would spin forever into a loud error.
+        budget = 2 * (len(floor.calls) + len(floor.operators)) + 16
         while (owner := floor.deadlines.pop_due(now)) is not None:
+            budget -= 1
+            if budget < 0:
+                raise RuntimeError(f"routing: deadline {owner} keeps firing at {now}")
             kind, ident = owner
             if kind == "call":
                 floor.call_due(floor.calls[ident], now)
