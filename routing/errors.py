@@ -43,6 +43,7 @@ class InvalidRoutingRules(RoutingError, ValueError):
 class RejectionReason(StrEnum):
     """Why an input event was rejected (the `error_id` of a `Rejected` decision)."""
 
+    UNKNOWN_EVENT = "unknown_event"
     UNKNOWN_CALL = "unknown_call"
     UNKNOWN_OPERATOR = "unknown_operator"
     UNKNOWN_SERVICE = "unknown_service"

@@ -208,6 +208,8 @@ class Router:
                 if call.state not in (_CALL.IVR, _CALL.QUEUED, _CALL.OFFERED):
                     raise _Reject(R.CALL_NOT_WAITING, f"call {call_id} is {call.state}")
                 floor.voicemail(call, now)
+            case _:
+                raise _Reject(R.UNKNOWN_EVENT, f"not a routing event: {type(event).__name__}")
 
     def _request_state(self, event: OperatorStateRequested, now: float) -> None:
         floor = self._floor
