@@ -7,8 +7,14 @@
     decisions = router.handle_timer(now)   # at or after the deadline
 
 No awaiting, no clock, no I/O: `now` is a monotonic time in seconds supplied by
-the caller. Bad input (unknown ids, duplicates, events out of order) yields a
-single `Rejected` decision and leaves the state as it was.
+the caller. Ask `next_deadline()` again after every `handle`/`handle_timer`
+(decisions move it) and call `handle_timer(now)` once `now >= deadline`. Bad
+input (unknown ids, duplicates, events out of order) yields a single `Rejected`
+decision and leaves the state as it was.
+
+Pass a logger (e.g. `structlog.get_logger("cti.routing").bind()`) to choose
+where decisions are logged; each decision is logged under a stable name
+(`routing.offer`, `routing.connect`, ...; `routing.rejected` at warning).
 """
 
 from __future__ import annotations
@@ -229,6 +235,8 @@ class Router:
                 if target is _OP.AVAILABLE:
                     op.missed_in_row = 0
                 floor.set_operator(op, target, reason, now)
+            case _OP.RESERVED if target is _OP.AVAILABLE:
+                raise _Reject(R.NO_CHANGE, f"operator {op.operator_id} is being offered a call")
             case _OP.RESERVED:
                 assert op.call_id is not None
                 call = floor.calls[op.call_id]

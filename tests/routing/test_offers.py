@@ -142,3 +142,12 @@ def test_logging_off_while_ringing_requeues_the_call(desk: Build) -> None:
     assert d.state("op-aoki") == "offline"
     assert [e.reason for e in d.of(Enqueue, decisions)] == ["requeued"]
     assert d.router.call("c-1").state == "queued"  # op-baba is below the primary proficiency
+
+
+def test_asking_for_available_while_ringing_changes_nothing(desk: Build) -> None:
+    d = desk(TWO)
+    d.login("op-aoki")
+    d.send(CallArrived("c-1", "portal"))
+    [rejected] = d.send(OperatorStateRequested("op-aoki", "available"))
+    assert rejected.error_id == "no_change"
+    assert d.router.call("c-1").offered_to == ("op-aoki",)
