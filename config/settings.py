@@ -136,6 +136,7 @@ class SmtpSettings:
 @dataclass(frozen=True, slots=True)
 class EscalationSettings:
     overdue_business_hours: int
+    reply_base_url: str  # the service's URL as vendors reach it (in the mail's reply link)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +375,11 @@ def _smtp(t: Table) -> SmtpSettings:
 
 
 def _escalation(t: Table) -> EscalationSettings:
-    result = EscalationSettings(t.integer("overdue_business_hours", 16, min=1, max=24 * 30))
+    base = t.text("reply_base_url", "")
+    if base and not base.startswith(("http://", "https://")):
+        raise t.error("reply_base_url", "an http:// or https:// URL", base)
+    result = EscalationSettings(t.integer("overdue_business_hours", 16, min=1, max=24 * 30),
+                                base.rstrip("/"))
     t.finish()
     return result
 

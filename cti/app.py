@@ -19,6 +19,8 @@ from cti.caller_id import NotAPhoneNumber
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
 from cti.console_feed import ConsoleFeed
+from cti.escalation.wiring import Context as EscalationContext
+from cti.escalation.wiring import escalation_context
 from cti.hours import HelpdeskHours
 from cti.incidents import IncidentBoard
 from cti.keys import (
@@ -46,7 +48,16 @@ from cti.storage.tickets import count_calls_since
 from cti.storage.users import count_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
-from cti.web import calendar, floor, health, incidents, planning, session, tickets
+from cti.web import (
+    calendar,
+    escalations,
+    floor,
+    health,
+    incidents,
+    planning,
+    session,
+    tickets,
+)
 from cti.web.middleware import errors_as_json
 from cti.web.security import require_roles
 from cti.wiring import ivr_settings, routing_rules
@@ -61,8 +72,10 @@ def build_app(
     clock: Clock = utc_now,
     registry: CollectorRegistry | None = None,
     control: CallControl | None = None,
+    escalation: EscalationContext | None = None,
 ) -> web.Application:
-    """The whole service. ``control`` replaces the SIP front door (tests pass an in-memory one)."""
+    """The whole service. ``control`` replaces the SIP front door (tests pass an in-memory one);
+    ``escalation`` replaces the escalation context (tests pass faster retry timings)."""
     app = web.Application(middlewares=[errors_as_json, require_roles], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -83,8 +96,10 @@ def build_app(
     app.cleanup_ctx.append(lambda app: _database(app, calendar_))
     app.cleanup_ctx.append(_ticket_writer)
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
+    app.cleanup_ctx.append(escalation or escalation_context(
+        reply_base_url=settings.escalation.reply_base_url or None))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
-                  planning.routes, incidents.routes):
+                  planning.routes, incidents.routes, escalations.routes):
         app.add_routes(table)
     return app
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from cti.storage.tables import Base
+from cti.storage.tables import Base, managed_by_models
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -14,6 +14,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=managed_by_models,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -17,7 +17,6 @@ from cti.config import Settings
 from tests_support import free_port
 
 from cti.escalation.wiring import escalation_context
-from cti.web import escalations
 
 Client = TestClient
 sys.path.insert(0, str(Path(__file__).parent))  # for `import escalation_support`
@@ -49,11 +48,9 @@ def start_app(
     async def start() -> Client:
         settings = make_settings(database_url, CTI_SMTP_HOST="127.0.0.1",
                                  CTI_SMTP_PORT=str(mail.port))
-        app = build_app(settings, clock=clock)
-        app.cleanup_ctx.append(escalation_context(
+        app = build_app(settings, clock=clock, escalation=escalation_context(
             reply_base_url="https://cti.example.invalid", backoff_start_s=0.05, backoff_max_s=0.4,
             idle_poll_s=30.0, overdue_check_s=3600.0))  # tests call the overdue check themselves
-        app.add_routes(escalations.routes)
         return await aiohttp_client(app)
 
     return start
