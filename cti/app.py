@@ -173,7 +173,8 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         except NotAPhoneNumber:
             log.warning("routing.priority_caller_ignored", number=number)
     center = CallCenter(
-        control, Router(routing_rules(settings, frozenset(tags))), app[HOURS],
+        control, Router(routing_rules(settings, frozenset(tags)),
+                        structlog.get_logger("cti.routing").bind()), app[HOURS],
         ivr_settings(settings), app[TICKET_WRITER], caller_ids, app[METRICS], app[FEED],
         {o.id: o.uri for o in settings.operators},
         ring_timeout_s=float(settings.routing.ring_timeout_seconds), clock=app[CLOCK],

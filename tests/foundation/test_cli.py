@@ -148,3 +148,37 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 def test_user_add_refuses_unknown_role(tmp_path: Path, role: str) -> None:
     result = run(["user", "add", "x", "--role", role], tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_serve_answers_sip_in_direct_mode_by_default(tmp_path: Path) -> None:
+    import socket
+
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
+    proc = subprocess.Popen([*CTI, "serve", "--http", f"127.0.0.1:{http_port}",
+                             "--sip", f"127.0.0.1:{sip_port}"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(proc, "service.started")
+        status, body = get(f"http://127.0.0.1:{http_port}/healthz")
+        assert status == 200 and json.loads(body)["sip"] == "direct"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.settimeout(5)
+            peer.bind(("127.0.0.1", 0))
+            port = peer.getsockname()[1]
+            peer.sendto((
+                f"OPTIONS sip:5000@127.0.0.1:{sip_port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-cli-1\r\n"
+                "From: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:5000@127.0.0.1>\r\n"
+                "Call-ID: cli-options@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", sip_port))
+            answer = peer.recv(4096).decode()
+        assert answer.startswith("SIP/2.0 200")
+        assert "Call-ID: cli-options@127.0.0.1" in answer
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "Traceback" not in out + err
