@@ -19,10 +19,7 @@ class HelpdeskHours:
         self.calendar = calendar
         self._sessions = sessions
         # A non-"auto" value in the config file or CTI_HOURS_OVERRIDE wins over everything else.
-        self._fixed = (
-            None if config_override == "auto"
-            else HoursOverride(config_override, None, "config")
-        )
+        self._fixed = _override(config_override, None, "config")
         self._override: HoursOverride | None = None
 
     @property
@@ -36,15 +33,22 @@ class HelpdeskHours:
     async def load(self) -> None:
         """Restore the last supervisor override after a restart."""
         latest = await stored.latest_override(self._sessions)
-        if latest is not None and latest.mode in ("open", "closed"):
-            self._override = HoursOverride(latest.mode, latest.until, latest.set_by)
+        if latest is not None:
+            self._override = _override(latest.mode, latest.until, latest.set_by)
 
     def status(self, at: datetime) -> CalendarStatus:
         return self.calendar.status(at, self.override)
 
     async def set_override(self, mode: str, until: datetime | None, by: str, now: datetime) -> None:
         await stored.save_override(self._sessions, stored.StoredOverride(mode, until, by, now))
-        self._override = (
-            None if mode == "auto" else HoursOverride(mode, until, by)
-        )
+        self._override = _override(mode, until, by)
         log.info("hours.override_set", mode=mode, until=until.isoformat() if until else None, by=by)
+
+
+def _override(mode: str, until: datetime | None, by: str) -> HoursOverride | None:
+    """An override for "open"/"closed"; None for "auto" (the calendar decides)."""
+    if mode == "open":
+        return HoursOverride("open", until, by)
+    if mode == "closed":
+        return HoursOverride("closed", until, by)
+    return None
