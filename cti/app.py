@@ -55,6 +55,7 @@ from cti.web import (
     health,
     incidents,
     planning,
+    reports,
     session,
     tickets,
 )
@@ -99,7 +100,8 @@ def build_app(
     app.cleanup_ctx.append(escalation or escalation_context(
         reply_base_url=settings.escalation.reply_base_url or None))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
-                  planning.routes, incidents.routes, escalations.routes):
+                  planning.routes, incidents.routes, escalations.routes,
+                  reports.routes):
         app.add_routes(table)
     return app
 

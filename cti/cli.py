@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_user_add(settings, args.name, Role(args.role)))
     if command == "token":
         return asyncio.run(_token_create(settings, args.name, Role(args.role)))
+    if command == "report":
+        return asyncio.run(_report(settings, args.month, args.format))
     if command == "forecast":
         return asyncio.run(_forecast(settings, args.month, as_json=args.json))
     raise AssertionError(command)
@@ -97,7 +99,38 @@ def _parser() -> argparse.ArgumentParser:
         "forecast", help="expected calls per business day and hour, operators needed per hour"))
     forecast.add_argument("--month", required=True, metavar="YYYY-MM")
     forecast.add_argument("--json", action="store_true", help="the same as GET /api/forecast")
+    report = with_config(sub.add_parser("report", help="the monthly response-history report"))
+    report.add_argument("--month", required=True, metavar="YYYY-MM")
+    report.add_argument("--format", choices=["text", "csv", "json"], default="text")
     return parser
+
+
+def _month(text: str) -> tuple[int, int] | None:
+    match = re.match(r"^(\d{4})-(0[1-9]|1[0-2])$", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+async def _report(settings: Settings, month_text: str, fmt: str) -> int:
+    from cti.reports import monthly_report
+
+    month = _month(month_text)
+    if month is None:
+        print(f"cti: --month must be YYYY-MM, got {month_text!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    engine = create_engine(settings.database.url)
+    try:
+        await require_current(engine)
+        result = await monthly_report(settings, session_factory(engine), *month)
+    except SchemaOutdated as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+    if fmt == "json":
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(result.to_csv() if fmt == "csv" else result.to_text())
+    return 0
 
 
 async def _forecast(settings: Settings, month_text: str, *, as_json: bool) -> int:
@@ -105,16 +138,15 @@ async def _forecast(settings: Settings, month_text: str, *, as_json: bool) -> in
     from cti.forecasting import month_forecast
     from cti.metrics import ForecastError, render_forecast_text
 
-    match = re.match(r"^(\d{4})-(0[1-9]|1[0-2])$", month_text)
-    if not match:
+    month = _month(month_text)
+    if month is None:
         print(f"cti: --month must be YYYY-MM, got {month_text!r}", file=sys.stderr)
         return EXIT_CONFIG
     engine = create_engine(settings.database.url)
     try:
         await require_current(engine)
         result = await month_forecast(settings, BusinessCalendar(settings.hours),
-                                      session_factory(engine), int(match.group(1)),
-                                      int(match.group(2)), utc_now())
+                                      session_factory(engine), *month, utc_now())
     except (SchemaOutdated, ForecastError) as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return EXIT_FAILED
