@@ -11,6 +11,9 @@ from cti.sip import ivr
 from cti.sip.settings import RegistrarSettings, SipSettings
 
 
+ROUTING_RING_GRACE_S = 5.0
+
+
 def routing_rules(settings: Settings, caller_tags: frozenset[str] = frozenset()) -> RoutingRules:
     r = settings.routing
     return RoutingRules(
@@ -26,7 +29,9 @@ def routing_rules(settings: Settings, caller_tags: frozenset[str] = frozenset())
             for s in settings.services
         ),
         operators=tuple(OperatorProfile(o.id, dict(o.skills)) for o in settings.operators),
-        ring_timeout_s=float(r.ring_timeout_seconds),
+        # The SIP leg's own ring timeout (CANCEL, then "no answer") decides; routing's timer is
+        # the safety net for a leg that never reports back.
+        ring_timeout_s=float(r.ring_timeout_seconds) + ROUTING_RING_GRACE_S,
         max_missed_offers=r.max_missed_offers,
         announce_interval_s=float(r.announce_interval_seconds),
         priority_callers=caller_tags,
