@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import audioop
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sip"))
 
+from cti.sip.audio import sine  # noqa: E402
 from peers import (  # noqa: E402
     Kamailio,
     SippResult,
@@ -192,10 +194,9 @@ async def door_stats(proc: asyncio.subprocess.Process, path: Path) -> dict[str, 
     raise TimeoutError("target wrote no stats")
 
 
-async def bench_target(kind: str, user: str, kam_port: int, args: argparse.Namespace,
-                       work: Path) -> dict[str, Any]:
+async def start_target(kind: str, kam_port: int, stats_path: Path
+                       ) -> asyncio.subprocess.Process:
     sip_port = free_udp_port()
-    stats_path = work / f"{kind}-stats.json"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", kind, "--sip-port", str(sip_port),
         "--registrar-port", str(kam_port), "--stats", str(stats_path),
@@ -205,50 +206,71 @@ async def bench_target(kind: str, user: str, kam_port: int, args: argparse.Names
         if not line:
             raise RuntimeError(f"{kind} target exited before it was ready")
     await wait_udp_bound(sip_port)
-    stats = ProcStats(proc.pid)
+    return proc
+
+
+async def stop_target(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def bench_target(kind: str, user: str, kam_port: int, args: argparse.Namespace,
+                       work: Path) -> dict[str, Any]:
+    """Short-call ramp on one target process, then long calls on a fresh one."""
+    stats_path = work / f"{kind}-stats.json"
     out: dict[str, Any] = {"target": kind}
     extra = ("-s", user)
+    proc = await start_target(kind, kam_port, stats_path)
+    stats = ProcStats(proc.pid)
     best = None
-    for rate in args.rates:
-        calls = int(rate * args.step_s)
-        xml = render("uac_basic.xml", work, codecs="0 8", pause_ms=1000)
-        result, cpu = await measured(stats, run_sipp(
-            xml, kam_port, work, calls=calls, rate=rate, timeout_s=args.step_s + 30,
-            extra=("-l", str(rate * 4), *extra)))
-        ok, failed = sipp_counts(result.stdout)
-        rtt = sorted(float(x.split(";")[-2]) for x in result.rtt_csv.splitlines()
-                     if x[:1].isdigit())
-        p50 = statistics.median(rtt) if rtt else float("nan")
-        p99 = rtt[min(len(rtt) - 1, int(0.99 * len(rtt)))] if rtt else float("nan")
-        print(f"  {kind:7} short calls {rate:4} calls/s: ok={ok} failed={failed} "
-              f"p50={p50:.1f} ms p99={p99:.1f} ms cpu={cpu:.0f}%", flush=True)
-        if failed or ok < calls:
-            break
-        best = {"rate": rate, "p50_ms": p50, "p99_ms": p99, "cpu_pct": cpu}
-    out["short"] = best
-    audio = work / "tone.ulaw"
-    import audioop
+    try:
+        for rate in args.rates:
+            calls = int(rate * args.step_s)
+            xml = render("uac_basic.xml", work, codecs="0 8", pause_ms=1000)
+            result, cpu = await measured(stats, run_sipp(
+                xml, kam_port, work, calls=calls, rate=rate, timeout_s=args.step_s + 30,
+                extra=("-l", str(rate * 4), *extra)))
+            ok, failed = sipp_counts(result.stdout)
+            rtt = sorted(float(x.split(";")[-2]) for x in result.rtt_csv.splitlines()
+                         if x[:1].isdigit())
+            p50 = statistics.median(rtt) if rtt else float("nan")
+            p99 = rtt[min(len(rtt) - 1, int(0.99 * len(rtt)))] if rtt else float("nan")
+            print(f"  {kind:7} short calls {rate:4} calls/s: ok={ok} failed={failed} "
+                  f"p50={p50:.1f} ms p99={p99:.1f} ms cpu={cpu:.0f}%", flush=True)
+            if failed or ok < calls:
+                break
+            best = {"rate": rate, "p50_ms": p50, "p99_ms": p99, "cpu_pct": cpu}
+        out["short"] = best
+        out["short_peak_rss_mb"] = stats.peak_rss_mb
+    finally:
+        await stop_target(proc)
 
-    from cti.sip.audio import sine
+    audio = work / "tone.ulaw"
     audio.write_bytes(audioop.lin2ulaw(sine((700.0,), 1.0), 2))
     xml = render("uac_long_rtp.xml", work, codecs="0 8", pause_ms=int(args.long_s * 1000),
                  audio=audio)
-    frames0 = await door_stats(proc, stats_path) if kind == "door" else None
-    result, cpu = await measured(stats, run_sipp(
-        xml, kam_port, work, calls=args.concurrent, rate=args.concurrent / 5,
-        timeout_s=args.long_s + 60, extra=("-l", str(args.concurrent), *extra)))
-    ok, failed = sipp_counts(result.stdout)
-    threads = stats.threads()
-    out["long"] = {"concurrent": args.concurrent, "ok": ok, "failed": failed, "cpu_pct": cpu,
-                   "threads_after": threads}
-    out["peak_rss_mb"] = stats.peak_rss_mb
-    if frames0 is not None:
-        frames1 = await door_stats(proc, stats_path)
-        out["rtp_pkts_per_call_s"] = (frames1["frames_sent"] - frames0["frames_sent"]) / max(
-            1, ok) / args.long_s
-        out["late_ticks"] = frames1["late_ticks"] - frames0["late_ticks"]
-    proc.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(proc.wait(), 30)
+    proc = await start_target(kind, kam_port, stats_path)  # fresh: no debris of the ramp
+    stats = ProcStats(proc.pid)
+    try:
+        frames0 = await door_stats(proc, stats_path) if kind == "door" else None
+        result, cpu = await measured(stats, run_sipp(
+            xml, kam_port, work, calls=args.concurrent, rate=args.concurrent / 5,
+            timeout_s=args.long_s + 60, extra=("-l", str(args.concurrent), *extra)))
+        ok, failed = sipp_counts(result.stdout)
+        out["long"] = {"concurrent": args.concurrent, "ok": ok, "failed": failed,
+                       "cpu_pct": cpu, "threads_after": stats.threads()}
+        out["peak_rss_mb"] = stats.peak_rss_mb
+        if frames0 is not None:
+            frames1 = await door_stats(proc, stats_path)
+            out["rtp_pkts_per_call_s"] = (frames1["frames_sent"] - frames0["frames_sent"]) / max(
+                1, ok) / args.long_s
+            out["late_ticks"] = frames1["late_ticks"] - frames0["late_ticks"]
+    finally:
+        await stop_target(proc)
     print(f"  {kind:7} {args.concurrent} concurrent {args.long_s:.0f} s calls with RTP: ok={ok} "
           f"failed={failed} cpu={cpu:.0f}% peak RSS={stats.peak_rss_mb:.0f} MB", flush=True)
     return out
@@ -278,7 +300,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  {'concurrent long calls ok/failed':34} {dl['ok']}/{dl['failed']:<6} "
           f"{pl['ok']}/{pl['failed']}")
     print(f"  {'CPU % during long calls':34} {dl['cpu_pct']:>10.0f} {pl['cpu_pct']:>10.0f}")
-    print(f"  {'peak RSS MB':34} {door['peak_rss_mb']:>10.0f} {pv['peak_rss_mb']:>10.0f}")
+    print(f"  {'peak RSS MB, long calls':34} {door['peak_rss_mb']:>10.0f} {pv['peak_rss_mb']:>10.0f}")
+    print(f"  {'peak RSS MB, short-call ramp':34} {door['short_peak_rss_mb']:>10.0f} "
+          f"{pv['short_peak_rss_mb']:>10.0f}")
     if "rtp_pkts_per_call_s" in door:
         print(f"  cti.sip RTP packets sent per call per second: {door['rtp_pkts_per_call_s']:.2f}"
               f" (media clock catch-ups: {door['late_ticks']})")

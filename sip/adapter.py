@@ -5,20 +5,16 @@ endpoints and one MediaClock paces all audio, so no pyVoIP thread exists and not
 cross threads (the only blocking work, speech synthesis, goes out via ``asyncio.to_thread``
 in ``audio.PromptLibrary.prepare``). See ``pyvoip.py`` for what is still taken from pyVoIP.
 
-Defect fixes in this module (numbers from shared/notes/pyvoip-1.6.8.md):
-- 1: the INVITE is answered with 100 Trying at once and CallOffered is emitted as soon as the
-  RTP socket is bound; ``answer()`` sends 200 OK immediately (pyVoIP waits a 1 s Timer).
+Defect fixes in this module (numbers from shared/notes/pyvoip-1.6.8.md); requests from
+callers are handled in inbound.py (defects 1, 5, 8 there):
+- 1: ``answer()`` sends 200 OK immediately (pyVoIP waits a 1 s Timer first).
 - 4: a call's sockets, timers and objects are released in ``_end`` (one place).
-- 5: CANCEL before answer -> 200 for the CANCEL and 487 for the INVITE, call ended.
-- 8: OPTIONS -> 200; known but unsupported methods -> 405 with Allow; unknown -> 501.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,56 +29,29 @@ from cti.sip.events import (
     CallAnswered,
     CallEnded,
     CallEvent,
-    CallOffered,
-    DigitReceived,
-    DigitSource,
     EndReason,
     HungUpBy,
     PlaybackFinished,
     RegistrationChanged,
     RegistrationState,
 )
-from cti.sip.message import SipMessage
+from cti.sip.inbound import ALLOW, Call, InboundRequests
 from cti.sip.operator import OperatorLeg
-from cti.sip.rtp import MediaClock, RtpSession, open_session
-from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, build_sdp, parse_offer
+from cti.sip.rtp import MediaClock
+from cti.sip.sdp import build_sdp
 from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
 from cti.sip.transport import T1, T2, SipTransport, open_transport
 
 log = structlog.get_logger("cti.sip")
 
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
-KNOWN_UNSUPPORTED = frozenset(
-    {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "UPDATE", "PRACK", "PUBLISH"}
-)
-DTMF_INFO_KEYS = "0123456789*#ABCD"
-RINGING_DELAY_S = 0.15
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(slots=True, eq=False)
-class Call:
-    call_id: str
-    invite: SipMessage
-    dialog: Dialog
-    offer: MediaOffer
-    state: CallState = CallState.OFFERED
-    media: RtpSession | None = None
-    media_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    ok_timer: asyncio.TimerHandle | None = None
-    acked: bool = False
-    operator: OperatorLeg | None = None
-    play_token: int = 0
-    answered_at: float | None = None  # loop time
-    ring_timer: asyncio.TimerHandle | None = None
-    digit_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
-
-
-class SipFrontDoor:
+class SipFrontDoor(InboundRequests):
     """CallControl over SIP/RTP (direct mode; registered mode with ``settings.registrar``)."""
 
     def __init__(
@@ -94,7 +63,7 @@ class SipFrontDoor:
     ) -> None:
         self.settings = settings
         self.library = library
-        self._now = now
+        self._clock_now = now
         self._stream = EventStream()
         self.calls: dict[str, Call] = {}
         self.legs: dict[str, OperatorLeg] = {}  # by the operator leg's SIP Call-ID
@@ -249,187 +218,10 @@ class SipFrontDoor:
         self._emit(event)
 
     def now(self) -> datetime:
-        return self._now()
+        return self._clock_now()
 
-    # -- inbound SIP ---------------------------------------------------------------------------
-    def _on_request(self, msg: SipMessage) -> None:
-        match msg.method:
-            case "INVITE":
-                self._invite(msg)
-            case "ACK":
-                call = self.calls.get(msg.call_id)
-                if call is not None and not call.acked and msg.cseq[0] == call.invite.cseq[0]:
-                    call.acked = True
-                    if call.ok_timer is not None:
-                        call.ok_timer.cancel()
-                        call.ok_timer = None
-            case "CANCEL":
-                self._cancel(msg)
-            case "BYE":
-                self._bye(msg)
-            case "INFO":
-                self._info(msg)
-            case "OPTIONS":
-                self._reply(msg, 200, extra=[("Accept", "application/sdp"),
-                                             ("Supported", ""), *self._common_headers()])
-            case method if method in KNOWN_UNSUPPORTED:
-                log.info("sip.method_not_allowed", method=method, call_id=msg.call_id)
-                self._reply(msg, 405, extra=[("Allow", ALLOW)])
-            case method:
-                log.info("sip.method_unknown", method=method, call_id=msg.call_id)
-                self._reply(msg, 501, extra=[("Allow", ALLOW)])
-
-    def _on_response(self, msg: SipMessage) -> None:
-        leg = self.legs.get(msg.call_id)
-        if leg is not None:
-            leg.stray_response(msg)
-
-    def _reply(self, msg: SipMessage, status: int, *, to_tag: str = "",
-               extra: list[tuple[str, str]] | None = None, body: bytes = b"") -> None:
-        assert self.transport is not None
-        tag = to_tag or ("" if msg.to_tag else sipmsg.new_tag())
-        self.transport.respond(msg, sipmsg.build_response(msg, status, to_tag=tag, extra=extra,
-                                                          body=body))
-
-    def _invite(self, msg: SipMessage) -> None:
-        call = self.calls.get(msg.call_id)
-        if msg.to_tag:
-            if call is None or call.media is None:
-                self._reply(msg, 481)
-                return
-            # re-INVITE (session refresh / hold): keep our media as it is
-            sdp = build_sdp(self.settings.contact_host, call.media.local_port,
-                            (call.media.codec,), call.offer.event_pt)
-            extra = [*self._common_headers(), ("Content-Type", "application/sdp")]
-            self._reply(msg, 200, extra=extra, body=sdp)
-            return
-        if call is not None:
-            return  # same Call-ID, new branch: a forked copy; the first one wins
-        source = msg.source[0] if msg.source else ""
-        if self.settings.allow_from and source not in self.settings.allow_from:
-            log.warning("sip.invite_refused", call_id=msg.call_id, source=source)
-            self._reply(msg, 403)
-            return
-        if "sdp" not in msg.get("content-type").lower() or not msg.body:
-            log.warning("sip.invite_without_sdp", call_id=msg.call_id)
-            self._reply(msg, 488, extra=[("Warning", '399 cti "INVITE without SDP offer"')])
-            return
-        try:
-            offer = parse_offer(msg.body)
-        except NoCommonCodecError as exc:
-            log.warning("sip.no_common_codec", call_id=msg.call_id, detail=str(exc))
-            self._reply(msg, 488, extra=[("Warning", '305 cti "Incompatible media format"')])
-            return
-        except SdpError as exc:
-            log.warning("sip.bad_sdp", call_id=msg.call_id, detail=str(exc))
-            self._reply(msg, 400, extra=[("Warning", f'399 cti "{exc}"')])
-            return
-        assert self.transport is not None
-        self.transport.respond(msg, sipmsg.build_response(msg, 100))
-        call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer)
-        self.calls[call.call_id] = call
-        self.spawn(self._prepare(call))
-
-    async def _prepare(self, call: Call) -> None:
-        offer = call.offer
-        try:
-            media = await open_session(
-                self.settings.bind_host, self.settings.rtp_ports, offer.codecs[0], offer.event_pt,
-                (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833))
-        except OSError as exc:
-            log.error("sip.rtp_unavailable", call_id=call.call_id, error=str(exc))
-            if self.calls.get(call.call_id) is call:
-                self._reply(call.invite, 503, to_tag=sipmsg.header_tag(call.dialog.local_uri))
-                self._end(call, EndReason.ERROR, HungUpBy.SYSTEM, emit=False)
-            return
-        if self.calls.get(call.call_id) is not call:  # cancelled while binding
-            media.close()
-            call.media_ready.set()
-            return
-        call.media = media
-        call.media_ready.set()
-        # 180 only when the coordinator does not answer at once: a 180 sent just before the
-        # 200 can overtake it through a multi-process proxy, and strict callers then abort
-        call.ring_timer = asyncio.get_running_loop().call_later(RINGING_DELAY_S, self._ringing, call)
-        caller = sipmsg.uri_user(sipmsg.header_uri(call.invite.get("from")))
-        display = call.invite.get("from").split("<", 1)[0].strip().strip('"')
-        called = sipmsg.uri_user(call.invite.uri or "") or sipmsg.uri_user(
-            sipmsg.header_uri(call.invite.get("to")))
-        log.info("sip.offered", call_id=call.call_id, caller=caller, called=called,
-                 codec=media.codec.name)
-        self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
-
-    def _ringing(self, call: Call) -> None:
-        call.ring_timer = None
-        if self.calls.get(call.call_id) is call and call.state is CallState.OFFERED:
-            self._reply(call.invite, 180, to_tag=sipmsg.header_tag(call.dialog.local_uri),
-                        extra=self._common_headers())
-
-    def _cancel(self, msg: SipMessage) -> None:
-        call = self.calls.get(msg.call_id)
-        if call is None or call.invite.top_via_branch != msg.top_via_branch:
-            self._reply(msg, 481)
-            return
-        self._reply(msg, 200, to_tag=sipmsg.header_tag(call.dialog.local_uri))
-        if call.state is CallState.OFFERED:  # defect 5: the INVITE gets its 487
-            assert self.transport is not None
-            self.transport.respond(call.invite, sipmsg.build_response(
-                call.invite, 487, to_tag=sipmsg.header_tag(call.dialog.local_uri)))
-            log.info("sip.cancelled", call_id=call.call_id)
-            self._end(call, EndReason.CALLER_CANCELLED, HungUpBy.CALLER)
-
-    def _bye(self, msg: SipMessage) -> None:
-        call = self.calls.get(msg.call_id)
-        if call is not None and call.state is not CallState.OFFERED:
-            self._reply(msg, 200)
-            log.info("sip.caller_bye", call_id=call.call_id)
-            self._end(call, EndReason.CALLER_HUNG_UP, HungUpBy.CALLER)
-            return
-        leg = self.legs.get(msg.call_id)
-        if leg is not None and leg.dialog is not None:
-            self._reply(msg, 200)
-            leg.remote_bye()
-            return
-        self._reply(msg, 481)
-
-    def _info(self, msg: SipMessage) -> None:
-        call = self.calls.get(msg.call_id)
-        if call is None:
-            self._reply(msg, 481)
-            return
-        self._reply(msg, 200)
-        ctype = msg.get("content-type").lower()
-        text = msg.body.decode("ascii", "replace")
-        digit = ""
-        if "dtmf-relay" in ctype:
-            for line in text.splitlines():
-                key, _, value = line.partition("=")
-                if key.strip().lower() == "signal":
-                    digit = value.strip().upper()
-        elif "application/dtmf" in ctype:
-            digit = text.strip().upper()
-        if digit == "10":
-            digit = "*"
-        elif digit == "11":
-            digit = "#"
-        if len(digit) == 1 and digit in DTMF_INFO_KEYS:
-            self._digit(call, digit, DigitSource.INFO)
-        elif digit:
-            log.info("sip.bad_dtmf_info", call_id=call.call_id, body=text[:40])
-
-    def _digit(self, call: Call, digit: str, source: DigitSource) -> None:
-        if self.calls.get(call.call_id) is not call or call.state is CallState.OFFERED:
-            return
-        loop_time = asyncio.get_running_loop().time()
-        times = call.digit_times
-        while times and loop_time - times[0] > 1.0:
-            times.popleft()
-        if len(times) >= self.settings.max_digits_per_second:
-            log.warning("sip.dtmf_flood", call_id=call.call_id, digit=digit)
-            return
-        times.append(loop_time)
-        log.info("sip.digit", call_id=call.call_id, digit=digit, source=source.value)
-        self._emit(DigitReceived(call.call_id, digit, source, self._now()))
+    def _now(self) -> datetime:
+        return self._clock_now()
 
     # -- internals -----------------------------------------------------------------------------
     async def _watch_media(self) -> None:
@@ -448,6 +240,10 @@ class SipFrontDoor:
                     log.warning("sip.media_timeout", call_id=call.call_id, silent_s=now - last)
                     await self.hangup(call.call_id, reason=EndReason.MEDIA_TIMEOUT)
 
+    def _live(self, call: Call) -> bool:
+        """The call is still the active call of its Call-ID (a function: no type narrowing)."""
+        return self.calls.get(call.call_id) is call
+
     def _call(self, call_id: str) -> Call:
         try:
             return self.calls[call_id]
@@ -456,7 +252,7 @@ class SipFrontDoor:
 
     def _retransmit_ok(self, call: Call, ok: bytes, interval: float, elapsed: float) -> None:
         """Timer G: resend the 2xx until the ACK arrives; no ACK in 64*T1 ends the call."""
-        if call.acked or self.calls.get(call.call_id) is not call:
+        if call.acked or not self._live(call):
             return
         if elapsed >= 64 * T1:
             log.warning("sip.no_ack", call_id=call.call_id)
@@ -471,7 +267,7 @@ class SipFrontDoor:
 
     def _end(self, call: Call, reason: EndReason, by: HungUpBy, *, emit: bool = True) -> None:
         """Defect 4: the one place a call's timers, sockets and objects are released."""
-        if self.calls.get(call.call_id) is not call:
+        if not self._live(call):
             return
         del self.calls[call.call_id]
         call.state = next_state(call.call_id, call.state, Trigger.END)

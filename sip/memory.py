@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from cti.sip.callstate import CallState, Trigger, next_state
 from cti.sip.control import Prompt, prompt_names
-from cti.sip.errors import CallNotFoundError
+from cti.sip.errors import CallNotFoundError, UnknownPromptError
 from cti.sip.events import (
     CallAnswered,
     CallEnded,
@@ -89,8 +89,16 @@ def _utcnow() -> datetime:
 class MemoryPhoneNetwork:
     """CallControl over a fake network. One consumer of ``events()``."""
 
-    def __init__(self, *, now: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        *,
+        now: Callable[[], datetime] = _utcnow,
+        prompts: frozenset[str] | None = None,
+    ) -> None:
+        """``prompts``: the prompt names that exist (None = any name is accepted), so a
+        coordinator test catches a prompt the real adapter would refuse."""
         self._now = now
+        self._prompts = prompts
         self._stream = EventStream()
         self._calls: dict[str, MemoryCall] = {}
         self._operators: dict[str, OperatorBehaviour] = {}
@@ -121,6 +129,11 @@ class MemoryPhoneNetwork:
     async def play(self, call_id: str, prompt: Prompt, *, loop: bool = False) -> None:
         call = self._call(call_id)
         names = prompt_names(prompt)
+        if self._prompts is not None:
+            for name in names:
+                builtin = name == "silence" or name.startswith(("tone:", "tts:"))
+                if not builtin and name not in self._prompts:
+                    raise UnknownPromptError(name)
         call.state = next_state(call_id, call.state, Trigger.PLAY)
         call.playing = names
         call.looping = loop

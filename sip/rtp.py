@@ -73,6 +73,12 @@ class RtpSession(asyncio.DatagramProtocol):
         self.local_port = transport.get_extra_info("sockname")[1]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self._packet(data)
+        except Exception:  # hostile media must not break the loop or the call
+            log.exception("sip.rtp.bad_packet", port=self.local_port, size=len(data))
+
+    def _packet(self, data: bytes) -> None:
         if len(data) < 12 or data[0] >> 6 != 2:
             return
         first, second, _seq, ts, ssrc = _HEADER.unpack_from(data)

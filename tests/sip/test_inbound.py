@@ -198,3 +198,15 @@ async def test_malformed_and_hostile_input(make_door: MakeDoor) -> None:
     assert door.transport is not None and door.transport.malformed >= 8
     assert rec.of(CallOffered) == []
     assert_no_leftovers(door)
+
+
+async def test_allow_list_refuses_other_peers(make_door: MakeDoor) -> None:
+    door, rec = await make_door(lambda d, e: None,  # type: ignore[misc]
+                                allow_from=frozenset({"127.0.0.2"}))
+    port = door.local[1]
+    sdp = (b"v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           b"m=audio 40000 RTP/AVP 0\r\n")
+    reply = await asyncio.to_thread(udp_exchange, port, request(
+        "INVITE", port, body=sdp, extra="Content-Type: application/sdp"))
+    assert reply is not None and reply.startswith(b"SIP/2.0 403 Forbidden")
+    assert rec.of(CallOffered) == []

@@ -135,3 +135,16 @@ def test_prompt_names() -> None:
     assert prompt_names(("a", "b+c")) == ("a", "b", "c")
     with pytest.raises(ValueError):
         prompt_names("")
+
+
+async def test_unknown_prompt_is_refused_like_the_adapter() -> None:
+    from cti.sip.errors import UnknownPromptError
+
+    n = MemoryPhoneNetwork(prompts=frozenset({"greeting"}))
+    await n.start()
+    cid = n.dial()
+    await n.answer(cid)
+    await n.play(cid, ("greeting", "tone:hold", "tts:テスト"))
+    with pytest.raises(UnknownPromptError):
+        await n.play(cid, "no_such_prompt")
+    await n.stop()
