@@ -183,13 +183,11 @@ async def test_compare_ignores_only_the_search_objects(database_url: str) -> Non
         await engine.dispose()
 
 
-async def test_postgres_candidate_queries_can_use_the_trigram_indexes(database_url: str) -> None:
+async def test_postgres_candidate_queries_can_use_the_trigram_indexes(postgres_server: Any) -> None:
     """The LIKEs can use the GIN indexes (the tickets' one is partial: its predicate must match)."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's indexes")
     from sqlalchemy import text
 
-    engine = create_engine(database_url)
+    engine = create_engine(await postgres_server.create_database())
     try:
         async with engine.connect() as conn:
             # Inside a transaction that is rolled back: without the status index, the only
