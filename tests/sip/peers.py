@@ -94,9 +94,10 @@ async def run_sipp(
     )
     try:
         out, errout = await asyncio.wait_for(proc.communicate(), timeout_s + 10)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+    except BaseException:  # timeout or the test gave up (cancelled): never leave SIPp behind
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.shield(proc.wait())
         raise
     return collect(work, name, proc.returncode or 0, out, errout, proc.pid)
 
