@@ -1,9 +1,9 @@
 """SIP front door benchmark: SIPp against cti.sip and against a bare pyVoIP phone.
 
-Run (about 6 minutes; all traffic on 127.0.0.1; needs sipp and kamailio):
+Run (about 10 minutes; all traffic on 127.0.0.1; needs sipp and kamailio):
 
     .venv/bin/python bench/bench_sip.py            # full run
-    .venv/bin/python bench/bench_sip.py --quick    # shorter steps (about 2 minutes)
+    .venv/bin/python bench/bench_sip.py --quick    # shorter steps (about 4 minutes)
 
 Both targets register with the same in-memory Kamailio (pyVoIP 1.6.8 cannot answer a peer
 directly: it sends everything to its registrar), and SIPp calls them through it. Each target

@@ -102,6 +102,18 @@ class PromptLibrary:
             self._encoded[key] = encode(self.pcm(name), codec)
         return self._encoded[key]
 
+    def missing(self, names: tuple[str, ...] | list[str]) -> list[str]:
+        """The names that cannot be played (check at start-up; ``tts:`` names are not checked)."""
+        out = []
+        for name in names:
+            if name.startswith("tts:"):
+                continue
+            try:
+                self.pcm(name)
+            except UnknownPromptError:
+                out.append(name)
+        return out
+
     async def prepare(self, names: tuple[str, ...]) -> None:
         """Make sure every name can be played; synthesises tts: names off the event loop."""
         for name in names:

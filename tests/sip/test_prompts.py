@@ -25,6 +25,8 @@ def test_shipped_prompts_cover_what_the_ivr_plays() -> None:
         with wave.open(str(PROMPTS / f"{name}.wav")) as w:
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
     assert len(lib.encoded(GREETING, Codec.PCMA)) == len(lib.pcm(GREETING)) // 2
+    assert lib.missing([GREETING, "tone:hold", "tts:x", "no_such_prompt", "../etc"]) == [
+        "no_such_prompt", "../etc"]
 
 
 def test_build_makes_8khz_wavs(tmp_path: Path) -> None:
