@@ -171,13 +171,20 @@ class SippServer:
 class Baresip:
     """baresip as an auto-answering operator phone that sends a sine tone."""
 
-    def __init__(self, work: Path, *, tone_hz: int = 1300, codecs: str = "PCMA,PCMU") -> None:
+    def __init__(self, work: Path, *, tone_hz: int = 1300, codecs: str = "PCMA,PCMU",
+                 registrar: tuple[int, str] | None = None) -> None:
+        """``registrar``: (Kamailio port, password) to register as 201 there."""
         self.dir = work / "baresip"
         self.dir.mkdir(exist_ok=True)
         self.port = free_udp_port()
+        self.registrar = registrar
         rtp_low = free_udp_port(even=True)
+        aor = f"<sip:201@127.0.0.1:{self.port}>;regint=0"
+        if registrar is not None:
+            aor = (f"<sip:201@127.0.0.1:{registrar[0]}>;auth_pass={registrar[1]};regint=60"
+                   f";outbound=\"sip:127.0.0.1:{registrar[0]}\"")
         values = {"sip_port": self.port, "tone_hz": tone_hz, "rtp_low": rtp_low,
-                  "rtp_high": rtp_low + 10, "codecs": codecs}
+                  "rtp_high": rtp_low + 10, "codecs": codecs, "aor": aor}
         for name in ("config", "accounts"):
             text = (Path(__file__).parent / "baresip" / f"{name}.template").read_text()
             for key, value in values.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,3 +88,54 @@ async def test_wrong_password_fails_and_keeps_retrying(make_door: MakeDoor, tmp_
         first = reg.attempts  # type: ignore[attr-defined]
         await wait_until(lambda: reg.attempts >= first + 2, 5)  # type: ignore[attr-defined]
         assert door.registration_state is RegistrationState.FAILED
+
+
+async def test_operator_leg_through_the_proxy_to_a_registered_baresip(
+    make_door: MakeDoor, tmp_path: Path
+) -> None:
+    """Registered mode end to end: caller and operator phone both reach us through Kamailio.
+
+    The operator leg's 200 carries Record-Route, so the ACK and the BYE must follow the
+    reversed route set (defects 2 and 3 on the UAC side); baresip repeats its 200 otherwise.
+    """
+    from cti.sip.events import OperatorConnected
+    from peers import Baresip
+    from rtp_peer import RtpPeer, decode, has_tone
+
+    async with Kamailio(tmp_path, password=PASSWORD, qop=False) as kam:
+        async with Baresip(tmp_path, tone_hz=1300, registrar=(kam.port, PASSWORD)) as phone:
+            await wait_until(lambda: "REGISTERED sip:201@" in kam.output(), 10)
+            operator_uri = f"sip:201@127.0.0.1:{kam.port}"
+
+            def handler(door: SipFrontDoor, event: CallEvent) -> object:
+                async def go() -> None:
+                    if isinstance(event, CallOffered):
+                        await door.answer(event.call_id)
+                        await door.play(event.call_id, "tone:hold", loop=True)
+                        await door.connect_to_operator(event.call_id, operator_uri, 10)
+
+                return go()
+
+            door, rec = await make_door(  # type: ignore[misc]
+                handler, registrar=registrar(kam.port), outbound_proxy=("127.0.0.1", kam.port))
+            await rec.wait_for(is_state(RegistrationState.REGISTERED), 5)
+            caller_media = RtpPeer(pt=0, freq=700.0)
+            scenario = render("uac_wait_bye.xml", tmp_path, codecs="0",
+                              media_port=caller_media.port, dtmf="", bye_timeout_ms=20000)
+            caller = asyncio.create_task(run_sipp(scenario, kam.port, tmp_path, timeout_s=30))
+            receiver = asyncio.create_task(caller_media.receive())
+            try:
+                connected = await rec.wait_for(lambda e: isinstance(e, OperatorConnected), 10)
+                call = door.calls[connected.call_id]
+                assert call.media is not None
+                await caller_media.send(("127.0.0.1", call.media.local_port), 4.0)
+                await door.hangup(connected.call_id)
+                result = await caller
+                assert result.returncode == 0, result.errors + result.stderr
+            finally:
+                receiver.cancel()
+                caller_media.close()
+            assert door.retransmitted_2xx == 0, phone.output()[-3000:]
+            await wait_until(lambda: "terminated" in phone.output(), 5)  # our BYE reached it
+    heard = [p for _, pt, p in caller_media.received if has_tone(decode(p, pt), 1300.0)]
+    assert len(heard) > 0.8 * 3 * 50
