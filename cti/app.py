@@ -28,6 +28,7 @@ from cti.keys import (
     CALL_CENTER,
     CALLER_IDS,
     CLOCK,
+    CONSOLE_SOCKETS,
     ENGINE,
     FEED,
     HOURS,
@@ -50,10 +51,12 @@ from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
 from cti.web import (
     calendar,
+    console,
     escalations,
     floor,
     health,
     incidents,
+    knowledge,
     planning,
     reports,
     session,
@@ -85,6 +88,8 @@ def build_app(
     app[CALLER_IDS] = privacy.caller_id_policy(settings)
     app[FEED] = ConsoleFeed()
     app[INCIDENTS] = IncidentBoard()
+    app[CONSOLE_SOCKETS] = set()
+    app.on_shutdown.append(floor.close_consoles)
     calendar_ = BusinessCalendar(settings.hours)
     app[METRICS] = CtiMetrics(
         app[REGISTRY], baseline=settings.baseline, services=[s.id for s in settings.services],
@@ -101,7 +106,7 @@ def build_app(
         reply_base_url=settings.escalation.reply_base_url or None))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
-                  reports.routes):
+                  reports.routes, console.routes, knowledge.routes):
         app.add_routes(table)
     return app
 

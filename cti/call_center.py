@@ -167,14 +167,12 @@ class CallCenter:
         return self._monotonic()
 
     def ticket_applied(self, event: CallRecordEvent, ticket_id: int) -> None:
-        """Writer callback: remember the ticket of a call and tell a waiting screen pop."""
-        if self._tickets.get(event.call_id) != ticket_id:
-            self._tickets[event.call_id] = ticket_id
-            call = self._calls.get(event.call_id)
-            if call is not None and call.operator_id:
-                self._feed.to_user(call.operator_id, {"type": "ticket_ready",
-                                                      "call_id": event.call_id,
-                                                      "ticket_id": ticket_id})
+        """Writer callback: remember each call's ticket; once the offer to an operator is in
+        the database (so the ticket is theirs to open), tell their console it is ready."""
+        self._tickets[event.call_id] = ticket_id
+        if event.kind == "operator_offered" and event.data.get("operator_id"):
+            self._feed.to_user(str(event.data["operator_id"]), {
+                "type": "ticket_ready", "call_id": event.call_id, "ticket_id": ticket_id})
 
     def _next_deadline(self) -> float | None:
         deadlines = [d for d in (self.router.next_deadline(),

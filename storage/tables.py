@@ -223,14 +223,3 @@ class HoursOverrideRow(Base):
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[datetime]
 
-
-def managed_by_models(obj: Any, name: str | None, type_: str, reflected: bool,
-                      compare_to: Any) -> bool:
-    """Alembic ``include_object``: full-text tables, trigram indexes and the PostgreSQL-only
-    generated ``search_text`` columns are made by raw SQL in the migrations (SQLite FTS5,
-    PostgreSQL pg_trgm) and are not part of the models."""
-    if not (reflected and compare_to is None and name):
-        return True
-    if type_ == "column":
-        return name != "search_text"
-    return not ("_fts" in name or name.endswith("_trgm"))

@@ -110,7 +110,8 @@ def derive(timeline: Sequence[CallRecordEvent]) -> TicketFacts:
         caller_display=_text(offered, "caller_display"),
         sip_call_id=_text(offered, "sip_call_id"),
         service=service,
-        operator_id=_text(connected, "operator_id"),
+        # The operator who answered; until then the one it is ringing (their screen pop opens it).
+        operator_id=_text(connected or last.get("operator_offered"), "operator_id"),
         answered_at=connected.at if connected else None,
         ended_at=ended.at if ended else None,
         outcome=_outcome(first, ended) if ended else None,

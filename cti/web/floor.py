@@ -7,11 +7,11 @@ import contextlib
 from typing import Any
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.auth import ANY_ROLE, SUPERVISORS, Role
 from cti.errors import Forbidden, InvalidRequest, NotFound
-from cti.keys import CALL_CENTER, FEED, SETTINGS
+from cti.keys import CALL_CENTER, CONSOLE_SOCKETS, FEED, SETTINGS
 from cti.routing import OperatorState, OperatorStateRequested, Rejected
 from cti.web.body import json_object, reply
 from cti.web.security import allow_any_user, allow_roles, principal
@@ -87,6 +87,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     who = principal(request)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
+    request.app[CONSOLE_SOCKETS].add(ws)
     feed = request.app[FEED]
     subscription = feed.subscribe(who)
     log.info("console.connected", user=who.name, role=who.role.value)
@@ -106,5 +107,12 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await sender
         feed.unsubscribe(subscription)
+        request.app[CONSOLE_SOCKETS].discard(ws)
         log.info("console.disconnected", user=who.name)
     return ws
+
+
+async def close_consoles(app: web.Application) -> None:
+    """On shutdown: tell every open console we are going away instead of waiting for it."""
+    for ws in list(app[CONSOLE_SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

@@ -113,6 +113,21 @@ async def get_ticket(request: web.Request) -> web.Response:
     return reply(body)
 
 
+@routes.get("/api/tickets/{id}/related")
+@allow_roles(ANY_ROLE)
+async def related(request: web.Request) -> web.Response:
+    """The same caller's other tickets (the screen pop's history), newest first."""
+    who = principal(request)
+    view, _ = await _load_for(request, who)
+    if view.caller_hash is None:
+        return reply({"tickets": []})
+    found = await store.list_tickets(request.app[SESSIONS],
+                                     store.TicketFilter(caller_hash=view.caller_hash, limit=11))
+    others = [t for t in found if t.id != view.id][:10]
+    await _audit_read(request, who, "ticket.related", view.reference, {"count": len(others)})
+    return reply({"tickets": [ticket_json(t) for t in others]})
+
+
 @routes.patch("/api/tickets/{id}")
 @allow_roles(EDITORS)
 async def update_ticket(request: web.Request) -> web.Response:

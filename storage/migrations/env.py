@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
-from cti.storage.tables import Base, managed_by_models
+from cti.storage.knowledge import include_object
+from cti.storage.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -14,7 +15,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
-    include_object=managed_by_models,
+    include_object=include_object,  # the search objects of migration 0002
 )
 with context.begin_transaction():
     context.run_migrations()

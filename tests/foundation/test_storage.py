@@ -119,14 +119,15 @@ async def test_operator_sync_follows_the_config(database_url: str) -> None:
 async def test_migrations_match_the_models(database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-    from cti.storage.tables import Base, managed_by_models
+    from cti.storage.knowledge import include_object
+    from cti.storage.tables import Base
 
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(lambda sync: compare_metadata(
                 MigrationContext.configure(sync, opts={"compare_type": True,
-                                                  "include_object": managed_by_models}),
+                                                  "include_object": include_object}),
                 Base.metadata))
         assert diff == [], f"models and migrations differ: {diff}"
     finally:
