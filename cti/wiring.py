@@ -10,7 +10,6 @@ from cti.routing import OperatorProfile, RoutingRules, ServiceRules, Strategy
 from cti.sip import ivr
 from cti.sip.settings import RegistrarSettings, SipSettings
 
-
 ROUTING_RING_GRACE_S = 5.0
 
 
