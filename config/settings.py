@@ -217,6 +217,7 @@ def _parse(root: Table, source: str) -> Settings:
     service_ids = {s.id for s in services}
     operators = tuple(_operator(t, service_ids) for t in root.tables("operators"))
     _check_unique(root, "operators", [o.id for o in operators], "id")
+    _check_unique(root, "operators", [o.uri for o in operators], "uri")
     log = root.table("log")
     settings = Settings(
         source=source,

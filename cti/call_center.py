@@ -52,6 +52,8 @@ class ActiveCall:
     service: str | None = None
     routed: bool = False
     operator_id: str | None = None  # operator offered or connected
+    leg_operator: str | None = None  # whose phone the outbound leg is ringing now
+    next_operator: str | None = None  # offered while the previous leg had not ended yet
     connected: bool = False
     hang_up_after_playback: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +86,6 @@ class CallCenter:
         self._metrics = metrics
         self._feed = feed
         self._uris = dict(operator_uris)
-        self._by_uri = {uri: op for op, uri in self._uris.items()}
         self._ring_timeout_s = ring_timeout_s
         self._clock = clock
         self._monotonic = monotonic
@@ -208,16 +209,19 @@ class CallCenter:
                     if call.ivr.incident_heard and not heard_before:
                         await self._record(call, "incident_message", {})  # heard to the end
                     await self._ivr_decisions(call, decisions)
-            case sip.OperatorConnected() if call is not None and call.operator_id:
+            case sip.OperatorConnected() if call is not None and call.leg_operator:
                 await self.route_decisions(self.router.handle(
-                    routing.OfferAnswered(call.call_id, call.operator_id), now))
-            case (sip.OperatorNoAnswer() | sip.OperatorFailed()) if call and call.operator_id:
+                    routing.OfferAnswered(call.call_id, call.leg_operator), now))
+            case (sip.OperatorNoAnswer() | sip.OperatorFailed()) if call and call.leg_operator:
+                operator_id, call.leg_operator = call.leg_operator, None
                 reason = (routing.FailReason.NO_ANSWER if isinstance(event, sip.OperatorNoAnswer)
                           else _fail_reason(event.reason))
                 await self._record(call, "operator_missed",
-                                   {"operator_id": call.operator_id, "reason": str(reason)})
+                                   {"operator_id": operator_id, "reason": str(reason)})
                 await self.route_decisions(self.router.handle(
-                    routing.OfferFailed(call.call_id, call.operator_id, reason), now))
+                    routing.OfferFailed(call.call_id, operator_id, reason), now))
+                if call.next_operator and call.call_id in self._calls:
+                    await self._ring(call, call.next_operator)
             case sip.CallEnded() if call is not None:
                 await self._ended(call, event, now)
             case sip.RegistrationChanged():
@@ -309,8 +313,10 @@ class CallCenter:
                 call.operator_id = operator_id
                 await self._record(call, "operator_offered", {"operator_id": operator_id})
                 self._screen_pop(call, decision)
-                await self._sip.connect_to_operator(call.call_id, self._uris[operator_id],
-                                                        self._ring_timeout_s)
+                if call.leg_operator is None:
+                    await self._ring(call, operator_id)
+                else:  # routing gave up on a leg SIP still rings: dial once that leg ends
+                    call.next_operator = operator_id
             case routing.Connect(operator_id=operator_id, waited_s=waited) if call:
                 call.operator_id, call.connected = operator_id, True
                 await self._record(call, "connected", {"operator_id": operator_id})
@@ -341,6 +347,11 @@ class CallCenter:
                             kind=type(decision.event).__name__, detail=decision.detail)
             case _:
                 log.debug("call_center.decision", decision=type(decision).__name__)
+
+    async def _ring(self, call: ActiveCall, operator_id: str) -> None:
+        call.leg_operator, call.next_operator = operator_id, None
+        await self._sip.connect_to_operator(call.call_id, self._uris[operator_id],
+                                            self._ring_timeout_s)
 
     def _screen_pop(self, call: ActiveCall, offer: routing.Offer) -> None:
         delivered = self._feed.to_user(offer.operator_id, {

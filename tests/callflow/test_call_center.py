@@ -180,3 +180,32 @@ async def test_incident_notice_is_played_and_a_caller_who_leaves_is_deflected(
     bad = await client.put("/api/incident", headers=supervisor,
                            json={"message_ja": "x", "priority_delta": 3})
     assert bad.status == 400 and (await bad.json())["details"]["field"] == "service"
+
+
+async def test_operator_who_does_not_answer_is_skipped_and_the_next_one_rings(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    client, network = desk
+    supervisor = await token(client, "sv01", "supervisor")
+    for op in ("op01", "op02"):  # both take SKYSEA calls at proficiency >= 3
+        response = await client.put(f"/api/operators/{op}/state", json={"state": "available"},
+                                    headers=supervisor)
+        assert response.status == 200
+    call_id = network.dial(caller="2345")
+    await settle(client, lambda: playing(network, call_id) == ("greeting",))
+    network.finish_playback(call_id)
+    await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_"))
+    network.press(call_id, "2")
+    await settle(client, lambda: network.call(call_id).operator_uri is not None)
+    first = network.call(call_id).operator_uri
+    network.ring_timeout(call_id)  # the SIP leg gives up: CANCEL, "no answer"
+    await settle(client, lambda: network.call(call_id).operator_uri not in (None, first))
+    second = network.call(call_id).operator_uri
+    assert {first, second} == {"sip:2201@127.0.0.1:5070", "sip:2202@127.0.0.1:5070"}
+    network.operator_answers(call_id)
+    await settle(client, lambda: network.call(call_id).state.name == "BRIDGED")
+    operators = (await (await client.get("/api/operators", headers=supervisor)).json())["operators"]
+    states = {o["id"]: (o["state"], o["missed_in_row"]) for o in operators}
+    missed = "op01" if first.startswith("sip:2201") else "op02"
+    answered = "op02" if missed == "op01" else "op01"
+    assert states[answered][0] == "on_call" and states[missed] == ("available", 1)
