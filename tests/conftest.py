@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -24,13 +23,13 @@ from aiohttp.test_utils import TestClient
 from cti.config import Settings, load_settings
 from cti.storage import create_engine, upgrade
 from sqlalchemy.engine import make_url
+from tests_support import FixedClock
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CTI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("CTI_REQUIRE_POSTGRES") == "1"
 RUN_ID = uuid.uuid4().hex[:8]
-sys.path.insert(0, str(Path(__file__).parent))  # for `import tests_support`
 
 
 def _asyncpg_dsn(url: str, database: str | None = None) -> str:
@@ -129,16 +128,6 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.new_database(migrated=False)
-
-
-@dataclass
-class FixedClock:
-    """A clock tests move by hand."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -209,3 +209,29 @@ async def test_operator_who_does_not_answer_is_skipped_and_the_next_one_rings(
     missed = "op01" if first.startswith("sip:2201") else "op02"
     answered = "op02" if missed == "op01" else "op01"
     assert states[answered][0] == "on_call" and states[missed] == ("available", 1)
+
+
+async def test_out_of_hours_caller_is_told_why_and_when_and_the_call_is_recorded(
+    aiohttp_client: Callable[..., Any], database_url: str, make_settings: Callable[..., Settings],
+) -> None:
+    from tests_support import FixedClock
+
+    holiday = FixedClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # 勤労感謝の日 10:00 JST
+    network = MemoryPhoneNetwork()
+    client: Client = await aiohttp_client(build_app(make_settings(database_url), clock=holiday,
+                                                    control=network))
+    call_id = network.dial(caller="09011112222")
+    await settle(client, lambda: network.call(call_id).playing is not None)
+    played = network.call(call_id).playing
+    assert played is not None and played[0] == "closed_holiday"
+    assert "11月24日、火曜日の8時45分" in played[1]  # the reopening, spoken
+    network.finish_playback(call_id)
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    supervisor = await token(client, "sv01", "supervisor")
+    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    assert ticket["outcome"] == "after_hours" and ticket["status"] == "new"
+    detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
+    assert detail["timeline"][1]["data"] == {"reason_code": "holiday"}
+    assert detail["timeline"][-1]["data"]["hung_up_by"] == "system"
