@@ -156,13 +156,17 @@ class SipFrontDoor(InboundRequests):
         call = self._call(call_id)
         names = prompt_names(prompt)
         next_state(call_id, call.state, Trigger.PLAY)  # raises when not allowed
-        await self.library.prepare(names)
+        playable = await self.library.prepare(names)
         if call_id not in self.calls or call.media is None:
             raise CallNotFoundError(call_id)
         codec = call.media.codec
-        audio = b"".join(self.library.encoded(n, codec) for n in names)
+        audio = b"".join(self.library.encoded(n, codec) for n in playable)
         call.play_token += 1
         token = call.play_token
+        if not audio and not loop:  # nothing could be spoken: the flow must still go on
+            call.media.player = None
+            self._emit(PlaybackFinished(call_id, "+".join(names), self._now()))
+            return
 
         def finished(name: str) -> None:
             if call_id in self.calls and call.play_token == token:

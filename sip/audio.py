@@ -12,16 +12,20 @@ import asyncio
 import audioop
 import hashlib
 import math
+import subprocess
+import tempfile
 import wave
 from collections.abc import Callable
 from pathlib import Path
 
+import structlog
 from cti.sip.errors import UnknownPromptError
 from cti.sip.sdp import Codec
 
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms
 SILENCE_PCM = b"\x00\x00" * FRAME_SAMPLES
+log = structlog.get_logger("cti.sip.audio")
 
 Synthesizer = Callable[[str, Path], None]  # (text, wav_path) -> writes the WAV
 
@@ -77,11 +81,19 @@ def transcode(payload: bytes, src: Codec, dst: Codec) -> bytes:
     return encode(decode(payload, src), dst)
 
 
+def _default_synthesizer() -> Synthesizer:
+    from cti.sip.prompts import synthesize  # Open JTalk / espeak-ng; imported only when needed
+
+    return synthesize
+
+
 class PromptLibrary:
     """Loads prompts and tones once and keeps them encoded per codec."""
 
     def __init__(self, prompt_dir: Path, synthesize: Synthesizer | None = None,
                  cache_dir: Path | None = None) -> None:
+        """``synthesize`` speaks ``tts:`` prompts (default: ``cti.sip.prompts.synthesize``);
+        ``cache_dir`` keeps their WAVs across restarts (default: memory only)."""
         self.prompt_dir = prompt_dir
         self._synthesize = synthesize
         self._cache_dir = cache_dir
@@ -114,14 +126,27 @@ class PromptLibrary:
                 out.append(name)
         return out
 
-    async def prepare(self, names: tuple[str, ...]) -> None:
-        """Make sure every name can be played; synthesises tts: names off the event loop."""
+    async def prepare(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Load every name; synthesise ``tts:`` names off the event loop.
+
+        Returns the playable names: a ``tts:`` text that cannot be spoken (no speech engine)
+        is left out with a log line, so the rest of the announcement still plays. Any other
+        unknown name raises UnknownPromptError.
+        """
+        playable = []
         for name in names:
             if name not in self._pcm:
                 if name.startswith("tts:"):
-                    self._pcm[name] = await asyncio.to_thread(self._tts, name[4:])
+                    try:
+                        self._pcm[name] = await asyncio.to_thread(self._tts, name[4:])
+                    except (OSError, ValueError, RuntimeError, UnknownPromptError,
+                            subprocess.SubprocessError) as exc:
+                        log.warning("sip.tts_failed", text=name[4:60], error=repr(exc))
+                        continue
                 else:
                     self.pcm(name)
+            playable.append(name)
+        return tuple(playable)
 
     def _load(self, name: str) -> bytes:
         if name == "silence":
@@ -148,13 +173,17 @@ class PromptLibrary:
         return read_wav(path)
 
     def _tts(self, text: str) -> bytes:
-        if self._synthesize is None or self._cache_dir is None:
-            raise UnknownPromptError("tts:" + text)
+        synthesize = self._synthesize or _default_synthesizer()
         digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+        if self._cache_dir is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "tts.wav"
+                synthesize(text, path)
+                return read_wav(path)
         path = self._cache_dir / f"tts-{digest}.wav"
         if not path.is_file():
             self._cache_dir.mkdir(parents=True, exist_ok=True)
-            self._synthesize(text, path)
+            synthesize(text, path)
         return read_wav(path)
 
 

@@ -76,8 +76,9 @@ async def make_door(prompt_dir: Path) -> AsyncIterator[Callable[..., object]]:
 
     async def make(handler: Callable[[SipFrontDoor, CallEvent], object], **kw: object
                    ) -> tuple[SipFrontDoor, Recorder]:
+        synthesize = kw.pop("synthesize", None)
         settings = SipSettings(prompt_dir=prompt_dir, bind_port=0, **kw)  # type: ignore[arg-type]
-        door = SipFrontDoor(settings, PromptLibrary(prompt_dir))
+        door = SipFrontDoor(settings, PromptLibrary(prompt_dir, synthesize))  # type: ignore[arg-type]
         await door.start()
         rec = Recorder()
         tasks.append(asyncio.create_task(rec.consume(door, lambda e: handler(door, e))))

@@ -210,3 +210,27 @@ async def test_allow_list_refuses_other_peers(make_door: MakeDoor) -> None:
         "INVITE", port, body=sdp, extra="Content-Type: application/sdp"))
     assert reply is not None and reply.startswith(b"SIP/2.0 403 Forbidden")
     assert rec.of(CallOffered) == []
+
+
+async def test_unspeakable_tts_prompt_still_finishes(make_door: MakeDoor, tmp_path: Path) -> None:
+    """A tts: text that cannot be spoken must not stall the call flow."""
+
+    def broken(text: str, path: Path) -> None:
+        raise RuntimeError("no speech engine")
+
+    def handler(door: SipFrontDoor, event: CallEvent) -> object:
+        async def go() -> None:
+            if isinstance(event, CallOffered):
+                await door.answer(event.call_id)
+                await door.play(event.call_id, "tts:次の受付は月曜日です。")
+            elif isinstance(event, PlaybackFinished):
+                await door.hangup(event.call_id)
+
+        return go()
+
+    door, rec = await make_door(handler, synthesize=broken)  # type: ignore[misc]
+    scenario = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
+                      dtmf="", bye_timeout_ms=8000)
+    result = await run_sipp(scenario, door.local[1], tmp_path)
+    assert result.returncode == 0, result.errors + result.stderr
+    assert len(rec.of(PlaybackFinished)) == 1

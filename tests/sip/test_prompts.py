@@ -52,3 +52,18 @@ async def test_tts_prompt_is_synthesised_off_the_loop(tmp_path: Path) -> None:
     await lib.prepare((name,))
     assert len(lib.pcm(name)) > 8000 * 2
     assert len(list((tmp_path / "tts").glob("tts-*.wav"))) == 1
+
+
+async def test_tts_defaults_to_the_installed_engine_and_degrades_without_one(
+    tmp_path: Path,
+) -> None:
+    if engine() != "none":
+        lib = PromptLibrary(tmp_path)  # no synthesiser, no cache dir given
+        assert await lib.prepare(("tts:こんにちは",)) == ("tts:こんにちは",)
+        assert len(lib.pcm("tts:こんにちは")) > 8000
+
+    def broken(text: str, path: Path) -> None:
+        raise RuntimeError("no speech engine")
+
+    lib = PromptLibrary(PROMPTS, broken)
+    assert await lib.prepare(("greeting", "tts:x")) == ("greeting",)  # the rest still plays
