@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -22,3 +36,91 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+DEADLINE_S = 25.0
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float = DEADLINE_S,
+    detail: Callable[[], object] = lambda: "",
+) -> None:
+    """Poll ``check`` until it holds; fail with ``what`` (and ``detail()``) after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}: {detail()}")
+        # Polling interval for an external process, not synchronisation by sleeping.
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        try:
+            with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=5) as response:
+                body: dict[str, Any] = json.load(response)
+                return body
+        except urllib.error.HTTPError as error:  # 400 for a parse error: return its body
+            return dict(json.load(error))
+
+    def query(self, expr: str) -> dict[str, Any]:
+        return self.get("/api/v1/query", query=expr)
+
+    def series(self, expr: str) -> list[dict[str, Any]]:
+        answer = self.query(expr)
+        return list(answer["data"]["result"]) if answer.get("status") == "success" else []
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def running_prometheus(target: str, workdir: Path) -> Iterator[Prometheus]:
+    """A real Prometheus (Debian `prometheus`) on a free loopback port scraping ``target``
+    every second with our rules loaded; stopped on exit."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        message = "prometheus not installed (Debian package `prometheus`)"
+        if os.environ.get("CI") or os.environ.get("CTI_REQUIRE_PEERS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from cti.metrics.rules import default_rules_path
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files:\n  - {json.dumps(str(default_rules_path()))}\n"
+        "scrape_configs:\n  - job_name: cti\n    static_configs:\n"
+        f"      - targets: ['{target}']\n",
+        encoding="utf-8",
+    )
+    port = free_port()
+    with (workdir / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        server = Prometheus(f"http://127.0.0.1:{port}")
+        try:
+            wait_for("Prometheus to be ready", lambda: process.poll() is None and server.ready())
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)

@@ -4,79 +4,18 @@ expression of the dashboards and rules."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cti.metrics import CtiMetrics
 from cti.metrics.dashboards import dashboards, panel_queries, render
-from cti.metrics.rules import all_expressions, default_rules_path, rule_groups
+from cti.metrics.rules import all_expressions, rule_groups
 from prometheus_client import CollectorRegistry, start_http_server
+from tests_support import Prometheus, running_prometheus, wait_for
 
 from .conftest import MovableClock
-
-DEADLINE_S = 25.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(
-    what: str,
-    check: Callable[[], bool],
-    timeout: float = DEADLINE_S,
-    detail: Callable[[], object] = lambda: "",
-) -> None:
-    """Poll ``check`` until it holds; fail with ``what`` (and ``detail()``) after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}: {detail()}")
-        # Polling interval for an external process, not synchronisation by sleeping.
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
-
-
-@dataclass
-class Prometheus:
-    url: str
-
-    def get(self, path: str, **params: str) -> dict[str, Any]:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        try:
-            with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=5) as response:
-                body: dict[str, Any] = json.load(response)
-                return body
-        except urllib.error.HTTPError as error:  # 400 for a parse error: return its body
-            return dict(json.load(error))
-
-    def query(self, expr: str) -> dict[str, Any]:
-        return self.get("/api/v1/query", query=expr)
-
-    def series(self, expr: str) -> list[dict[str, Any]]:
-        answer = self.query(expr)
-        return list(answer["data"]["result"]) if answer.get("status") == "success" else []
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
 
 
 @pytest.fixture
@@ -92,40 +31,9 @@ def served_metrics(metrics: CtiMetrics, registry: CollectorRegistry) -> Iterator
 
 @pytest.fixture
 def prometheus(served_metrics: tuple[CtiMetrics, int], tmp_path: Path) -> Iterator[Prometheus]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        message = "prometheus not installed (Debian package `prometheus`)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     _, target_port = served_metrics
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"rule_files:\n  - {json.dumps(str(default_rules_path()))}\n"
-        "scrape_configs:\n  - job_name: cti\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{target_port}']\n",
-        encoding="utf-8",
-    )
-    port = _free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-    )  # fmt: skip
-    server = Prometheus(f"http://127.0.0.1:{port}")
-    try:
-        _wait_for("Prometheus to be ready", lambda: process.poll() is None and server.ready())
+    with running_prometheus(f"127.0.0.1:{target_port}", tmp_path) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
 
 
 def _drive(metrics: CtiMetrics, clock: MovableClock) -> None:
@@ -151,10 +59,10 @@ def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(
 ) -> None:
     metrics, _ = served_metrics
     # First scrape with every counter at zero, so increase() and rate() see the change.
-    _wait_for("the first scrape", lambda: bool(prometheus.series(
+    wait_for("the first scrape", lambda: bool(prometheus.series(
         'cti_tickets_write_errors_total{job="cti"} == 0')))  # fmt: skip
     _drive(metrics, metrics_clock)
-    _wait_for("the driven state to be scraped", lambda: bool(prometheus.series(
+    wait_for("the driven state to be scraped", lambda: bool(prometheus.series(
         "cti_tickets_write_errors_total == 1 and on () sum(cti_calls_waiting) == 6")))  # fmt: skip
 
     panel_exprs = [
@@ -173,7 +81,7 @@ def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(
     def empty() -> list[str]:
         return [f"{where}: {expr}" for where, expr, _ in everything if not prometheus.series(expr)]
 
-    _wait_for("every expression to return series", lambda: not empty(), detail=empty)
+    wait_for("every expression to return series", lambda: not empty(), detail=empty)
 
     for where, expr, legend in everything:
         for label in _legend_labels(legend):
@@ -195,7 +103,7 @@ def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(
         actual = {expr: [float(s["value"][1]) for s in prometheus.series(expr)] for expr in expected}
         return {e: v for e, v in actual.items() if v != [pytest.approx(expected[e])]}
 
-    _wait_for("the driven values", lambda: not mismatched(), detail=mismatched)
+    wait_for("the driven values", lambda: not mismatched(), detail=mismatched)
     assert _value(prometheus, "cti_calls_forecast_month") > 705
 
     def evaluated() -> dict[str, dict[str, Any]]:
@@ -207,7 +115,7 @@ def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(
                 if rule["type"] == "alerting" and rule["state"] not in {"pending", "firing"}}
 
     # Each alert turns pending at its group's first evaluation after the driven scrape.
-    _wait_for("every alert to be pending or firing", lambda: not quiet_alerts(), detail=quiet_alerts)
+    wait_for("every alert to be pending or firing", lambda: not quiet_alerts(), detail=quiet_alerts)
     rules = evaluated()
     assert set(rules) == {name for name, _, _ in rule_exprs}
     for name, rule in rules.items():
