@@ -31,9 +31,18 @@ from cti.sip.events import CallEvent
 Prompt = str | Sequence[str]
 
 
+def _split(item: str) -> list[str]:
+    """``"a+b+tts:x+y"`` -> ``["a", "b", "tts:x+y"]``: a tts: text runs to the end of the item."""
+    head, sep, text = item.partition("tts:")
+    parts = head.split("+")
+    if sep:
+        parts[-1] = parts[-1] + sep + text
+    return parts
+
+
 def prompt_names(prompt: Prompt) -> tuple[str, ...]:
     """Normalise a prompt argument to a tuple of names (``"a+b"`` and ``("a", "b")`` alike)."""
-    parts = prompt.split("+") if isinstance(prompt, str) else [p for x in prompt for p in x.split("+")]
+    parts = _split(prompt) if isinstance(prompt, str) else [p for x in prompt for p in _split(x)]
     names = tuple(p.strip() for p in parts if p.strip())
     if not names:
         raise ValueError("empty prompt")

@@ -1,7 +1,8 @@
 """Voice prompts: the standard texts and ``build(text_dir, out_dir)`` for ``cti prompts build``.
 
 A prompt is ``<name>.txt`` beside ``<name>.wav``: the first line is Japanese, an optional
-second line English (spoken after the Japanese). WAVs are 8 kHz, mono, 16-bit PCM.
+second line English (spoken after the Japanese). A single line "日本語。 English text." is
+split the same way (``split_languages``). WAVs are 8 kHz, mono, 16-bit PCM.
 
 Engines, best first:
 - Open JTalk (Debian ``open-jtalk`` + ``open-jtalk-mecab-naist-jdic``) with an HTS voice: the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import audioop
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -57,6 +59,8 @@ STANDARD_TEXTS: dict[str, str] = {
     "closed_year_end": "年末年始のため、受付を行っておりません。\n"
                        "The helpdesk is closed for the New Year holidays.",
     "goodbye": "お電話ありがとうございました。\nThank you for calling. Goodbye.",
+    "callback_registered": "お電話番号を承りました。担当者から折り返しお電話いたします。\n"
+                           "We have your number. An operator will call you back.",
 }
 STANDARD_TEXTS.update({
     f"queue_position_{n}": f"あなたの順番は{n}番目です。\nYou are number {n} in the queue."
@@ -107,9 +111,23 @@ def _speak(text: str, lang: str, tmp: Path) -> bytes:
     return read_wav(out)
 
 
+_ENGLISH_TAIL = re.compile(r"^(.*[^\x00-\x7f][^A-Za-z]*?)\s*([A-Za-z][\x00-\x7f]* [\x00-\x7f]*)$")
+
+
+def split_languages(text: str) -> list[str]:
+    """Lines of a prompt text; a line "日本語 English sentence." becomes two lines."""
+    out: list[str] = []
+    for line in (raw.strip() for raw in text.splitlines()):
+        if not line:
+            continue
+        m = _ENGLISH_TAIL.match(line)
+        out += [m.group(1).strip(), m.group(2).strip()] if m else [line]
+    return out
+
+
 def synthesize(text: str, wav_path: Path) -> None:
     """Speak a prompt text (Japanese line, optional English line) into an 8 kHz WAV."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = split_languages(text)
     if not lines:
         raise ValueError("empty prompt text")
     with tempfile.TemporaryDirectory() as tmpdir:

@@ -133,6 +133,8 @@ async def test_events_iterator_ends_on_stop() -> None:
 def test_prompt_names() -> None:
     assert prompt_names("a+b") == ("a", "b")
     assert prompt_names(("a", "b+c")) == ("a", "b", "c")
+    assert prompt_names("greeting+tts:1+1=2 です") == ("greeting", "tts:1+1=2 です")
+    assert prompt_names(("tts:a+b", "hold")) == ("tts:a+b", "hold")
     with pytest.raises(ValueError):
         prompt_names("")
 

@@ -67,3 +67,13 @@ async def test_tts_defaults_to_the_installed_engine_and_degrades_without_one(
 
     lib = PromptLibrary(PROMPTS, broken)
     assert await lib.prepare(("greeting", "tts:x")) == ("greeting",)  # the rest still plays
+
+
+def test_split_languages() -> None:
+    from cti.sip.prompts import split_languages
+
+    assert split_languages("Citrixが停止しています。 Citrix is down, we are working on it.") == [
+        "Citrixが停止しています。", "Citrix is down, we are working on it."]
+    assert split_languages("こんにちは。\nHello there.") == ["こんにちは。", "Hello there."]
+    assert split_languages("SKYSEAのお問い合わせ") == ["SKYSEAのお問い合わせ"]
+    assert split_languages("English only text.") == ["English only text."]
