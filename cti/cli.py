@@ -10,7 +10,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import structlog
 from aiohttp import web
@@ -29,6 +30,7 @@ from cti.storage import (
     upgrade,
 )
 from cti.storage import users as user_store
+from cti.storage.users import Sessions
 
 log = structlog.get_logger()
 EXIT_CONFIG = 2
@@ -48,6 +50,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cti: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_format)
+    try:
+        return _run(settings, args)
+    except Refused as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return exc.code
+
+
+class Refused(Exception):
+    """A command could not do its work; the message is for the admin, the code for the shell."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+T = TypeVar("T")
+
+
+async def _with_sessions(settings: Settings, work: Callable[[Sessions], Awaitable[T]]) -> T:
+    """Run ``work`` against a current database, turning the usual failures into ``Refused``."""
+    engine = create_engine(settings.database.url)
+    try:
+        await require_current(engine)
+        return await work(session_factory(engine))
+    except SchemaOutdated as exc:
+        raise Refused(str(exc)) from None
+    except OSError as exc:
+        raise Refused(f"cannot reach the database: {exc}") from None
+    finally:
+        await engine.dispose()
+
+
+def _month(text: str) -> tuple[int, int]:
+    match = re.match(r"^(\d{4})-(0[1-9]|1[0-2])$", text)
+    if not match:
+        raise Refused(f"--month must be YYYY-MM, got {text!r}", EXIT_CONFIG)
+    return int(match.group(1)), int(match.group(2))
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     command: str = args.command
     if command == "config":
         print(json.dumps(describe(settings), ensure_ascii=False, indent=2))
@@ -105,27 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _month(text: str) -> tuple[int, int] | None:
-    match = re.match(r"^(\d{4})-(0[1-9]|1[0-2])$", text)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
 async def _report(settings: Settings, month_text: str, fmt: str) -> int:
     from cti.reports import monthly_report
 
     month = _month(month_text)
-    if month is None:
-        print(f"cti: --month must be YYYY-MM, got {month_text!r}", file=sys.stderr)
-        return EXIT_CONFIG
-    engine = create_engine(settings.database.url)
-    try:
-        await require_current(engine)
-        result = await monthly_report(settings, session_factory(engine), *month)
-    except SchemaOutdated as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await engine.dispose()
+    result = await _with_sessions(settings, lambda s: monthly_report(settings, s, *month))
     if fmt == "json":
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -139,19 +165,11 @@ async def _forecast(settings: Settings, month_text: str, *, as_json: bool) -> in
     from cti.metrics import ForecastError, render_forecast_text
 
     month = _month(month_text)
-    if month is None:
-        print(f"cti: --month must be YYYY-MM, got {month_text!r}", file=sys.stderr)
-        return EXIT_CONFIG
-    engine = create_engine(settings.database.url)
     try:
-        await require_current(engine)
-        result = await month_forecast(settings, BusinessCalendar(settings.hours),
-                                      session_factory(engine), *month, utc_now())
-    except (SchemaOutdated, ForecastError) as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await engine.dispose()
+        result = await _with_sessions(settings, lambda s: month_forecast(
+            settings, BusinessCalendar(settings.hours), s, *month, utc_now()))
+    except ForecastError as exc:
+        raise Refused(str(exc)) from None
     print(json.dumps(result.to_json(), ensure_ascii=False, indent=2) if as_json
           else render_forecast_text(result))
     return 0
@@ -223,36 +241,23 @@ async def _user_add(settings: Settings, name: str, role: Role) -> int:
     try:
         password = _read_password(name)
     except ValueError as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        raise Refused(str(exc)) from None
     if len(password) < 8:
-        print("cti: password must have at least 8 characters", file=sys.stderr)
-        return EXIT_FAILED
-    engine = create_engine(settings.database.url)
+        raise Refused("password must have at least 8 characters")
+    password_hash = hash_password(password)
     try:
-        await require_current(engine)
-        await user_store.add_user(session_factory(engine), name, role.value,
-                                  hash_password(password), utc_now())
-    except (SchemaOutdated, user_store.DuplicateUser) as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await engine.dispose()
+        await _with_sessions(settings, lambda s: user_store.add_user(
+            s, name, role.value, password_hash, utc_now()))
+    except user_store.DuplicateUser as exc:
+        raise Refused(str(exc)) from None
     print(f"user {name} added with role {role.value}")
     return 0
 
 
 async def _token_create(settings: Settings, name: str, role: Role) -> int:
     token = new_secret()
-    engine = create_engine(settings.database.url)
-    try:
-        await require_current(engine)
-        await user_store.add_token(session_factory(engine), name, role.value, digest(token), utc_now())
-    except SchemaOutdated as exc:
-        print(f"cti: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await engine.dispose()
+    await _with_sessions(settings, lambda s: user_store.add_token(
+        s, name, role.value, digest(token), utc_now()))
     print(f"token {name!r} with role {role.value} (shown once, stored hashed):")
     print(token)
     return 0

@@ -114,5 +114,6 @@ async def events(request: web.Request) -> web.WebSocketResponse:
 
 async def close_consoles(app: web.Application) -> None:
     """On shutdown: tell every open console we are going away instead of waiting for it."""
-    for ws in list(app[CONSOLE_SOCKETS]):
+    sockets: set[web.WebSocketResponse] = app[CONSOLE_SOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

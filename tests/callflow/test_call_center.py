@@ -50,6 +50,24 @@ def playing(network: MemoryPhoneNetwork, call_id: str) -> tuple[str, ...] | None
     return network.call(call_id).playing
 
 
+async def reach_menu(client: Client, network: MemoryPhoneNetwork, caller: str = "2345") -> str:
+    """Dial, hear the greeting to its end, and wait for the menu; returns the call id."""
+    call_id = network.dial(caller=caller)
+    await settle(client, lambda: playing(network, call_id) == ("greeting",))
+    network.finish_playback(call_id)
+    await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_"))
+    return call_id
+
+
+async def ended_ticket(client: Client, call_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Once the call centre has let the call go and its events are stored: its ticket."""
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    tickets = (await (await client.get("/api/tickets", headers=headers)).json())["tickets"]
+    return next(t for t in tickets if t["call_id"] == call_id)
+
+
 async def test_answered_call_end_to_end(desk: tuple[Client, MemoryPhoneNetwork]) -> None:
     client, network = desk
     op = await token(client, "op01", "operator")
@@ -60,10 +78,7 @@ async def test_answered_call_end_to_end(desk: tuple[Client, MemoryPhoneNetwork])
     ready = await client.put("/api/operators/op01/state", json={"state": "available"}, headers=op)
     assert ready.status == 200, await ready.text()
 
-    call_id = network.dial(caller="2345")
-    await settle(client, lambda: playing(network, call_id) == ("greeting",))
-    network.finish_playback(call_id)
-    await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_1"))
+    call_id = await reach_menu(client, network)
     network.press(call_id, "1")  # isolation
     await settle(client, lambda: network.call(call_id).operator_uri is not None)
 
@@ -84,12 +99,7 @@ async def test_answered_call_end_to_end(desk: tuple[Client, MemoryPhoneNetwork])
     assert op01["state"] == "on_call" and op01["call_id"] == call_id
 
     network.caller_hangs_up(call_id)
-    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
-    async with asyncio.timeout(10):
-        await client.app[TICKET_WRITER].flush()
-    tickets = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"]
-    assert len(tickets) == 1
-    ticket = tickets[0]
+    ticket = await ended_ticket(client, call_id, supervisor)
     assert ticket["outcome"] == "answered" and ticket["operator"] == "op01"
     assert ticket["service"] == "isolation" and ticket["status"] == "in_progress"
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
@@ -107,11 +117,8 @@ async def test_caller_hangs_up_in_the_menu(desk: tuple[Client, MemoryPhoneNetwor
     call_id = network.dial(caller="09011112222")
     await settle(client, lambda: playing(network, call_id) == ("greeting",))
     network.caller_hangs_up(call_id)
-    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
-    async with asyncio.timeout(10):
-        await client.app[TICKET_WRITER].flush()
     supervisor = await token(client, "sv01", "supervisor")
-    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    ticket = await ended_ticket(client, call_id, supervisor)
     assert ticket["outcome"] == "abandoned_ivr" and ticket["status"] == "closed"
 
 
@@ -131,11 +138,8 @@ async def test_garbage_digits_then_fallback_to_other(
     menus = [p for p in network.call(call_id).played if p[-1].startswith("menu_")]
     assert [m[0] for m in menus][1:] == ["invalid_choice", "invalid_choice"]
     network.finish_playback(call_id)
-    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
-    async with asyncio.timeout(10):
-        await client.app[TICKET_WRITER].flush()
     supervisor = await token(client, "sv01", "supervisor")
-    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    ticket = await ended_ticket(client, call_id, supervisor)
     assert ticket["service"] == "other" and ticket["outcome"] == "callback_requested"
     assert ticket["status"] == "callback_requested"
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
@@ -164,10 +168,7 @@ async def test_incident_notice_is_played_and_a_caller_who_leaves_is_deflected(
     network.finish_playback(call_id)  # heard the notice to the end
     await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_"))
     network.caller_hangs_up(call_id)
-    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
-    async with asyncio.timeout(10):
-        await client.app[TICKET_WRITER].flush()
-    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    ticket = await ended_ticket(client, call_id, supervisor)
     assert ticket["outcome"] == "deflected"
 
     cleared = await client.delete("/api/incident", headers=supervisor)
@@ -191,10 +192,7 @@ async def test_operator_who_does_not_answer_is_skipped_and_the_next_one_rings(
         response = await client.put(f"/api/operators/{op}/state", json={"state": "available"},
                                     headers=supervisor)
         assert response.status == 200
-    call_id = network.dial(caller="2345")
-    await settle(client, lambda: playing(network, call_id) == ("greeting",))
-    network.finish_playback(call_id)
-    await settle(client, lambda: (playing(network, call_id) or ("",))[0].startswith("menu_"))
+    call_id = await reach_menu(client, network)
     network.press(call_id, "2")
     await settle(client, lambda: network.call(call_id).operator_uri is not None)
     first = network.call(call_id).operator_uri
@@ -226,11 +224,8 @@ async def test_out_of_hours_caller_is_told_why_and_when_and_the_call_is_recorded
     assert played is not None and played[0] == "closed_holiday"
     assert "11月24日、火曜日の8時45分" in played[1]  # the reopening, spoken
     network.finish_playback(call_id)
-    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
-    async with asyncio.timeout(10):
-        await client.app[TICKET_WRITER].flush()
     supervisor = await token(client, "sv01", "supervisor")
-    ticket = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"][0]
+    ticket = await ended_ticket(client, call_id, supervisor)
     assert ticket["outcome"] == "after_hours" and ticket["status"] == "new"
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
     assert detail["timeline"][1]["data"] == {"reason_code": "holiday"}
