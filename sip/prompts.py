@@ -27,6 +27,7 @@ from pathlib import Path
 
 import structlog
 from cti.sip.audio import RATE, read_wav, silence
+from cti.sip.ivr import MenuEntry, menu_prompt_texts
 
 log = structlog.get_logger("cti.sip.prompts")
 
@@ -170,3 +171,18 @@ def build(text_dir: Path, out_dir: Path, *, only_missing: bool = False) -> list[
         synthesize(src.read_text(encoding="utf-8"), wav)
         built.append(wav)
     return built
+
+
+def add_missing_texts(text_dir: Path, entries: tuple[MenuEntry, ...]) -> list[Path]:
+    """Write the standard and menu texts that do not exist yet (edited texts are kept)."""
+    texts = {**STANDARD_TEXTS, **menu_prompt_texts(entries)}
+    missing = {name: text for name, text in texts.items()
+               if not (text_dir / f"{name}.txt").exists()}
+    return write_texts(text_dir, missing)
+
+
+def build_for_menu(text_dir: Path, out_dir: Path, entries: tuple[MenuEntry, ...],
+                   *, only_missing: bool = False) -> list[Path]:
+    """What ``cti prompts build`` needs: texts for the configured menu, then every WAV."""
+    add_missing_texts(text_dir, entries)
+    return build(text_dir, out_dir, only_missing=only_missing)

@@ -77,3 +77,17 @@ def test_split_languages() -> None:
     assert split_languages("こんにちは。\nHello there.") == ["こんにちは。", "Hello there."]
     assert split_languages("SKYSEAのお問い合わせ") == ["SKYSEAのお問い合わせ"]
     assert split_languages("English only text.") == ["English only text."]
+
+
+def test_build_for_menu_adds_texts_for_new_entries_and_keeps_edits(tmp_path: Path) -> None:
+    if engine() == "none":
+        pytest.skip("no speech engine")
+    from cti.sip.ivr import MenuEntry
+    from cti.sip.prompts import add_missing_texts
+
+    (tmp_path / "greeting.txt").write_text("編集済みの挨拶。\nEdited greeting.\n")
+    entries = (MenuEntry("7", "printers", "プリンター", "printers"),)
+    written = add_missing_texts(tmp_path, entries)
+    assert tmp_path / "menu_7_printers.txt" in written
+    assert tmp_path / "greeting.txt" not in written
+    assert (tmp_path / "greeting.txt").read_text().startswith("編集済み")
