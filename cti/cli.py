@@ -82,6 +82,22 @@ async def _with_sessions(settings: Settings, work: Callable[[Sessions], Awaitabl
         await engine.dispose()
 
 
+def _prompts_build(settings: Settings, folder: str | None, *, only_missing: bool) -> int:
+    from pathlib import Path
+
+    from cti.sip.prompts import build_for_menu, engine
+    from cti.wiring import ivr_settings, prompt_dir
+
+    target = Path(folder) if folder else prompt_dir()
+    try:
+        written = build_for_menu(target, target, ivr_settings(settings).entries,
+                                 only_missing=only_missing)
+    except (OSError, RuntimeError) as exc:
+        raise Refused(f"cannot build prompts in {target}: {exc}") from None
+    print(f"{len(written)} prompt(s) written to {target} with {engine()}")
+    return 0
+
+
 def _month(text: str) -> tuple[int, int]:
     match = re.match(r"^(\d{4})-(0[1-9]|1[0-2])$", text)
     if not match:
@@ -103,6 +119,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_user_add(settings, args.name, Role(args.role)))
     if command == "token":
         return asyncio.run(_token_create(settings, args.name, Role(args.role)))
+    if command == "prompts":
+        return _prompts_build(settings, args.dir, only_missing=args.missing)
     if command == "report":
         return asyncio.run(_report(settings, args.month, args.format))
     if command == "forecast":
@@ -141,6 +159,12 @@ def _parser() -> argparse.ArgumentParser:
         "forecast", help="expected calls per business day and hour, operators needed per hour"))
     forecast.add_argument("--month", required=True, metavar="YYYY-MM")
     forecast.add_argument("--json", action="store_true", help="the same as GET /api/forecast")
+    prompts = sub.add_parser("prompts", help="voice prompts")
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
+    build = with_config(prompts_sub.add_parser(
+        "build", help="(re)generate the prompt WAVs from their texts (Open JTalk or espeak-ng)"))
+    build.add_argument("--dir", help="prompt folder (default: the shipped config/prompts)")
+    build.add_argument("--missing", action="store_true", help="only prompts without a WAV")
     report = with_config(sub.add_parser("report", help="the monthly response-history report"))
     report.add_argument("--month", required=True, metavar="YYYY-MM")
     report.add_argument("--format", choices=["text", "csv", "json"], default="text")

@@ -182,3 +182,22 @@ def test_serve_answers_sip_in_direct_mode_by_default(tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0 and "Traceback" not in out + err
+
+
+def test_prompts_build_writes_8khz_wavs_for_the_configured_menu(tmp_path: Path) -> None:
+    import shutil
+    import wave
+
+    if shutil.which("open_jtalk") is None and shutil.which("espeak-ng") is None:
+        if os.environ.get("CTI_REQUIRE_PEERS") == "1":
+            pytest.fail("neither open_jtalk nor espeak-ng is installed")
+        pytest.skip("no speech synthesiser")
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    built = run(["prompts", "build", "--dir", str(folder)], tmp_path)
+    assert built.returncode == 0, built.stderr
+    text = (folder / "menu_2_skysea.txt").read_text(encoding="utf-8")
+    assert "2番" in text and "press 2" in text  # Japanese first, English second
+    with wave.open(str(folder / "menu_2_skysea.wav")) as audio:
+        assert (audio.getframerate(), audio.getnchannels()) == (8000, 1)
+        assert audio.getnframes() > 8000  # more than a second of speech
