@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 
 import holidays
-from cti.metrics import DEFAULT_BASELINE, CtiMetrics, forecast_month, staffing
 from prometheus_client import CollectorRegistry, generate_latest
+
+from cti.metrics import DEFAULT_BASELINE, CtiMetrics, forecast_month, staffing
 
 JST = dt.timezone(dt.timedelta(hours=9))
 SERVICES = ("isolation", "skysea", "portal", "licenses", "telework", "other")

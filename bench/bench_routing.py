@@ -28,6 +28,7 @@ from io import StringIO
 from typing import Any
 
 import structlog
+
 from cti.routing import (
     CallArrived,
     CallClosed,

@@ -32,15 +32,14 @@ os.environ.setdefault("CTI_LOG_FORMAT", "json")
 async def main(calls: int) -> None:
     import logging
 
+    from cti.app import build_app
+    from cti.auth import digest, new_secret
     from cti.config import default_config_path, load_settings
+    from cti.keys import CALL_CENTER, SESSIONS
+    from cti.logging import configure_logging
     from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
     from cti.storage import create_engine, upgrade
     from cti.storage.users import add_token
-
-    from cti.app import build_app
-    from cti.auth import digest, new_secret
-    from cti.keys import CALL_CENTER, SESSIONS
-    from cti.logging import configure_logging
 
     configure_logging("json", logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="cti-bench-"))

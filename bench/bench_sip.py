@@ -37,7 +37,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sip"))
 
-from cti.sip.audio import sine  # noqa: E402
 from peers import (  # noqa: E402
     Kamailio,
     SippResult,
@@ -46,6 +45,8 @@ from peers import (  # noqa: E402
     run_sipp,
     wait_udp_bound,
 )
+
+from cti.sip.audio import sine  # noqa: E402
 
 PASSWORD = "bench-secret"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -56,6 +57,7 @@ async def serve_door(sip_port: int, registrar_port: int, stats_path: Path) -> No
     import logging
 
     import structlog
+
     from cti.sip.adapter import SipFrontDoor
     from cti.sip.audio import PromptLibrary
     from cti.sip.events import CallOffered, RegistrationChanged, RegistrationState

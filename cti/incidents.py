@@ -27,7 +27,7 @@ class IncidentNotice:
     @property
     def prompt(self) -> str:
         """What the IVR plays: synthesised speech, Japanese first, English second."""
-        english = f" {self.message_en}" if self.message_en else ""
+        english = f"\n{self.message_en}" if self.message_en else ""  # each line its own voice
         return f"tts:{self.message_ja}{english}"
 
     def as_json(self) -> dict[str, object]:

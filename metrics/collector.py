@@ -21,6 +21,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
 from cti.metrics.erlang import StaffingError, staffing
 from cti.metrics.forecast import (
     DEFAULT_AHT_SECONDS,
@@ -45,8 +48,6 @@ from cti.metrics.labels import (
     QUEUE_WAIT_BUCKETS,
     UnknownLabelError,
 )
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = structlog.get_logger(__name__)
 

@@ -17,6 +17,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.builders import bargauge, common, stat, timeseries
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import prometheus as prom
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_model
+from grafana_foundation_sdk.models import dashboard as dash_model
+
 from cti.metrics.forecast import DEFAULT_BASELINE
 from cti.metrics.rules import (
     HANDLE_MEAN_1H,
@@ -27,12 +34,6 @@ from cti.metrics.rules import (
     RECOMMENDED,
     AlertThresholds,
 )
-from grafana_foundation_sdk.builders import bargauge, common, stat, timeseries
-from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import prometheus as prom
-from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models import common as common_model
-from grafana_foundation_sdk.models import dashboard as dash_model
 
 DATASOURCE_UID = "cti-prometheus"
 DATASOURCE = dash_model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+
 from cti.sip import message as sipmsg
 from cti.sip.audio import Player, PromptLibrary
 from cti.sip.callstate import CallState, Trigger, next_state

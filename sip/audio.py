@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+
 from cti.sip.errors import UnknownPromptError
 from cti.sip.sdp import Codec
 

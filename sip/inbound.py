@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+
 from cti.sip import message as sipmsg
 from cti.sip.callstate import CallState
 from cti.sip.dialog import Dialog

@@ -17,6 +17,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 import structlog
+
 from cti.sip import message as sipmsg
 from cti.sip.callstate import CallState, Trigger, next_state
 from cti.sip.dialog import Dialog

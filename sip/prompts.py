@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import structlog
+
 from cti.sip.audio import RATE, read_wav, silence
 from cti.sip.ivr import MenuEntry, menu_prompt_texts
 

@@ -18,6 +18,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 import structlog
+
 from cti.sip import message as sipmsg
 from cti.sip.events import RegistrationChanged, RegistrationState
 from cti.sip.message import SipMessage

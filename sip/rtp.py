@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import cast
 
 import structlog
+
 from cti.sip.audio import Player, transcode
 from cti.sip.sdp import Codec
 

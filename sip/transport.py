@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import structlog
+
 from cti.sip import message as sipmsg
 from cti.sip.message import SipMessage, SipParseError
 

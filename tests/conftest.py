@@ -20,10 +20,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from cti.config import Settings, load_settings
-from cti.storage import create_engine, upgrade
 from sqlalchemy.engine import make_url
 from tests_support import FixedClock
+
+from cti.config import Settings, load_settings
+from cti.storage import create_engine, upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CTI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -164,10 +165,9 @@ async def client(
 @pytest.fixture
 def as_role(client: TestClient) -> Callable[[str], object]:  # type: ignore[type-arg]
     """``headers = await as_role("supervisor")``: a bearer token of that role, made in the real DB."""
-    from cti.storage.users import add_token
-
     from cti.auth import digest, new_secret
     from cti.keys import SESSIONS
+    from cti.storage.users import add_token
 
     async def make(role: str) -> dict[str, str]:
         token = new_secret()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from cti.storage.knowledge import include_object
 from cti.storage.tables import Base
 

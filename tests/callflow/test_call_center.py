@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from cti.config import Settings
-from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
-from cti.storage.users import add_token
 
 from cti.app import build_app
 from cti.auth import digest, new_secret
+from cti.config import Settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
+from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
+from cti.storage.users import add_token
 
 Client = TestClient  # type: ignore[type-arg]
 

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from tests_support import running_prometheus, wait_for
+
+from cti.app import build_app
+from cti.auth import digest, new_secret
 from cti.config import Settings
+from cti.keys import CALL_CENTER, SESSIONS
 from cti.metrics.dashboards import dashboards, panel_queries, render
 from cti.metrics.rules import all_expressions, rule_groups
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
 from cti.storage import create_engine, upgrade
 from cti.storage.users import add_token
-from tests_support import running_prometheus, wait_for
-
-from cti.app import build_app
-from cti.auth import digest, new_secret
-from cti.keys import CALL_CENTER, SESSIONS
 
 
 async def test_prometheus_scrapes_the_service(

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cti.config import default_config_path, load_settings
-from cti.storage import create_engine, upgrade
-from cti.storage import tickets as store
-from cti.storage.users import add_token
 
 from cti.app import build_app
 from cti.auth import digest, new_secret
+from cti.config import default_config_path, load_settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
+from cti.storage import create_engine, upgrade
+from cti.storage import tickets as store
+from cti.storage.users import add_token
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
 from peers import HOST, SippServer, free_udp_port, render, run_sipp

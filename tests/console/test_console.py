@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cti.app import build_app
+from cti.auth import hash_password
 from cti.config import Settings
+from cti.keys import CALL_CENTER, SESSIONS, SETTINGS
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
 from cti.storage import knowledge
 from cti.storage import tickets as store
 from cti.storage.users import add_user
-
-from cti.app import build_app
-from cti.auth import hash_password
-from cti.keys import CALL_CENTER, SESSIONS, SETTINGS
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from cti.config import Settings
 from tests_support import free_port
 
+from cti.config import Settings
 from cti.escalation.wiring import escalation_context
 
 Client = TestClient

@@ -9,9 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from cti.storage import audit
-from cti.storage import escalations as store
-from cti.storage import tickets as ticket_store
 from escalation_support import MailCatcher, ticket_for, until
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
@@ -19,6 +16,9 @@ from structlog.testing import capture_logs
 from cti.auth import Principal, Role
 from cti.escalation.wiring import ESCALATION_OVERDUE
 from cti.keys import FEED, REGISTRY, SESSIONS
+from cti.storage import audit
+from cti.storage import escalations as store
+from cti.storage import tickets as ticket_store
 
 Client = TestClient
 NOTE = "折り返しは佐藤花子様 03-5555-0199 まで。エラーコード E1234 が出ています。"

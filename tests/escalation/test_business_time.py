@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from cti.config import BusinessCalendar, Settings
 
+from cti.config import BusinessCalendar, Settings
 from cti.escalation.business_time import (
     add_business_time,
     business_time_between,

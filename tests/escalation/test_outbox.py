@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from cti.storage import escalations as store
-from cti.storage.users import add_token
 from escalation_support import MailCatcher, ticket_for, until
 from structlog.testing import capture_logs
 
@@ -16,6 +14,8 @@ from cti.auth import digest, new_secret
 from cti.escalation.outbox import backoff_delay
 from cti.escalation.wiring import ESCALATION_OUTBOX
 from cti.keys import REGISTRY, SESSIONS
+from cti.storage import escalations as store
+from cti.storage.users import add_token
 
 Client = TestClient
 

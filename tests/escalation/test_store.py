@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from cti.escalation.status import IllegalEscalationTransition, check_transition
 from cti.storage import create_engine, session_factory
 from cti.storage import escalations as store
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import Sessions
-
-from cti.escalation.status import IllegalEscalationTransition, check_transition
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.status import IllegalTicketTransition
 from cti.tickets.status import check_transition as check_ticket

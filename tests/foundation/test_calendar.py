@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from cti.config import BusinessCalendar, HoursOverride, load_settings
 
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -13,8 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cti.config import default_config_path
 from tests_support import free_port
+
+from cti.config import default_config_path
 
 CTI = [sys.executable, "-m", "cti"]
 

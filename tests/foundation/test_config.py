@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from cti.config import ConfigError, default_config_path, load_settings
 
 BASE = default_config_path().read_text(encoding="utf-8")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import inspect
+
 from cti.storage import (
     SchemaOutdated,
     audit,
@@ -18,7 +20,6 @@ from cti.storage import (
     upgrade,
     users,
 )
-from sqlalchemy import inspect
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 EXPECTED_TABLES = {
@@ -119,6 +120,7 @@ async def test_operator_sync_follows_the_config(database_url: str) -> None:
 async def test_migrations_match_the_models(database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
+
     from cti.storage.knowledge import include_object
     from cti.storage.tables import Base
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from cti.config import Settings
-from cti.storage import audit, users
 
 from cti.app import build_app
 from cti.auth import hash_password
+from cti.config import Settings
 from cti.keys import SESSIONS
+from cti.storage import audit, users
 from cti.web.security import declared_roles
 
 Client = TestClient  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+
 from cti.config import Settings
 from cti.storage import create_engine, session_factory
 from cti.storage.knowledge import Sessions

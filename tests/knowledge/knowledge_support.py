@@ -7,7 +7,6 @@ from typing import Any
 
 from cti.storage.knowledge import Sessions
 from cti.storage.tickets import apply_call_event, update_ticket
-
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.status import check_transition
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from cti.storage import audit
 from knowledge_support import T0, make_ticket
 
 from cti.keys import SESSIONS
+from cti.storage import audit
 
 Client = TestClient  # type: ignore[type-arg,unused-ignore]
 Headers = Callable[[str], Any]

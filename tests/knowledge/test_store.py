@@ -6,10 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from knowledge_support import T0, make_ticket
+
 from cti.storage import create_engine
 from cti.storage import knowledge as store
 from cti.storage.knowledge import ArticleText, Sessions
-from knowledge_support import T0, make_ticket
 
 # Top-3 hit rate the labelled set must reach on each backend. Measured: 76/78 (0.974) on both,
 # top-1 0.885. One miss ("外部メディアがブロックされる" for "外部記憶媒体") shares nothing that
@@ -162,6 +163,7 @@ async def test_compare_ignores_only_the_search_objects(database_url: str) -> Non
     """With ``include_object`` the models and migrations agree; the filter hides nothing else."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
+
     from cti.storage.tables import Base
 
     engine = create_engine(database_url)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import holidays
 import pytest
-from cti.metrics import DEFAULT_BASELINE, CtiMetrics
 from prometheus_client import CollectorRegistry
+
+from cti.metrics import DEFAULT_BASELINE, CtiMetrics
 
 JST = dt.timezone(dt.timedelta(hours=9))
 SERVICES = ("isolation", "skysea", "portal", "licenses", "telework", "other")

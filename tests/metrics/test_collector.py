@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from cti.metrics import DEFAULT_BASELINE, CtiMetrics, UnknownLabelError, forecast_month, staffing
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
+
+from cti.metrics import DEFAULT_BASELINE, CtiMetrics, UnknownLabelError, forecast_month, staffing
 
 from .conftest import JST, SERVICES, MovableClock
 

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.models import dashboard as dash_model
+
 from cti.metrics.dashboards import (
     DATASOURCE_UID,
     dashboards,
@@ -14,8 +17,6 @@ from cti.metrics.dashboards import (
     panel_queries,
     render,
 )
-from grafana_foundation_sdk.cog import plugins
-from grafana_foundation_sdk.models import dashboard as dash_model
 
 GRAFANA_DIR = default_dashboards_dir().parent
 

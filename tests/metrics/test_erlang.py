@@ -25,9 +25,10 @@ import random
 from fractions import Fraction
 
 import pytest
-from cti.metrics import StaffingError, erlang_b, erlang_c, evaluate, staffing
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
+from cti.metrics import StaffingError, erlang_b, erlang_c, evaluate, staffing
 
 
 @pytest.mark.parametrize(("servers", "load"), [(5, 1.361), (10, 4.461), (20, 12.031)])

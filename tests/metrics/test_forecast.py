@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+
 from cti.metrics import (
     DEFAULT_BASELINE,
     ForecastError,

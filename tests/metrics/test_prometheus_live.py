@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, start_http_server
+from tests_support import Prometheus, running_prometheus, wait_for
+
 from cti.metrics import CtiMetrics
 from cti.metrics.dashboards import dashboards, panel_queries, render
 from cti.metrics.rules import all_expressions, rule_groups
-from prometheus_client import CollectorRegistry, start_http_server
-from tests_support import Prometheus, running_prometheus, wait_for
 
 from .conftest import MovableClock
 

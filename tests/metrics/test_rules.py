@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from cti.metrics.rules import all_expressions, default_rules_path, render_rules_yaml, rule_groups
 
 PROMETHEUS_DIR = default_rules_path().parent

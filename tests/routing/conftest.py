@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
+
 from cti.routing import (
     Decision,
     Event,

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
+
 from cti.routing import (
     CallArrived,
     CallbackAccepted,
@@ -19,7 +21,6 @@ from cti.routing import (
     Rejected,
     WrapUpExtended,
 )
-from structlog.testing import capture_logs
 
 Build = Callable[..., Any]
 SKILLS = {"op-aoki": {"portal": 4}, "op-baba": {"portal": 4}}

@@ -11,6 +11,9 @@ from io import StringIO
 from typing import Any
 
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cti.routing import (
     CallArrived,
     CallerHungUp,
@@ -23,8 +26,6 @@ from cti.routing import (
     RoutingRules,
     Strategy,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 PRIORITY_TAG = "tag-crisis-office"
 RUNS = settings(max_examples=200, deadline=None, derandomize=True,

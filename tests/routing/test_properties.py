@@ -14,6 +14,10 @@ from io import StringIO
 from typing import Any
 
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note
+from hypothesis import strategies as st
+
 from cti.routing import (
     CallArrived,
     CallbackAccepted,
@@ -40,9 +44,6 @@ from cti.routing import (
     WrapUpExtended,
     WrapUpScheduled,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import event as note
-from hypothesis import strategies as st
 
 SERVICES = ("portal", "skysea", "licenses")
 OPERATORS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from cti.routing import InvalidRoutingRules, OperatorProfile, RoutingRules, ServiceRules
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
+
 from cti.routing import (
     CALL_TRANSITIONS,
     OPERATOR_TRANSITIONS,

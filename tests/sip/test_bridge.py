@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cti.sip.adapter import SipFrontDoor
-from cti.sip.events import CallEnded, CallEvent, CallOffered, OperatorConnected
 from peers import SippServer, part, render, run_sipp
 from rtp_peer import RtpPeer, decode, has_tone
+
+from cti.sip.adapter import SipFrontDoor
+from cti.sip.events import CallEnded, CallEvent, CallOffered, OperatorConnected
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ivr_driver import IvrDriver
+from peers import HOST, free_udp_port, render, run_sipp
+
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.events import CallEnded, CallEvent, CallOffered, DigitReceived, DigitSource
 from cti.sip.ivr import ClosedReason, IvrSettings, MenuEntry
-from ivr_driver import IvrDriver
-from peers import HOST, free_udp_port, render, run_sipp
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from peers import HOST, render, run_sipp
+
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.events import (
     CallAnswered,
@@ -20,7 +22,6 @@ from cti.sip.events import (
     HungUpBy,
     PlaybackFinished,
 )
-from peers import HOST, render, run_sipp
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+
 from cti.sip.errors import IllegalIvrTransitionError
 from cti.sip.ivr import (
     CallerLeft,

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+
 from cti.sip.control import CallControl, prompt_names
 from cti.sip.errors import CallNotFoundError, IllegalCallTransitionError
 from cti.sip.events import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cti.sip import message as sipmsg
 from cti.sip.registration import digest_authorization, parse_challenge
 from cti.sip.sdp import Codec, NoCommonCodecError, SdpError, build_sdp, parse_offer

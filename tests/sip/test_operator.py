@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from peers import SippServer, free_udp_port, part, render, run_sipp
+
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.events import (
     CallAnswered,
@@ -20,7 +22,6 @@ from cti.sip.events import (
     OperatorNoAnswer,
     OperatorRinging,
 )
-from peers import SippServer, free_udp_port, part, render, run_sipp
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]

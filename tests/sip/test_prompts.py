@@ -6,6 +6,7 @@ import wave
 from pathlib import Path
 
 import pytest
+
 from cti.sip.audio import PromptLibrary
 from cti.sip.ivr import GREETING, INVALID, NO_INPUT, ClosedReason
 from cti.sip.prompts import STANDARD_TEXTS, build, engine, write_texts

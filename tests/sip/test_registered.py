@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from peers import Kamailio, free_udp_port, render, run_sipp, wait_until
+
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.events import (
     CallEnded,
@@ -18,7 +20,6 @@ from cti.sip.events import (
     RegistrationState,
 )
 from cti.sip.settings import RegistrarSettings
-from peers import Kamailio, free_udp_port, render, run_sipp, wait_until
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]
@@ -98,9 +99,10 @@ async def test_operator_leg_through_the_proxy_to_a_registered_baresip(
     The operator leg's 200 carries Record-Route, so the ACK and the BYE must follow the
     reversed route set (defects 2 and 3 on the UAC side); baresip repeats its 200 otherwise.
     """
-    from cti.sip.events import OperatorConnected
     from peers import Baresip
     from rtp_peer import RtpPeer, decode, has_tone
+
+    from cti.sip.events import OperatorConnected
 
     async with Kamailio(tmp_path, password=PASSWORD, qop=False) as kam:
         async with Baresip(tmp_path, tone_hz=1300, registrar=(kam.port, PASSWORD)) as phone:

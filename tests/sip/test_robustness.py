@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ivr_driver import IvrDriver
+from peers import HOST, free_udp_port, render, run_sipp
+
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.audio import PromptLibrary
 from cti.sip.events import (
@@ -21,8 +24,6 @@ from cti.sip.events import (
 )
 from cti.sip.ivr import IvrSettings, MenuEntry
 from cti.sip.settings import RegistrarSettings, SipSettings
-from ivr_driver import IvrDriver
-from peers import HOST, free_udp_port, render, run_sipp
 
 MakeDoor = Callable[..., object]
 ENTRIES = (MenuEntry("1", "isolation", "インターネット分離", "internet isolation"),)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from cti.storage import audit
 
 from cti.keys import SESSIONS, TICKET_WRITER
+from cti.storage import audit
 from cti.tickets.rules import CallRecordEvent
 
 Client = TestClient  # type: ignore[type-arg]

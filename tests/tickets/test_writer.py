@@ -7,12 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cti.storage import create_engine, session_factory, upgrade
-from cti.storage.tables import CallEventRow, TicketRow
-from cti.storage.tickets import TicketFilter, get_ticket, list_tickets
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
+from cti.storage import create_engine, session_factory, upgrade
+from cti.storage.tables import CallEventRow, TicketRow
+from cti.storage.tickets import TicketFilter, get_ticket, list_tickets
 from cti.tickets.journal import Journal
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.writer import TicketWriter
