@@ -168,7 +168,26 @@ class SippServer:
             await self.proc.wait()
 
 
-class Baresip:
+class _PeerProcess:
+    """A peer running in the background: its log, and a polite stop (terminate, then kill)."""
+
+    log: Path
+    proc: asyncio.subprocess.Process | None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+class Baresip(_PeerProcess):
     """baresip as an auto-answering operator phone that sends a sine tone."""
 
     def __init__(self, work: Path, *, tone_hz: int = 1300, codecs: str = "PCMA,PCMU",
@@ -207,20 +226,9 @@ class Baresip:
         await wait_udp_bound(self.port)
         return self
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
 
 
-class Kamailio:
+class Kamailio(_PeerProcess):
     """Kamailio 5.6 as registrar + record-routing proxy with digest auth (in-memory usrloc)."""
 
     def __init__(self, work: Path, *, password: str, port: int | None = None,
@@ -246,17 +254,6 @@ class Kamailio:
         await wait_udp_bound(self.port)
         return self
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
 
 
 async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
