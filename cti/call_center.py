@@ -203,6 +203,8 @@ class CallCenter:
             case sip.PlaybackFinished() if call is not None:
                 if call.hang_up_after_playback:
                     await self._sip.hangup(call.call_id)
+                elif call.routed and not call.connected:  # an announcement ended: back on hold
+                    await self._sip.play(call.call_id, HOLD_PROMPT, loop=True)
                 else:
                     heard_before = call.ivr.incident_heard
                     decisions = call.ivr.playback_finished(now)
@@ -323,11 +325,10 @@ class CallCenter:
                 self._metrics.call_answered(decision.service, waited)
             case routing.Overflow(level=level) if call:
                 await self._record(call, "overflowed", {"level": level})
-            case routing.Announce(position=position, expected_wait_s=wait) if call:
-                minutes = max(1, round(wait / 60))
-                await self._sip.play(call.call_id, (
-                    f"tts:お待ちいただいている方は、あなたの前に{position - 1}人です。"
-                    f"およそ{minutes}分でおつなぎします。", HOLD_PROMPT), loop=False)
+            case routing.Announce(position=position) if call and not call.connected:
+                # Recorded prompts (clear Japanese speech); hold music resumes when they end.
+                where = f"queue_position_{position}" if position <= 10 else "queue_ahead"
+                await self._sip.play(call.call_id, (where, "queue_wait"))
             case routing.OfferCallback() if call:
                 await self._record(call, "callback_requested", {"reason": decision.reason})
                 call.hang_up_after_playback = True

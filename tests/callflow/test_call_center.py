@@ -230,3 +230,26 @@ async def test_out_of_hours_caller_is_told_why_and_when_and_the_call_is_recorded
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
     assert detail["timeline"][1]["data"] == {"reason_code": "holiday"}
     assert detail["timeline"][-1]["data"]["hung_up_by"] == "system"
+
+
+async def test_position_announcement_then_back_to_hold(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    from cti.routing import Announce
+
+    client, network = desk
+    supervisor = await token(client, "sv01", "supervisor")
+    assert (await client.put("/api/operators/op05/state", json={"state": "away"},
+                             headers=supervisor)).status == 200  # telework skill logged in
+    call_id = await reach_menu(client, network)
+    network.press(call_id, "5")
+    await settle(client, lambda: playing(network, call_id) == ("tone:hold",))
+    center = client.app[CALL_CENTER]
+    for position, expected in ((3, ("queue_position_3", "queue_wait")),
+                               (14, ("queue_ahead", "queue_wait"))):
+        await center.submit(lambda p=position: center.route_decisions(
+            [Announce(call_id, p, 240.0)]))
+        assert playing(network, call_id) == expected
+        network.finish_playback(call_id)
+        await settle(client, lambda: playing(network, call_id) == ("tone:hold",))
+    assert network.call(call_id).looping
