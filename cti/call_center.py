@@ -39,6 +39,7 @@ _CLOSED_REASONS = {
 }
 HOLD_PROMPT = "tone:hold"
 CALLBACK_PROMPT = "callback_registered"
+UNAVAILABLE_PROMPT = "operator_unavailable"
 CALLBACK_KEY = "*"  # pressed while waiting: "call me back instead"
 
 
@@ -330,9 +331,14 @@ class CallCenter:
                 where = f"queue_position_{position}" if position <= 10 else "queue_ahead"
                 await self._sip.play(call.call_id, (where, "queue_wait"))
             case routing.OfferCallback() if call:
-                await self._record(call, "callback_requested", {"reason": decision.reason})
+                # Only an internal extension is kept in the clear, so only those callers can be
+                # promised a call back; others are asked to call again later.
+                reachable = self._caller_ids.is_internal(call.caller_display)
+                await self._record(call, "callback_requested",
+                                   {"reason": decision.reason, "reachable": reachable})
                 call.hang_up_after_playback = True
-                await self._sip.play(call.call_id, CALLBACK_PROMPT)
+                await self._sip.play(call.call_id,
+                                     CALLBACK_PROMPT if reachable else UNAVAILABLE_PROMPT)
             case routing.CallClosed(outcome=outcome, service=service):
                 self._metrics.call_ended(service, outcome)
             case routing.OperatorStateChanged() | routing.OperatorStatePending() | \

@@ -145,6 +145,23 @@ async def test_garbage_digits_then_fallback_to_other(
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
     selected = next(e for e in detail["timeline"] if e["kind"] == "service_selected")
     assert selected["data"] == {"service": "other", "digit": None, "fallback": True}
+    callback = next(e for e in detail["timeline"] if e["kind"] == "callback_requested")
+    assert callback["data"] == {"reason": "no_skilled_operator", "reachable": True}
+
+
+async def test_an_outside_caller_is_not_promised_a_callback(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    client, network = desk
+    call_id = await reach_menu(client, network, caller="09011112222")
+    network.press(call_id, "3")  # nobody with the portal skill is logged in
+    await settle(client, lambda: playing(network, call_id) == ("operator_unavailable",))
+    network.finish_playback(call_id)
+    supervisor = await token(client, "sv01", "supervisor")
+    ticket = await ended_ticket(client, call_id, supervisor)
+    detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
+    callback = next(e for e in detail["timeline"] if e["kind"] == "callback_requested")
+    assert callback["data"]["reachable"] is False
 
 
 async def test_incident_notice_is_played_and_a_caller_who_leaves_is_deflected(
