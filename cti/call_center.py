@@ -26,6 +26,7 @@ from cti.metrics import CtiMetrics
 from cti.sip import events as sip
 from cti.sip import ivr
 from cti.sip.control import CallControl
+from cti.sip.errors import CallNotFoundError
 from cti.tickets.journal import JournalFull
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.writer import TicketWriter
@@ -132,6 +133,8 @@ class CallCenter:
             await job()
         except asyncio.CancelledError:
             raise
+        except CallNotFoundError as exc:  # the caller left while we acted: their CallEnded follows
+            log.info("call_center.call_gone", call_id=str(exc))
         except Exception:
             log.exception("call_center.job_failed", job=getattr(job, "__qualname__", repr(job)))
 
