@@ -266,16 +266,20 @@ class CallCenter:
             structlog.contextvars.unbind_contextvars("call_id")
 
     async def _ended(self, call: ActiveCall, event: sip.CallEnded, now: float) -> None:
-        if call.routed:
-            routing_event: routing.Event = (routing.CallFinished(call.call_id) if call.connected
-                                            else routing.CallerHungUp(call.call_id))
-            await self.route_decisions(self.router.handle(routing_event, now))
-        else:
-            call.ivr.caller_hung_up(now)
-        await self._record(call, "ended", {"reason": str(event.reason),
-                                           "hung_up_by": str(event.hung_up_by)})
-        del self._calls[call.call_id]
-        self._tickets.pop(call.call_id, None)
+        # The "ended" record and forgetting the call happen whatever routing or the IVR says.
+        try:
+            if call.routed:
+                routing_event: routing.Event = (routing.CallFinished(call.call_id)
+                                                if call.connected
+                                                else routing.CallerHungUp(call.call_id))
+                await self.route_decisions(self.router.handle(routing_event, now))
+            elif call.ivr.state is not ivr.IvrState.IDLE:  # IDLE: gone before we answered
+                call.ivr.caller_hung_up(now)
+        finally:
+            await self._record(call, "ended", {"reason": str(event.reason),
+                                               "hung_up_by": str(event.hung_up_by)})
+            del self._calls[call.call_id]
+            self._tickets.pop(call.call_id, None)
         log.info("call.ended", call_id=call.call_id, service=call.service, operator=call.operator_id,
                  connected=call.connected, hung_up_by=str(event.hung_up_by))
 

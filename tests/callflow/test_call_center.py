@@ -270,3 +270,19 @@ async def test_position_announcement_then_back_to_hold(
         network.finish_playback(call_id)
         await settle(client, lambda: playing(network, call_id) == ("tone:hold",))
     assert network.call(call_id).looping
+
+
+async def test_caller_gone_before_we_answer_still_leaves_a_ticket(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    from structlog.testing import capture_logs
+
+    client, network = desk
+    with capture_logs() as logs:
+        call_id = network.dial(caller="2345")
+        network.caller_hangs_up(call_id)  # CANCEL before the service got to answer
+        supervisor = await token(client, "sv01", "supervisor")
+        ticket = await ended_ticket(client, call_id, supervisor)
+    assert ticket["outcome"] == "abandoned_ivr"
+    events = [entry["event"] for entry in logs]
+    assert "call_center.call_gone" in events and "call_center.job_failed" not in events
