@@ -197,10 +197,15 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
     try:
         yield
     finally:
+        if control is not None:
+            await control.stop()  # ends every call: their CallEnded events are still handled
+            try:
+                async with asyncio.timeout(SHUTDOWN_FLUSH_S):
+                    await center.wait_for(lambda: not center.active_calls)
+            except TimeoutError:
+                log.warning("call_center.shutdown_with_calls", calls=len(center.active_calls))
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if control is not None:
-            await control.stop()
         log.info("call_center.stopped")
 
 

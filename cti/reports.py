@@ -24,6 +24,7 @@ OUTCOME_LABELS = {
     "deflected": ("障害案内で終了", "deflected by incident notice"),
     "callback_requested": ("折り返し依頼", "callback requested"),
     "after_hours": ("時間外", "after hours"),
+    "interrupted": ("システム側で切断", "ended by the service"),
 }
 RESOLVED = frozenset({"resolved", "closed"})
 

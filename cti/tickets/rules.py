@@ -141,6 +141,8 @@ def _outcome(first: Mapping[str, CallRecordEvent], ended: CallRecordEvent) -> st
         return "after_hours"
     if "callback_requested" in first:
         return "callback_requested"
+    if ended.data.get("hung_up_by") == "system":
+        return "interrupted"  # the service ended it (shutdown, media lost, protocol failure)
     if "queued" in first:
         return "abandoned_queue"
     if "incident_message" in first:

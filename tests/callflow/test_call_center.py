@@ -20,6 +20,7 @@ from cti.auth import digest, new_secret
 from cti.config import Settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
+from cti.storage import create_engine, session_factory
 from cti.storage.users import add_token
 
 Client = TestClient  # type: ignore[type-arg]
@@ -286,3 +287,24 @@ async def test_caller_gone_before_we_answer_still_leaves_a_ticket(
     assert ticket["outcome"] == "abandoned_ivr"
     events = [entry["event"] for entry in logs]
     assert "call_center.call_gone" in events and "call_center.job_failed" not in events
+
+
+async def test_shutdown_in_the_middle_of_a_call_still_records_its_end(
+    aiohttp_client: Callable[..., Any], database_url: str, make_settings: Callable[..., Settings],
+) -> None:
+    from cti.storage import tickets as store
+
+    network = MemoryPhoneNetwork()
+    settings = make_settings(database_url, CTI_HOURS_OVERRIDE="open")
+    client: Client = await aiohttp_client(build_app(settings, control=network))
+    call_id = await reach_menu(client, network)
+    await client.close()  # the service stops while the caller listens to the menu
+    engine = create_engine(database_url)
+    try:
+        found = await store.list_tickets(session_factory(engine), store.TicketFilter())
+        _, timeline = await store.get_ticket(session_factory(engine), found[0].id)
+    finally:
+        await engine.dispose()
+    assert found[0].call_id == call_id and found[0].outcome == "interrupted"
+    assert found[0].status == "new"  # someone should look at it
+    assert timeline[-1].kind == "ended" and timeline[-1].data["reason"] == "shutdown"

@@ -28,6 +28,8 @@ OFFER = (0, "offered", {"caller_hash": "h1", "caller_display": "2345", "sip_call
           (38, "operator_offered", {"operator_id": "op02"}), (41, "connected", {"operator_id": "op02"}),
           (341, "ended", {"reason": "bye", "hung_up_by": "caller"})], "answered", "in_progress"),
         ([OFFER, (3, "ended", {"reason": "bye", "hung_up_by": "caller"})], "abandoned_ivr", "closed"),
+        ([OFFER, (8, "queued", {"service": "portal"}),
+          (30, "ended", {"reason": "media_timeout", "hung_up_by": "system"})], "interrupted", "new"),
         ([OFFER, (1, "incident_message", {}), (20, "ended", {"hung_up_by": "caller"})],
          "deflected", "closed"),
         ([OFFER, (1, "incident_message", {}), (9, "service_selected", {"service": "isolation"}),
