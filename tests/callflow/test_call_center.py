@@ -308,3 +308,26 @@ async def test_shutdown_in_the_middle_of_a_call_still_records_its_end(
     assert found[0].call_id == call_id and found[0].outcome == "interrupted"
     assert found[0].status == "new"  # someone should look at it
     assert timeline[-1].kind == "ended" and timeline[-1].data["reason"] == "shutdown"
+
+
+async def test_who_may_change_an_operators_state(desk: tuple[Client, MemoryPhoneNetwork]) -> None:
+    client, _ = desk
+    op01 = await token(client, "op01", "operator")
+    manager = await token(client, "mg01", "manager")
+    supervisor = await token(client, "sv01", "supervisor")
+    assert (await client.put("/api/operators/op02/state", json={"state": "available"},
+                             headers=op01)).status == 403
+    assert (await client.put("/api/operators/op01/state", json={"state": "available"},
+                             headers=manager)).status == 403
+    assert (await client.put("/api/operators/nobody/state", json={"state": "available"},
+                             headers=supervisor)).status == 404
+    bad = await client.put("/api/operators/op01/state", json={"state": "on_call"}, headers=op01)
+    assert bad.status == 400 and (await bad.json())["details"]["field"] == "state"
+    away = await client.put("/api/operators/op01/state", headers=op01,
+                            json={"state": "away", "reason": "meeting"})
+    assert (await away.json())["state"] == "away"
+    forced = await client.put("/api/operators/op01/state", json={"state": "available"},
+                              headers=supervisor)
+    assert (await forced.json())["state"] == "available"
+    listed = (await (await client.get("/api/operators", headers=manager)).json())["operators"]
+    assert next(o for o in listed if o["id"] == "op01")["state"] == "available"
