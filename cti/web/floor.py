@@ -10,9 +10,10 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.auth import ANY_ROLE, SUPERVISORS, Role
-from cti.errors import Forbidden, InvalidRequest, NotFound
-from cti.keys import CALL_CENTER, CONSOLE_SOCKETS, FEED, SETTINGS
-from cti.routing import OperatorState, OperatorStateRequested, Rejected
+from cti.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from cti.keys import CALL_CENTER, CLOCK, CONSOLE_SOCKETS, FEED, SESSIONS, SETTINGS
+from cti.routing import CallMoved, CallTaken, OperatorState, OperatorStateRequested, Rejected
+from cti.storage import audit
 from cti.web.body import json_object, reply
 from cti.web.security import allow_any_user, allow_roles, principal
 
@@ -62,10 +63,47 @@ async def set_state(request: web.Request) -> web.Response:
                   "pending_state": view.pending_state})
 
 
-async def _apply(center: Any, event: OperatorStateRequested) -> list[Any]:
+async def _apply(center: Any, event: OperatorStateRequested | CallMoved | CallTaken) -> list[Any]:
     decisions = center.router.handle(event, center.now())
     await center.route_decisions(decisions)
     return list(decisions)
+
+
+@routes.post("/api/calls/{call_id}/move")
+@allow_roles(SUPERVISORS)
+async def move_call(request: web.Request) -> web.Response:
+    """A supervisor moves a waiting call to another service's queue (keeping its place)."""
+    body = await json_object(request)
+    service = body.get("service")
+    if service not in {s.id for s in request.app[SETTINGS].services}:
+        raise InvalidRequest("service must be a configured service id", field="service")
+    return await _floor_action(request, CallMoved(request.match_info["call_id"], service))
+
+
+@routes.post("/api/calls/{call_id}/take")
+@allow_roles(SUPERVISORS)
+async def take_call(request: web.Request) -> web.Response:
+    """A supervisor hands a waiting call to a chosen operator (rings their phone now)."""
+    body = await json_object(request)
+    operator_id = body.get("operator_id")
+    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+        raise InvalidRequest("operator_id must be a configured operator", field="operator_id")
+    return await _floor_action(request, CallTaken(request.match_info["call_id"], operator_id))
+
+
+async def _floor_action(request: web.Request, event: CallMoved | CallTaken) -> web.Response:
+    center = request.app[CALL_CENTER]
+    decisions = await center.submit(lambda: _apply(center, event))
+    rejected = [d for d in decisions if isinstance(d, Rejected)]
+    if rejected:
+        raise Conflict(rejected[0].detail, error=rejected[0].error_id)
+    who = principal(request)
+    await audit.record(request.app[SESSIONS], audit.AuditEntry(
+        request.app[CLOCK](), who.name, who.role.value, f"call.{type(event).__name__}",
+        event.call_id, {k: getattr(event, k) for k in event.__slots__}))
+    view = center.router.call(event.call_id)
+    return reply({"call_id": event.call_id, "service": view.service if view else None,
+                  "state": view.state if view else None})
 
 
 @routes.get("/api/queues")

@@ -20,7 +20,7 @@ from cti.auth import digest, new_secret
 from cti.config import Settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
-from cti.storage import create_engine, session_factory
+from cti.storage import audit, create_engine, session_factory
 from cti.storage.users import add_token
 
 Client = TestClient  # type: ignore[type-arg]
@@ -331,3 +331,36 @@ async def test_who_may_change_an_operators_state(desk: tuple[Client, MemoryPhone
     assert (await forced.json())["state"] == "available"
     listed = (await (await client.get("/api/operators", headers=manager)).json())["operators"]
     assert next(o for o in listed if o["id"] == "op01")["state"] == "available"
+
+
+async def test_supervisor_moves_a_waiting_call_and_hands_it_to_an_operator(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    client, network = desk
+    supervisor = await token(client, "sv01", "supervisor")
+    assert (await client.put("/api/operators/op03/state", json={"state": "away"},
+                             headers=supervisor)).status == 200  # portal skill, on a break
+    call_id = await reach_menu(client, network)
+    network.press(call_id, "3")  # portal: op03 is away, so the call waits
+    await settle(client, lambda: playing(network, call_id) == ("tone:hold",))
+    assert (await client.put("/api/operators/op05/state", json={"state": "away"},
+                             headers=supervisor)).status == 200  # telework skill, away too
+    moved = await client.post(f"/api/calls/{call_id}/move", json={"service": "telework"},
+                              headers=supervisor)
+    assert moved.status == 200, await moved.text()
+    assert (await moved.json())["service"] == "telework"
+    queues = (await (await client.get("/api/queues", headers=supervisor)).json())["queues"]
+    assert [c["call_id"] for q in queues if q["service"] == "telework" for c in q["waiting"]] \
+        == [call_id]
+    taken = await client.post(f"/api/calls/{call_id}/take", json={"operator_id": "op05"},
+                              headers=supervisor)
+    assert taken.status == 200, await taken.text()
+    await settle(client, lambda: network.call(call_id).operator_uri == "sip:2205@127.0.0.1:5070")
+    again = await client.post(f"/api/calls/{call_id}/take", json={"operator_id": "op03"},
+                              headers=supervisor)
+    assert again.status == 409  # no longer waiting in a queue: it is ringing op05
+    operator = await token(client, "op01", "operator")
+    assert (await client.post(f"/api/calls/{call_id}/move", json={"service": "other"},
+                              headers=operator)).status == 403
+    entries = await audit.entries(client.app[SESSIONS], action="call.CallTaken")
+    assert entries and entries[0].target == call_id
