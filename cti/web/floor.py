@@ -12,7 +12,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from cti.auth import ANY_ROLE, SUPERVISORS, Role
 from cti.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from cti.keys import CALL_CENTER, CLOCK, CONSOLE_SOCKETS, FEED, SESSIONS, SETTINGS
-from cti.routing import CallMoved, CallTaken, OperatorState, OperatorStateRequested, Rejected
+from cti.routing import (
+    CallMoved,
+    CallTaken,
+    OperatorState,
+    OperatorStateRequested,
+    Rejected,
+    WrapUpExtended,
+)
 from cti.storage import audit
 from cti.web.body import json_object, reply
 from cti.web.security import allow_any_user, allow_roles, principal
@@ -63,7 +70,27 @@ async def set_state(request: web.Request) -> web.Response:
                   "pending_state": view.pending_state})
 
 
-async def _apply(center: Any, event: OperatorStateRequested | CallMoved | CallTaken) -> list[Any]:
+@routes.post("/api/operators/{id}/wrap-up/extend")
+@allow_roles(ANY_ROLE)
+async def extend_wrap_up(request: web.Request) -> web.Response:
+    """The operator needs more after-call time (once per call)."""
+    who = principal(request)
+    operator_id = request.match_info["id"]
+    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+        raise NotFound(f"no operator {operator_id!r}")
+    if who.role not in SUPERVISORS and who.name != operator_id:
+        raise Forbidden("operators extend only their own wrap-up")
+    center = request.app[CALL_CENTER]
+    decisions = await center.submit(lambda: _apply(center, WrapUpExtended(operator_id)))
+    rejected = [d for d in decisions if isinstance(d, Rejected)]
+    if rejected:
+        raise Conflict(rejected[0].detail, error=rejected[0].error_id)
+    view = next(v for v in center.router.operators() if v.operator_id == operator_id)
+    return reply({"id": operator_id, "state": view.state,
+                  "wrap_up_left_s": round(max(0.0, (view.wrap_up_ends_at or 0) - center.now()), 1)})
+
+
+async def _apply(center: Any, event: Any) -> list[Any]:
     decisions = center.router.handle(event, center.now())
     await center.route_decisions(decisions)
     return list(decisions)

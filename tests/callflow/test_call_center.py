@@ -110,6 +110,10 @@ async def test_answered_call_end_to_end(desk: tuple[Client, MemoryPhoneNetwork])
     assert detail["timeline"][-1]["data"]["hung_up_by"] == "caller"
     operators = await (await client.get("/api/operators", headers=supervisor)).json()
     assert next(o for o in operators["operators"] if o["id"] == "op01")["state"] == "wrap_up"
+    extended = await client.post("/api/operators/op01/wrap-up/extend", headers=op)
+    assert extended.status == 200 and (await extended.json())["wrap_up_left_s"] > 60
+    twice = await client.post("/api/operators/op01/wrap-up/extend", headers=op)
+    assert twice.status == 409  # once per call
     await ws.close()
 
 
