@@ -27,25 +27,19 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from cti.metrics.errors import PlanningInputError
+
 MAX_OPERATORS = 500
 
 Model = Literal["erlang_c", "erlang_a"]
 
 
-class StaffingError(ValueError):
+class StaffingError(PlanningInputError):
     """Inputs that no staffing level can satisfy or that make no sense (the caller's fault).
 
     ``field`` names the offending input (``calls_per_hour``, ``aht_seconds``, ``target``,
     ``within_seconds``, ``abandon_rate``) so a web handler can report it.
     """
-
-    error_id = "staffing_invalid_input"
-    status = 400
-    fault = "client"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from cti.metrics.erlang import Staffing, evaluate, staffing
+from cti.metrics.errors import PlanningInputError
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 DEFAULT_BASELINE: tuple[int, ...] = (181, 130, 433, 705, 229, 254, 136, 140, 124, 149, 136, 217)
@@ -55,16 +56,8 @@ DEFAULT_PRIOR_BUSINESS_DAYS = 3.0
 BusinessDayPredicate = Callable[[dt.date], bool]
 
 
-class ForecastError(ValueError):
+class ForecastError(PlanningInputError):
     """A forecast was asked with inputs that cannot describe a month (the caller's fault)."""
-
-    error_id = "forecast_invalid_input"
-    status = 400
-    fault = "client"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from aiohttp import web
 from cti.errors import InvalidRequest
 from cti.forecasting import month_forecast
 from cti.keys import CLOCK, HOURS, SESSIONS, SETTINGS
-from cti.metrics import ForecastError, StaffingError, staffing
+from cti.metrics import staffing
+from cti.metrics.errors import PlanningInputError
 from cti.web.body import reply
 from cti.web.security import allow_any_user
 
@@ -34,7 +35,7 @@ async def forecast(request: web.Request) -> web.Response:
     try:
         result = await month_forecast(request.app[SETTINGS], request.app[HOURS].calendar,
                                       request.app[SESSIONS], year, month, now)
-    except ForecastError as exc:
+    except PlanningInputError as exc:
         raise InvalidRequest(str(exc), field=exc.field) from None
     return reply(result.to_json())
 
@@ -64,6 +65,6 @@ async def staffing_needed(request: web.Request) -> web.Response:
         result = await asyncio.to_thread(
             staffing, calls, aht, target, within,
             _number(request, "abandon_rate") if abandon is not None else None)
-    except StaffingError as exc:
+    except PlanningInputError as exc:
         raise InvalidRequest(str(exc), field=exc.field) from None
     return reply(result.to_json())
