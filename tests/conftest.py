@@ -21,10 +21,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests_support import FixedClock
 
 from cti.config import Settings, load_settings
-from cti.storage import create_engine, upgrade
+from cti.storage import create_engine, session_factory, upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CTI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -120,6 +121,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{target}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.new_database()
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on a fresh, migrated database (each backend)."""
+    engine = create_engine(database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cti.escalation.status import IllegalEscalationTransition, check_transition
-from cti.storage import create_engine, session_factory
 from cti.storage import escalations as store
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import Sessions
@@ -18,15 +16,6 @@ from cti.tickets.status import IllegalTicketTransition
 from cti.tickets.status import check_transition as check_ticket
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(database_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def a_ticket(sessions: Sessions, n: int = 1) -> int:

@@ -16,10 +16,10 @@ from cti.storage import (
     hours,
     operators,
     require_current,
-    session_factory,
     upgrade,
     users,
 )
+from cti.storage.users import Sessions
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 EXPECTED_TABLES = {
@@ -46,75 +46,55 @@ async def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -
         await engine.dispose()
 
 
-async def test_users_tokens_and_sessions(database_url: str) -> None:
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    try:
-        user = await users.add_user(sessions, "sv01", "supervisor", "hash-1", NOW)
-        assert user.role == "supervisor" and not user.disabled
-        with pytest.raises(users.DuplicateUser):
-            await users.add_user(sessions, "sv01", "operator", "hash-2", NOW)
-        found = await users.find_credentials(sessions, "sv01")
-        assert found is not None and found.password_hash == "hash-1"
-        assert await users.find_credentials(sessions, "nobody") is None
+async def test_users_tokens_and_sessions(sessions: Sessions) -> None:
+    user = await users.add_user(sessions, "sv01", "supervisor", "hash-1", NOW)
+    assert user.role == "supervisor" and not user.disabled
+    with pytest.raises(users.DuplicateUser):
+        await users.add_user(sessions, "sv01", "operator", "hash-2", NOW)
+    found = await users.find_credentials(sessions, "sv01")
+    assert found is not None and found.password_hash == "hash-1"
+    assert await users.find_credentials(sessions, "nobody") is None
 
-        await users.add_web_session(sessions, "s" * 64, user.id, NOW, NOW + timedelta(hours=1))
-        assert await users.find_web_session(sessions, "s" * 64, NOW) == user
-        assert await users.find_web_session(sessions, "s" * 64, NOW + timedelta(hours=2)) is None
-        await users.delete_web_session(sessions, "s" * 64)
-        assert await users.find_web_session(sessions, "s" * 64, NOW) is None
+    await users.add_web_session(sessions, "s" * 64, user.id, NOW, NOW + timedelta(hours=1))
+    assert await users.find_web_session(sessions, "s" * 64, NOW) == user
+    assert await users.find_web_session(sessions, "s" * 64, NOW + timedelta(hours=2)) is None
+    await users.delete_web_session(sessions, "s" * 64)
+    assert await users.find_web_session(sessions, "s" * 64, NOW) is None
 
-        token = await users.add_token(sessions, "grafana", "manager", "t" * 64, NOW)
-        assert await users.find_token(sessions, "t" * 64) == token
-        assert await users.find_token(sessions, "u" * 64) is None
-    finally:
-        await engine.dispose()
+    token = await users.add_token(sessions, "grafana", "manager", "t" * 64, NOW)
+    assert await users.find_token(sessions, "t" * 64) == token
+    assert await users.find_token(sessions, "u" * 64) is None
 
 
-async def test_times_come_back_aware_and_in_utc(database_url: str) -> None:
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
+async def test_times_come_back_aware_and_in_utc(sessions: Sessions) -> None:
     jst = timezone(timedelta(hours=9))
-    try:
-        until = datetime(2026, 11, 24, 18, 30, tzinfo=jst)
-        await hours.save_override(sessions, hours.StoredOverride("open", until, "sv01", NOW))
-        stored = await hours.latest_override(sessions)
-        assert stored is not None
-        assert stored.until == until and stored.until.tzinfo is not None
-        assert stored.until.utcoffset() == timedelta(0)
-    finally:
-        await engine.dispose()
+    until = datetime(2026, 11, 24, 18, 30, tzinfo=jst)
+    await hours.save_override(sessions, hours.StoredOverride("open", until, "sv01", NOW))
+    stored = await hours.latest_override(sessions)
+    assert stored is not None
+    assert stored.until == until and stored.until.tzinfo is not None
+    assert stored.until.utcoffset() == timedelta(0)
 
 
-async def test_audit_log_keeps_order_and_detail(database_url: str) -> None:
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    try:
-        for n in range(3):
-            await audit.record(sessions, audit.AuditEntry(
-                NOW + timedelta(seconds=n), "mg01", "manager", "ticket.read", f"ticket:{n}",
-                {"fields": ["summary"], "n": n}))
-        latest = await audit.entries(sessions, action="ticket.read", limit=2)
-        assert [e.target for e in latest] == ["ticket:2", "ticket:1"]
-        assert latest[0].detail == {"fields": ["summary"], "n": 2}
-    finally:
-        await engine.dispose()
+async def test_audit_log_keeps_order_and_detail(sessions: Sessions) -> None:
+    for n in range(3):
+        await audit.record(sessions, audit.AuditEntry(
+            NOW + timedelta(seconds=n), "mg01", "manager", "ticket.read", f"ticket:{n}",
+            {"fields": ["summary"], "n": n}))
+    latest = await audit.entries(sessions, action="ticket.read", limit=2)
+    assert [e.target for e in latest] == ["ticket:2", "ticket:1"]
+    assert latest[0].detail == {"fields": ["summary"], "n": 2}
 
 
-async def test_operator_sync_follows_the_config(database_url: str) -> None:
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    try:
-        first = [operators.OperatorRecord("op01", "A", "sip:2201@127.0.0.1", {"isolation": 5}),
-                 operators.OperatorRecord("op02", "B", "sip:2202@127.0.0.1", {"skysea": 4})]
-        await operators.sync_operators(sessions, first, NOW)
-        assert await operators.active_operators(sessions) == first
-        second = [operators.OperatorRecord("op02", "B2", "sip:2212@127.0.0.1",
-                                           {"skysea": 3, "other": 2})]
-        await operators.sync_operators(sessions, second, NOW)
-        assert await operators.active_operators(sessions) == second
-    finally:
-        await engine.dispose()
+async def test_operator_sync_follows_the_config(sessions: Sessions) -> None:
+    first = [operators.OperatorRecord("op01", "A", "sip:2201@127.0.0.1", {"isolation": 5}),
+             operators.OperatorRecord("op02", "B", "sip:2202@127.0.0.1", {"skysea": 4})]
+    await operators.sync_operators(sessions, first, NOW)
+    assert await operators.active_operators(sessions) == first
+    second = [operators.OperatorRecord("op02", "B2", "sip:2212@127.0.0.1",
+                                       {"skysea": 3, "other": 2})]
+    await operators.sync_operators(sessions, second, NOW)
+    assert await operators.active_operators(sessions) == second
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:

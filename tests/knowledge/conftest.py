@@ -17,20 +17,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from cti.config import Settings
-from cti.storage import create_engine, session_factory
-from cti.storage.knowledge import Sessions
 
 DATA = Path(__file__).parent.parent / "data" / "knowledge_questions.json"
 sys.path.insert(0, str(Path(__file__).parent))  # for `import knowledge_support`
-
-
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(database_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
