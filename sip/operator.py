@@ -111,16 +111,22 @@ class OperatorLeg:
                 self._cleanup()
             self.done.set()
 
-    def _invite(self, sdp: bytes) -> bytes:
-        door = self.door
-        host, port = door.local
-        headers = [
+    def _transaction_headers(self, method: str) -> list[tuple[str, str]]:
+        """Via/From/To/Call-ID/CSeq of the INVITE transaction (a CANCEL must repeat them)."""
+        host, port = self.door.local
+        return [
             ("Via", f"SIP/2.0/UDP {host}:{port};branch={self.branch};rport"),
             ("Max-Forwards", "70"),
             ("From", self.local_from),
             ("To", self.to),
             ("Call-ID", self.sip_call_id),
-            ("CSeq", f"{self.cseq} INVITE"),
+            ("CSeq", f"{self.cseq} {method}"),
+        ]
+
+    def _invite(self, sdp: bytes) -> bytes:
+        door = self.door
+        headers = [
+            *self._transaction_headers("INVITE"),
             ("Contact", f"<{door.contact}>"),
             ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
             ("User-Agent", door.settings.user_agent),
@@ -148,16 +154,7 @@ class OperatorLeg:
     def _send_cancel(self, addr: tuple[str, int]) -> None:
         door = self.door
         assert door.transport is not None
-        host, port = door.local
-        headers = [
-            ("Via", f"SIP/2.0/UDP {host}:{port};branch={self.branch};rport"),
-            ("Max-Forwards", "70"),
-            ("From", self.local_from),
-            ("To", self.to),
-            ("Call-ID", self.sip_call_id),
-            ("CSeq", f"{self.cseq} CANCEL"),
-        ]
-        data = sipmsg.build_request("CANCEL", self.uri, headers)
+        data = sipmsg.build_request("CANCEL", self.uri, self._transaction_headers("CANCEL"))
         tx = door.transport.start_client("CANCEL", data, self.branch, addr)
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
 
