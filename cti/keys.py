@@ -12,6 +12,9 @@ from cti.caller_id import CallerIdPolicy
 from cti.clock import Clock
 from cti.config import Settings
 from cti.console_feed import ConsoleFeed
+from cti.escalation.outbox import EscalationOutbox
+from cti.escalation.overdue import OverdueWatch
+from cti.escalation.service import EscalationService
 from cti.hours import HelpdeskHours
 from cti.incidents import IncidentBoard
 from cti.metrics import CtiMetrics
@@ -33,3 +36,6 @@ FEED = web.AppKey("feed", ConsoleFeed)
 CALL_CENTER = web.AppKey("call_center", CallCenter)
 INCIDENTS = web.AppKey("incidents", IncidentBoard)
 CONSOLE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("console_sockets")
+ESCALATIONS = web.AppKey("escalations", EscalationService)
+ESCALATION_OUTBOX = web.AppKey("escalation_outbox", EscalationOutbox)
+ESCALATION_OVERDUE = web.AppKey("escalation_overdue", OverdueWatch)

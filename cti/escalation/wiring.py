@@ -23,13 +23,20 @@ from cti.escalation.outbox import BACKOFF_MAX_S, BACKOFF_START_S, IDLE_POLL_S, E
 from cti.escalation.overdue import CHECK_INTERVAL_S, OverdueWatch
 from cti.escalation.service import EscalationService
 from cti.escalation.tokens import ReplyTokens
-from cti.keys import CLOCK, FEED, METRICS, REDACTOR, SESSIONS, SETTINGS
+from cti.keys import (
+    CLOCK,
+    ESCALATION_OUTBOX,
+    ESCALATION_OVERDUE,
+    ESCALATIONS,
+    FEED,
+    METRICS,
+    REDACTOR,
+    SESSIONS,
+    SETTINGS,
+)
 from cti.storage.escalations import EscalationView
 
 log = structlog.get_logger()
-ESCALATIONS = web.AppKey("escalations", EscalationService)
-ESCALATION_OUTBOX = web.AppKey("escalation_outbox", EscalationOutbox)
-ESCALATION_OVERDUE = web.AppKey("escalation_overdue", OverdueWatch)
 Context = Callable[[web.Application], AsyncIterator[None]]
 
 

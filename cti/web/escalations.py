@@ -15,8 +15,7 @@ from cti.auth import READERS, Principal, Role
 from cti.errors import Forbidden, InvalidRequest, NotFound
 from cti.escalation.service import Answered
 from cti.escalation.status import STATUSES
-from cti.escalation.wiring import ESCALATIONS
-from cti.keys import CLOCK, SESSIONS
+from cti.keys import CLOCK, ESCALATIONS, SESSIONS
 from cti.storage import audit
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import EscalationView

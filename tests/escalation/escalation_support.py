@@ -18,8 +18,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from cti.escalation.wiring import ESCALATION_OUTBOX
-from cti.keys import SESSIONS, TICKET_WRITER
+from cti.keys import ESCALATION_OUTBOX, SESSIONS, TICKET_WRITER
 from cti.storage import tickets as ticket_store
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.status import check_transition

@@ -14,8 +14,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from cti.auth import Principal, Role
-from cti.escalation.wiring import ESCALATION_OVERDUE
-from cti.keys import FEED, REGISTRY, SESSIONS
+from cti.keys import ESCALATION_OVERDUE, FEED, REGISTRY, SESSIONS
 from cti.storage import audit
 from cti.storage import escalations as store
 from cti.storage import tickets as ticket_store

@@ -12,8 +12,7 @@ from structlog.testing import capture_logs
 
 from cti.auth import digest, new_secret
 from cti.escalation.outbox import backoff_delay
-from cti.escalation.wiring import ESCALATION_OUTBOX
-from cti.keys import REGISTRY, SESSIONS
+from cti.keys import ESCALATION_OUTBOX, REGISTRY, SESSIONS
 from cti.storage import escalations as store
 from cti.storage.users import add_token
 
