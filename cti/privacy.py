@@ -11,11 +11,14 @@ from cti.config import Settings
 from cti.redaction import Redactor
 
 
-def caller_id_policy(settings: Settings) -> CallerIdPolicy:
+def service_secret(settings: Settings) -> bytes:
+    """The privacy secret: from the config, else from (or created once in) the secret file."""
     secret = settings.privacy.caller_hash_secret.encode()
-    if not secret:
-        secret = _secret_from_file(Path(settings.privacy.caller_hash_secret_file))
-    return CallerIdPolicy(secret, settings.privacy.internal_extensions)
+    return secret or _secret_from_file(Path(settings.privacy.caller_hash_secret_file))
+
+
+def caller_id_policy(settings: Settings) -> CallerIdPolicy:
+    return CallerIdPolicy(service_secret(settings), settings.privacy.internal_extensions)
 
 
 def redactor(settings: Settings) -> Redactor:

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
-from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -34,6 +33,7 @@ from cti.keys import (
     SESSIONS,
     SETTINGS,
 )
+from cti.privacy import service_secret
 from cti.storage.escalations import EscalationView
 
 log = structlog.get_logger()
@@ -42,10 +42,7 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 
 def token_key(settings: Settings) -> bytes:
     """The reply-token key, derived from the privacy secret (never stored in the database)."""
-    secret = settings.privacy.caller_hash_secret.encode()
-    if not secret:
-        secret = Path(settings.privacy.caller_hash_secret_file).read_text().strip().encode()
-    return hashlib.sha256(b"cti escalation tokens|" + secret).digest()
+    return hashlib.sha256(b"cti escalation tokens|" + service_secret(settings)).digest()
 
 
 def mail_identity(settings: Settings, reply_base_url: str | None = None) -> MailIdentity:
