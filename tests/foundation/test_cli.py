@@ -44,6 +44,12 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30)
     raise AssertionError(f"{needle!r} not seen; output so far: {''.join(lines)}")
 
 
+def interrupt(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Ctrl-C, as an admin would, and what the service printed until it exited."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=30)
+
+
 def get(url: str, token: str | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url)
     if token:
@@ -92,8 +98,7 @@ def test_serve_upgrade_users_tokens_and_clean_shutdown(tmp_path: Path) -> None:
         assert status == 401
         status, body = get(f"http://127.0.0.1:{port}/api/calendar", token)
         assert status == 200 and "open" in json.loads(body)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = interrupt(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -176,8 +181,7 @@ def test_serve_answers_sip_in_direct_mode_by_default(tmp_path: Path) -> None:
             answer = peer.recv(4096).decode()
         assert answer.startswith("SIP/2.0 200")
         assert "Call-ID: cli-options@127.0.0.1" in answer
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = interrupt(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
