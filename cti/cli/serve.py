@@ -1,0 +1,92 @@
+"""``cti serve``, ``cti db upgrade`` and ``cti config check``: running the service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+
+import structlog
+from aiohttp import web
+
+from cti.cli.common import EXIT_FAILED, SubParsers, with_config
+from cti.config import Settings
+from cti.config.describe import describe
+from cti.storage import SchemaOutdated, create_engine, current_revision, upgrade
+
+log = structlog.get_logger()
+
+
+def register(sub: SubParsers) -> None:
+    serve = with_config(sub.add_parser("serve", help="run the service"))
+    serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listen address (default 127.0.0.1:8080)")
+    serve.add_argument("--sip", metavar="HOST:PORT", help="SIP listen address (default 127.0.0.1:5060)")
+    serve.set_defaults(run=lambda settings, args: asyncio.run(_serve(settings)))
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade_cmd = with_config(db_sub.add_parser("upgrade", help="apply migrations up to the newest"))
+    upgrade_cmd.set_defaults(run=lambda settings, args: asyncio.run(_db_upgrade(settings)))
+
+    config = sub.add_parser("config", help="configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = with_config(config_sub.add_parser("check", help="print the effective config, secrets masked"))
+    check.set_defaults(run=_config_check)
+
+
+def _config_check(settings: Settings, args: argparse.Namespace) -> int:
+    print(json.dumps(describe(settings), ensure_ascii=False, indent=2))
+    print("configuration ok", file=sys.stderr)
+    return 0
+
+
+async def _serve(settings: Settings) -> int:
+    from cti.app import build_app  # imported here so that `cti config check` stays light
+
+    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    try:
+        await runner.setup()
+    except SchemaOutdated as exc:
+        log.error("service.schema_outdated", current=exc.current, needed=exc.head)
+        print(f"cti: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        log.error("service.database_unreachable", error=str(exc))
+        print(f"cti: cannot reach the database ({settings.database.url.split('@')[-1]}): {exc}",
+              file=sys.stderr)
+        await runner.cleanup()
+        return EXIT_FAILED
+    listen = settings.http.listen
+    try:
+        await web.TCPSite(runner, listen.host, listen.port).start()
+    except OSError as exc:
+        log.error("http.listen_failed", address=str(listen), error=str(exc))
+        print(f"cti: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        await runner.cleanup()
+        return EXIT_FAILED
+    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("service.stopping")
+    await runner.cleanup()
+    log.info("service.stopped")
+    return 0
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    engine = create_engine(settings.database.url)
+    try:
+        await upgrade(engine)
+        revision = await current_revision(engine)
+    except OSError as exc:
+        print(f"cti: cannot reach the database: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await engine.dispose()
+    print(f"database schema at revision {revision}")
+    return 0
