@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
+import uuid
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -144,10 +146,16 @@ async def keep(settings: Settings, sessions: Sessions, month: Month, now: dateti
     root = Path(settings.reports.folder)
     version = await store.next_version(sessions, month.text)
     relative = f"{month.text}/v{version}"
-    folder = root / relative
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=False)
-    paths = await produce(settings, sessions, month, folder, now, progress=progress)
-    files = await asyncio.to_thread(_seal, paths)
+    building = root / f".building-{month.text}-{uuid.uuid4().hex[:12]}"
+    await asyncio.to_thread(building.mkdir, parents=True)
+    try:
+        paths = await produce(settings, sessions, month, building, now, progress=progress)
+        files = await asyncio.to_thread(_seal, paths)
+        final = root / relative
+        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(building.rename, final)  # fails if that version exists
+    finally:
+        await asyncio.to_thread(shutil.rmtree, building, True)
     checksum = set_checksum({name: str(meta["sha256"]) for name, meta in files.items()})
     received = await store.count_received(sessions, *month.bounds(settings.hours.timezone))
     return await store.add_produced(sessions, NewProducedReport(

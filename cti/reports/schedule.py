@@ -107,10 +107,16 @@ class ReportSchedule:
         self._metrics = metrics
         self._calendar = BusinessCalendar(settings.hours)
         self._wake = asyncio.Event()
-        self.checks = 0
+        self._progress = asyncio.Condition()
+        self.checks = 0  # completed checks, for whoever waits on progress
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def wait_check(self, after: int) -> None:
+        """Wait until more than ``after`` checks have completed (bound it with asyncio.timeout)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.checks > after)
 
     async def check(self) -> list[ProducedReport]:
         """Build what is due, then mail what is unmailed; returns the sets built."""
@@ -141,7 +147,9 @@ class ReportSchedule:
                 "version": report.version, "trigger": trigger, "checksum": report.checksum})
         failed = not await self._mail_pending(now) or failed
         self._metrics.failing.set(1 if failed else 0)
-        self.checks += 1
+        async with self._progress:
+            self.checks += 1
+            self._progress.notify_all()
         return built
 
     async def _mail_pending(self, now: datetime) -> bool:
