@@ -24,7 +24,7 @@ def section(ws: Worksheet, prefix: str) -> list[list[Any]]:
     start = next(i for i, r in enumerate(rows) if isinstance(r[0], str) and r[0].startswith(prefix))
     found = []
     for row in rows[start + 2:]:  # heading, then the table's header row
-        if row[0] is None or row[1] is None or row[0] == "該当なし / none":
+        if row[0] is None or all(v is None for v in row[1:]) or row[0] == "該当なし / none":
             break
         found.append(list(row))
     return found
