@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-import uuid
 import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.legend import Legend
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -21,14 +19,13 @@ from cti.reports.sheets import (
     SMALL,
     TITLE,
     body_row,
-    display_width,
     fit_row_heights,
     header_row,
     print_setup,
 )
 
 WEEKDAYS_JA = "月火水木金土日"
-WIDTHS = {"A": 30, "B": 11, "C": 11, "D": 11, "E": 11, "F": 11, "G": 11, "H": 11}
+WIDTHS = {"A": 40, "B": 11, "C": 11, "D": 11, "E": 11, "F": 11, "G": 11, "H": 11}
 CHART_ROWS = 17  # rows a chart takes (7.5 cm at the default row height, and a gap)
 PERCENT = "0.0%"
 SECONDS = "0.0"
@@ -55,7 +52,7 @@ class _Sheet:
         self.text(value, HEADING)
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]],
-              formats: Sequence[str | None] = ()) -> tuple[int, int]:
+              formats: Sequence[str | None] = (), spans: dict[int, int] | None = None) -> tuple[int, int]:
         """Writes the table; returns its first and last data rows."""
         header_row(self.ws, self.row, headers)
         self.ws.row_dimensions[self.row].height = 28
@@ -68,7 +65,10 @@ class _Sheet:
         if not rows:
             body_row(self.ws, first, ["該当なし / none"] + [""] * (len(headers) - 1))
         self.row = first + max(1, len(rows))
-        fit_row_heights(self.ws, first, self.row - 1, columns=len(headers))
+        for start, end in (spans or {}).items():
+            for row in range(first - 1, self.row):
+                self.ws.merge_cells(start_row=row, start_column=start, end_row=row, end_column=end)
+        fit_row_heights(self.ws, first, self.row - 1, columns=len(headers), spans=spans)
         return first, first + max(1, len(rows)) - 1
 
     def chart(self, chart: BarChart) -> None:
@@ -148,12 +148,12 @@ def write_monthly(ws: Worksheet, settings: Settings, f: MonthFigures, as_of: dat
               e.overdue, e.median_hours_to_answer] for e in f.escalations])
 
     s.heading("6. 障害案内 / Incidents declared")
-    s.table(["宣言日時", "対象", "案内内容"], [
+    s.table(["宣言日時", "対象", "案内内容", "", "", "", "", ""], [
         [i.at.astimezone(settings.hours.timezone).replace(tzinfo=None),
          short_name(settings.service(i.service).name_ja) if i.service in
          {x.id for x in settings.services} else "全サービス",
-         str(i.detail.get("message_ja", ""))[:200]] for i in f.incidents])
-    _merge_wide(ws, s.row - max(1, len(f.incidents)), s.row - 1, 3, 8)
+         str(i.detail.get("message_ja", ""))[:200], "", "", "", "", ""] for i in f.incidents],
+        spans={3: 8})
 
     s.page_break()
     s.heading("7. 営業日別 / Per business day")
@@ -177,15 +177,9 @@ def write_monthly(ws: Worksheet, settings: Settings, f: MonthFigures, as_of: dat
 
     s.page_break()
     s.heading("10. よくある質問（上位5件） / The five most frequent questions")
-    start = s.row + 1
     s.table(["サービス／分類", "件数", "代表的な内容", "", "", "", "関連ナレッジ", ""],
             [[f"{short_name(q.service)}／{q.category}", q.count, q.example, "", "", "",
-              q.knowledge or "（なし）", ""] for q in f.questions])
-    ws.merge_cells(start_row=start - 1, start_column=3, end_row=start - 1, end_column=6)
-    ws.merge_cells(start_row=start - 1, start_column=7, end_row=start - 1, end_column=8)
-    if f.questions:
-        _merge_wide(ws, start, s.row - 1, 3, 6)
-        _merge_wide(ws, start, s.row - 1, 7, 8)
+              q.knowledge or "（なし）", ""] for q in f.questions], spans={3: 6, 7: 8})
 
     s.heading(f"11. 年度推移（{f.month.fiscal_year}年度） / Fiscal year against the baseline")
     first, last = s.table([f"月（{f.month.fiscal_year}年度）", "受付件数", "基準件数", "基準比"], [
@@ -199,12 +193,3 @@ def write_monthly(ws: Worksheet, settings: Settings, f: MonthFigures, as_of: dat
     chart.legend.position = "b"
     s.chart(chart)
     print_setup(ws, title=f"{title}（{settings.helpdesk_name_ja}）", landscape=False)
-
-
-def _merge_wide(ws: Worksheet, first: int, last: int, start_column: int, end_column: int) -> None:
-    for row in range(first, last + 1):
-        ws.merge_cells(start_row=row, start_column=start_column, end_row=row, end_column=end_column)
-        text = str(ws.cell(row=row, column=start_column).value or "")
-        width = sum(WIDTHS[get_column_letter(c)] for c in range(start_column, end_column + 1)) - 1.5
-        lines = max(1, math.ceil(display_width(text) / width))
-        ws.row_dimensions[row].height = max(ws.row_dimensions[row].height or 15, 12.5 * lines + 3)

@@ -22,6 +22,9 @@ HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 DATETIME_FORMAT = "yyyy/mm/dd hh:mm"
+# A column width counts digits of the 11 pt default font; our text is 10 pt, so a full-width
+# character takes a little less than two of them.
+GLYPH_SCALE = 0.9
 
 
 def display_width(text: str) -> int:
@@ -56,9 +59,12 @@ def fit_columns(ws: Worksheet, rows: Iterable[Iterable[object]], *, minimum: int
 
 
 def fit_row_heights(ws: Worksheet, first_row: int, last_row: int, *, line_height: float = 12.5,
-                    columns: int | None = None) -> None:
-    """Row heights that show every wrapped line (LibreOffice does not grow rows on load)."""
+                    columns: int | None = None, spans: Mapping[int, int] | None = None) -> None:
+    """Row heights that show every wrapped line (LibreOffice does not grow rows on load).
+
+    ``spans`` maps the first column of a merged range to its last (its width is their sum)."""
     columns = columns or ws.max_column
+    spans = spans or {}
     widths = [ws.column_dimensions[get_column_letter(c)].width or 8.43 for c in range(1, columns + 1)]
     for row in range(first_row, last_row + 1):
         lines = 1
@@ -66,8 +72,9 @@ def fit_row_heights(ws: Worksheet, first_row: int, last_row: int, *, line_height
             value = ws.cell(row=row, column=column).value
             if value is None or hasattr(value, "strftime") or isinstance(value, int | float):
                 continue
-            usable = max(1.0, widths[column - 1] - 1.5)
-            wrapped = sum(max(1, math.ceil(display_width(part) / usable))
+            width = sum(widths[c - 1] for c in range(column, spans.get(column, column) + 1))
+            usable = max(1.0, width - 1.0)
+            wrapped = sum(max(1, math.ceil(display_width(part) * GLYPH_SCALE / usable))
                           for part in str(value).split("\n"))
             lines = max(lines, wrapped)
         ws.row_dimensions[row].height = line_height * lines + 3
