@@ -57,8 +57,7 @@ async def _token(client: TestClient, role: str) -> dict[str, str]:  # type: igno
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftoppm") is None,
-                    reason="needs libreoffice-calc-nogui and poppler-utils")
+@pytest.mark.usefixtures("office")
 async def test_catch_up_builds_keeps_mails_and_serves_april(
         aiohttp_client: Callable[..., Awaitable[TestClient]],  # type: ignore[type-arg]
         sqlite_template: Path, make_settings: Callable[..., Settings], tmp_path: Path,
