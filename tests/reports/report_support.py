@@ -48,6 +48,10 @@ class SqlCounts:
     incidents: int
     service_level: float | None
     abandoned_in_hours: int
+    counted: int
+    asa: float | None
+    aht: float | None
+    abandon_rate: float | None
 
 
 def _ranged(sql: str, **columns: Any) -> Any:
@@ -84,25 +88,32 @@ async def sql_counts(settings: Settings, sessions: Sessions, month: Month) -> Sq
             "SELECT count(*) FROM audit_log WHERE action = 'incident.declare' AND at >= :s AND at < :e"),
             window)).scalar_one()
         queued = (await s.execute(_ranged(
-            "SELECT t.outcome, t.wait_seconds, c.answered_at, c.ended_at FROM tickets t"
+            "SELECT t.outcome, t.wait_seconds, t.talk_seconds, c.answered_at, c.ended_at FROM tickets t"
             " JOIN calls c ON c.id = t.call_id WHERE t.received_at >= :s AND t.received_at < :e"
             " AND t.outcome IN ('answered', 'abandoned_queue')",
             answered_at=UtcDateTime(), ended_at=UtcDateTime()), window)).all()
     calendar = BusinessCalendar(settings.hours)
     hit = counted = abandoned = 0
+    waits: list[float] = []
+    talks: list[float] = []
     threshold = settings.metrics.service_level_seconds
-    for outcome, wait, answered_at, ended_at in queued:
+    for outcome, wait, talk, answered_at, ended_at in queued:
         at: datetime = answered_at if outcome == "answered" else ended_at
         if not calendar.status(at).open:
             continue
         counted += 1
         if outcome == "answered":
             hit += wait <= threshold
+            waits.append(wait)
+            talks.append(talk)
         else:
             abandoned += 1
     days: Counter[Any] = Counter(at.astimezone(zone).date() for at in received)
     return SqlCounts(
         total, [r[0] for r in refs], [r[1] for r in refs], escalated, by_service, by_outcome, days,
         Counter({(sv, c): n for sv, c, n in categories}),
-        {t: (n, a) for t, n, a in escalations}, incidents, hit / counted if counted else None, abandoned)
+        {t: (n, a) for t, n, a in escalations}, incidents, hit / counted if counted else None,
+        abandoned, counted,
+        sum(waits) / len(waits) if waits else None, sum(talks) / len(talks) if talks else None,
+        abandoned / counted if counted else None)
 

@@ -16,6 +16,7 @@ from cti.reports.history import OUTCOME_LABELS, short_name
 from cti.reports.period import Month
 from cti.reports.seed import seed_month
 from cti.reports.workbook import build_workbook, workbook_bytes
+from cti.storage.knowledge import ArticleText, create_article
 
 AS_OF = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
 
@@ -29,6 +30,10 @@ async def test_every_figure_matches_sql(sessions: Sessions, database_url: str,
     await seed_month(settings, sessions, month.minus_years(1), 8, AS_OF, calls=50)  # last year
     sql = await sql_counts(settings, sessions, month)
     assert sql.total == calls
+    (top_service, top_category), _ = sql.by_category.most_common(1)[0]
+    await create_article(sessions, top_service, ArticleText(
+        f"{top_category}の対応手順", f"{top_category}についての問い合わせ", "手順書を参照。"),
+        "seed", AS_OF)
     doc = await month_set(settings, sessions, month, AS_OF)
     wb = load_workbook(io.BytesIO(workbook_bytes(build_workbook(doc))))
     assert wb.sheetnames == ["対応履歴票", "月次報告書", "業務完了届"]
@@ -55,6 +60,10 @@ async def test_every_figure_matches_sql(sessions: Sessions, database_url: str,
         assert outcomes[f"{ja} / {en}"] == sql.by_outcome.get(key, 0), key
     quality = {r[0].split(" / ")[1]: r[1] for r in section(report, "3.")}
     assert quality["service level"] == pytest.approx(sql.service_level)
+    assert quality["average speed of answer"] == pytest.approx(sql.asa)
+    assert quality["average handle time"] == pytest.approx(sql.aht)
+    assert quality["abandon rate"] == pytest.approx(sql.abandon_rate)
+    assert quality["calls counted"] == sql.counted
     services = {r[0]: r[1] for r in section(report, "4.")}
     for service in settings.services:
         assert services[short_name(service.name_ja)] == sql.by_service.get(service.id, 0)
@@ -71,6 +80,7 @@ async def test_every_figure_matches_sql(sessions: Sessions, database_url: str,
     assert sorted(r[1] for r in categories) == sorted(sql.by_category.values())
     top = section(report, "10.")
     assert [r[1] for r in top] == sorted(sql.by_category.values(), reverse=True)[:5]
+    assert top[0][6] == f"{top_category}の対応手順"  # the knowledge match of the top question
     fiscal = {r[0]: r[1] for r in section(report, "11.")}
     assert fiscal[f"{month.month}月"] == calls
     assert len(report._charts) == 3
