@@ -119,7 +119,7 @@ def write_monthly(ws: Worksheet, settings: Settings, f: MonthFigures, as_of: dat
     threshold = settings.metrics.service_level_seconds
     s.heading("3. 応答品質（受付時間内） / Service quality (business hours)")
     s.table(["指標", "値", "単位"], [
-        [f"サービスレベル（{threshold}秒以内応答） / service level", p.service_level, "%"],
+        [f"サービスレベル（{threshold}秒以内） / service level", p.service_level, "%"],
         ["平均応答時間 / average speed of answer", p.asa_seconds, "秒"],
         ["平均処理時間（通話） / average handle time", p.aht_seconds, "秒"],
         ["放棄率 / abandon rate", p.abandon_rate, "%"],

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from cti.config import BusinessCalendar, Settings
+import pytest
+
+from cti.config import BusinessCalendar, ConfigError, Settings
 from cti.reports.period import Month
 from cti.reports.seed import VOLUMES_2022, seed_calls
 from cti.tickets.rules import derive
@@ -45,3 +47,12 @@ def test_a_year_has_the_2022_shape_and_plausible_proportions(make_settings: Call
             assert services.most_common(1)[0][0] == "isolation"
             escalated = sum(1 for c in calls if c.escalations)
             assert 0.04 < escalated / volume < 0.15
+
+
+def test_report_settings_are_checked(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(CTI_REPORTS_RECIPIENTS="a@example.invalid, b@example.invalid")
+    assert settings.reports.recipients == ("a@example.invalid", "b@example.invalid")
+    with pytest.raises(ConfigError, match=r"reports\.recipients"):
+        make_settings(CTI_REPORTS_RECIPIENTS="city office")
+    with pytest.raises(ConfigError, match=r"reports\.convert_timeout_seconds"):
+        make_settings(CTI_REPORTS_CONVERT_TIMEOUT_SECONDS="1")
