@@ -217,11 +217,10 @@ async def produced_months(sessions: Sessions) -> set[str]:
         return set((await session.scalars(select(ProducedReportRow.month).distinct())).all())
 
 
-async def unmailed(sessions: Sessions, max_attempts: int) -> list[ProducedReport]:
-    """Sets produced automatically whose mail has not gone out yet (newest version per month)."""
+async def unmailed(sessions: Sessions) -> list[ProducedReport]:
+    """Sets produced automatically whose mail has not gone out yet, oldest first."""
     query = (select(ProducedReportRow).where(ProducedReportRow.mailed_at.is_(None),
-                                             ProducedReportRow.trigger != "manual",
-                                             ProducedReportRow.mail_attempts < max_attempts)
+                                             ProducedReportRow.trigger != "manual")
              .order_by(ProducedReportRow.id).limit(24))
     async with sessions() as session:
         return [_produced(r) for r in (await session.scalars(query)).all()]

@@ -155,10 +155,15 @@ class ReportSchedule:
     async def _mail_pending(self, now: datetime) -> bool:
         ok = True
         recipients = self._settings.reports.recipients
-        for report in await store.unmailed(self._sessions, MAIL_ATTEMPTS):
+        for report in await store.unmailed(self._sessions):
             if not recipients:
                 log.warning("reports.no_recipients", month=report.month)
                 return True
+            if report.mail_attempts >= MAIL_ATTEMPTS:  # a person must look: keep alerting
+                log.error("reports.mail_given_up", month=report.month, attempts=report.mail_attempts,
+                          error=(report.mail_error or "")[:300])
+                ok = False
+                continue
             try:
                 await self._mailer.send(await asyncio.to_thread(compose, self._settings, report))
             except (MailNotSent, TamperedFile, OSError, ValueError) as exc:
