@@ -20,7 +20,6 @@ from cti.errors import CtiError, InvalidRequest, NotFound
 from cti.keys import CLOCK, SESSIONS, SETTINGS
 from cti.reports.archive import (
     PDF_NAMES,
-    XLSX_TYPE,
     TamperedFile,
     content_type,
     kept_file,
@@ -147,5 +146,3 @@ async def kept_download(request: web.Request) -> web.Response:
                  {"report_id": report.id, "version": report.version, "file": name})
     return _download(body, name)
 
-
-__all__ = ["XLSX_TYPE", "routes"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -48,3 +49,22 @@ async def test_workbook_on_demand_and_the_kept_list(client: Client, as_role: Cal
         assert (await client.get(path, headers=operator)).status == 403
     assert (await client.get("/api/reports/monthly", headers=operator,
                              params={"month": "2027-02", "format": "xlsx"})).status == 403
+
+
+async def test_a_pdf_that_cannot_be_made_is_a_clear_server_error(
+        aiohttp_client: Callable[..., Any], database_url: str,
+        make_settings: Callable[..., Any], tmp_path: Path) -> None:
+    from cti.app import build_app
+    from cti.auth import digest, new_secret
+    from cti.storage.users import add_token
+
+    settings = make_settings(database_url, CTI_REPORTS_SOFFICE=str(tmp_path / "no-soffice"))
+    client = await aiohttp_client(build_app(settings))
+    token = new_secret()
+    await add_token(client.app[SESSIONS], "test-admin", "admin", digest(token), datetime.now(UTC))
+    response = await client.get("/api/reports/monthly", headers={"Authorization": f"Bearer {token}"},
+                                params={"month": "2027-02", "format": "pdf", "document": "history"})
+    assert response.status == 503
+    body = await response.json()
+    assert body["error_id"] == "report_unavailable" and "LibreOffice not found" in body["message"]
+    assert body["fault"] == "server"
