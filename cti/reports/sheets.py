@@ -6,6 +6,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -86,10 +87,17 @@ def header_row(ws: Worksheet, row: int, labels: Iterable[str], column: int = 1) 
         cell.font, cell.fill, cell.border, cell.alignment = BOLD, HEADER_FILL, BOX, CENTER
 
 
+def safe_text(value: object) -> object:
+    """Free text as a plain string cell: control characters (which openpyxl refuses) dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def body_row(ws: Worksheet, row: int, values: Iterable[object], column: int = 1,
              number_format: str | None = None, date_format: str = DATETIME_FORMAT) -> None:
     for offset, value in enumerate(values):
-        cell = ws.cell(row=row, column=column + offset, value=value)
+        cell = ws.cell(row=row, column=column + offset, value=safe_text(value))
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"  # text an operator typed is never a formula
         cell.font, cell.border, cell.alignment = BODY, BOX, WRAP_TOP
         if hasattr(value, "strftime"):
             cell.number_format = date_format

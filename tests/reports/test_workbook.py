@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 from report_support import Sessions, section, sql_counts, texts
+from sqlalchemy import text
 
 from cti.config import Settings
 from cti.reports.archive import month_set
@@ -91,3 +92,20 @@ async def test_every_figure_matches_sql(sessions: Sessions, database_url: str,
                    settings.reports.contractor, settings.reports.responsible_person,
                    f"ヘルプデスク受付 {calls}件", "令和9年6月1日"):
         assert wanted in notice
+
+
+async def test_typed_text_stays_text(sessions: Sessions, database_url: str,
+                                     make_settings: Callable[..., Settings]) -> None:
+    """A summary that looks like a formula or holds control characters is one ordinary cell."""
+    settings = make_settings(database_url)
+    month = Month(2027, 2)
+    await seed_month(settings, sessions, month, 9, AS_OF, calls=5, after_hours_share=0.0)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE tickets SET summary = :s WHERE id = (SELECT min(id) FROM tickets)"),
+            {"s": '=HYPERLINK("http://example.invalid","x")\x07\x1b 続き'})
+    doc = await month_set(settings, sessions, month, AS_OF)
+    wb = load_workbook(io.BytesIO(workbook_bytes(build_workbook(doc))))
+    cell = wb["対応履歴票"]["E4"]
+    assert cell.data_type == "s"
+    assert cell.value == '=HYPERLINK("http://example.invalid","x") 続き'
