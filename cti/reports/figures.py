@@ -132,6 +132,13 @@ def month_figures(settings: Settings, calendar: BusinessCalendar, data: MonthDat
             s.id, s.name_ja, len(mine), Counter(r.outcome for r in mine if r.outcome),
             sum(1 for r in mine if r.escalations), sum(1 for r in mine if r.status in RESOLVED),
             performance(settings, calendar, mine)))
+    configured = {s.id for s in settings.services}
+    for gone in sorted({r.service for r in records if r.service and r.service not in configured}):
+        mine = [r for r in records if r.service == gone]  # a service since removed from config
+        services.append(ServiceFigures(
+            gone, gone, len(mine), Counter(r.outcome for r in mine if r.outcome),
+            sum(1 for r in mine if r.escalations), sum(1 for r in mine if r.status in RESOLVED),
+            performance(settings, calendar, mine)))
     unchosen = [r for r in records if r.service is None]
     if unchosen:
         services.append(ServiceFigures(
@@ -177,7 +184,8 @@ def escalation_figures(calendar: BusinessCalendar, records: Sequence[TicketRecor
                        as_of: datetime) -> list[EscalationFigures]:
     result = []
     escalations = [e for r in records for e in r.escalations]
-    for target in TARGETS:
+    targets = [*TARGETS, *sorted({e.target for e in escalations} - set(TARGETS))]
+    for target in targets:
         mine = [e for e in escalations if e.target == target]
         answered = [e for e in mine if e.answered_at is not None]
         hours = [business_time_between(calendar, e.created_at, e.answered_at).total_seconds() / 3600

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 from openpyxl.workbook import Workbook
 from report_support import Sessions, section, sql_counts, texts
+from sqlalchemy import text
 
 from cti.config import BusinessCalendar, Settings
 from cti.reports.archive import month_set
@@ -83,3 +84,18 @@ async def test_golden_week_and_the_year_end_closure_are_not_business_days(
     sql = await sql_counts(settings, sessions, Month(2028, 1))
     assert sum(r[2] for r in section(january["月次報告書"], "7.")) + sum(
         n for d, n in sql.by_local_day.items() if f"{d:%m/%d}" not in days) == sql.total == 181
+
+
+async def test_a_service_removed_from_the_config_still_counts(
+        sessions: Sessions, database_url: str, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(database_url)
+    month = Month(2027, 8)
+    await seed_month(settings, sessions, month, 4, AS_OF, calls=20, after_hours_share=0.0)
+    async with sessions() as session, session.begin():
+        await session.execute(text(
+            "UPDATE tickets SET service = 'retired' WHERE id = (SELECT min(id) FROM tickets"
+            " WHERE service IS NOT NULL)"))
+    report = (await _workbook(settings, sessions, month))["月次報告書"]
+    services = {r[0]: r[1] for r in section(report, "4.")}
+    assert services["retired"] == 1
+    assert sum(services.values()) == 20
