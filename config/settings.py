@@ -28,6 +28,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Sections whose scalar keys may be set from the environment as CTI_<SECTION>_<KEY>.
 ENV_SECTIONS = (
     "http", "database", "sip", "hours", "routing", "privacy", "smtp", "escalation", "metrics", "log",
+    "reports",
 )
 SECRET_KEYS = frozenset({"password", "caller_hash_secret", "secret", "token"})
 
@@ -147,6 +148,21 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """The monthly deliverables (contract section 7): who gets them and whose name is on them."""
+
+    contract_name: str  # 統合型庁内コールセンター業務
+    addressee: str  # whom the completion notice is addressed to (札幌市長)
+    contractor: str  # the company that runs the helpdesk (受注者)
+    responsible_person: str  # its 業務責任者, printed on the completion notice
+    recipients: tuple[str, ...]  # the city's 業務主任 / 管理担当者 (mail addresses)
+    folder: str  # where produced reports are kept (under the data folder)
+    soffice: str  # LibreOffice binary for the PDF conversion
+    convert_timeout_seconds: int
+    automatic: bool  # build and mail last month's set by itself
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     source: str
     helpdesk_name_ja: str
@@ -163,6 +179,7 @@ class Settings:
     baseline: tuple[int, ...]
     services: tuple[Service, ...]
     operators: tuple[Operator, ...]
+    reports: ReportSettings
     log_format: Literal["auto", "json", "console"] = field(default="auto")
 
     def service(self, service_id: str) -> Service:
@@ -235,6 +252,7 @@ def _parse(root: Table, source: str) -> Settings:
         baseline=_baseline(root.table("baseline")),
         services=services,
         operators=operators,
+        reports=_reports(root.table("reports")),
         log_format=log.choice("format", ("auto", "json", "console"), "auto"),  # type: ignore[arg-type]
     )
     for table in (helpdesk, log):
@@ -390,6 +408,26 @@ def _metrics(t: Table) -> MetricsSettings:
         service_level_seconds=t.integer("service_level_seconds", 20, min=1, max=3600),
         service_level_target=t.number("service_level_target", 0.8, min=0.0, max=1.0),
         abandon_rate_per_second=t.number("abandon_rate_per_second", 0.0, min=0.0, max=1.0),
+    )
+    t.finish()
+    return result
+
+
+def _reports(t: Table) -> ReportSettings:
+    recipients = t.str_list("recipients", [])
+    for address in recipients:
+        if "@" not in address or len(address) > 254:
+            raise t.error("recipients", "e-mail addresses", address)
+    result = ReportSettings(
+        contract_name=t.text("contract_name", "統合型庁内コールセンター業務", allow_empty=False),
+        addressee=t.text("addressee", "札幌市長", allow_empty=False),
+        contractor=t.text("contractor", "", allow_empty=True),
+        responsible_person=t.text("responsible_person", ""),
+        recipients=recipients,
+        folder=t.text("folder", "var/reports", allow_empty=False),
+        soffice=t.text("soffice", "soffice", allow_empty=False),
+        convert_timeout_seconds=t.integer("convert_timeout_seconds", 120, min=5, max=3600),
+        automatic=t.flag("automatic", True),
     )
     t.finish()
     return result

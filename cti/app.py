@@ -41,6 +41,8 @@ from cti.keys import (
     TICKET_WRITER,
 )
 from cti.metrics import CtiMetrics
+from cti.reports.schedule import Sends as ReportSends
+from cti.reports.schedule import schedule_context
 from cti.routing import Router
 from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory
@@ -77,9 +79,11 @@ def build_app(
     registry: CollectorRegistry | None = None,
     control: CallControl | None = None,
     escalation: EscalationContext | None = None,
+    report_mailer: ReportSends | None = None,
 ) -> web.Application:
     """The whole service. ``control`` replaces the SIP front door (tests pass an in-memory one);
-    ``escalation`` replaces the escalation context (tests pass faster retry timings)."""
+    ``escalation`` replaces the escalation context (tests pass faster retry timings);
+    ``report_mailer`` replaces the monthly reports' SMTP mailer."""
     app = web.Application(middlewares=[errors_as_json, require_roles], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -104,6 +108,7 @@ def build_app(
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
     app.cleanup_ctx.append(escalation or escalation_context(
         reply_base_url=settings.escalation.reply_base_url or None))
+    app.cleanup_ctx.append(schedule_context(report_mailer))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
                   reports.routes, console.routes, knowledge.routes):

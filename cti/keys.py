@@ -19,6 +19,7 @@ from cti.hours import HelpdeskHours
 from cti.incidents import IncidentBoard
 from cti.metrics import CtiMetrics
 from cti.redaction import Redactor
+from cti.reports.schedule import ReportSchedule
 from cti.tickets.writer import TicketWriter
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -39,3 +40,4 @@ CONSOLE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("console_so
 ESCALATIONS = web.AppKey("escalations", EscalationService)
 ESCALATION_OUTBOX = web.AppKey("escalation_outbox", EscalationOutbox)
 ESCALATION_OVERDUE = web.AppKey("escalation_overdue", OverdueWatch)
+REPORT_SCHEDULE = web.AppKey("report_schedule", ReportSchedule)

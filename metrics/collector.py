@@ -24,6 +24,8 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from cti.metrics.definitions import answered_in_time
+from cti.metrics.definitions import service_level as service_level_ratio
 from cti.metrics.erlang import StaffingError, staffing
 from cti.metrics.forecast import (
     DEFAULT_AHT_SECONDS,
@@ -192,7 +194,8 @@ class CtiMetrics:
     def call_answered(self, service: str, wait_s: float) -> None:
         self._check("service", service, self._services)
         self._queue_wait.labels(service).observe(wait_s)
-        self._count_for_service_level(service, answered_in_time=wait_s <= self._threshold)
+        self._count_for_service_level(
+            service, answered_in_time=answered_in_time(wait_s, self._threshold))
 
     def call_finished(self, service: str, handle_s: float) -> None:
         self._check("service", service, self._services)
@@ -328,7 +331,8 @@ class CtiMetrics:
         with self._lock:
             self._roll_month(now)
             self._roll_day(now.date())
-            ratios = {s: c[0] / c[1] for s, c in self._sl_counts.items() if c[1]}
+            ratios = {s: r for s, c in self._sl_counts.items()
+                      if (r := service_level_ratio(c[0], c[1])) is not None}
             waits = {s: w + max(0.0, now.timestamp() - at) if at else 0.0
                      for s, (w, at) in self._longest_waits.items()}  # fmt: skip
             month_to_date = self._mtd

@@ -30,6 +30,7 @@ class AlertThresholds:
     forecast_for: str = "30m"
     sip_for: str = "1m"
     ticket_errors_window: str = "10m"
+    report_failing_for: str = "0m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,16 @@ def alert_rules(t: AlertThresholds) -> tuple[AlertRule, ...]:
             "critical",
             "チケット書込失敗 / Ticket writes failing",
             f"{{{{ $value }}}} 件失敗 / failed writes in {t.ticket_errors_window}.",
+        ),
+        AlertRule(
+            "CtiMonthlyReportFailing",
+            "cti_reports_failing == 1",
+            t.report_failing_for,
+            "critical",
+            "月次報告書類の作成・送付失敗 / Monthly reports not built or not mailed",
+            "月次報告書類（対応履歴票・月次報告書・業務完了届）の自動作成またはメール送付が失敗しています。"
+            " / The automatic monthly set failed to build or to mail; see reports.* log lines"
+            " and `cti report --month`.",
         ),
     )
 

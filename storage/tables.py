@@ -223,3 +223,23 @@ class HoursOverrideRow(Base):
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[datetime]
 
+
+
+class ProducedReportRow(Base):
+    """A kept set of monthly deliverables: its files live in the reports folder, never rewritten."""
+
+    __tablename__ = "produced_reports"
+    __table_args__ = (UniqueConstraint("month", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
+    version: Mapped[int] = mapped_column(Integer)  # 1, then 2 for a rebuild, ...
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule | catch_up | manual
+    built_by: Mapped[str] = mapped_column(String(64))
+    built_at: Mapped[datetime]
+    folder: Mapped[str] = mapped_column(String(255))  # relative to the reports folder
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # name -> {sha256, bytes, kind}
+    checksum: Mapped[str] = mapped_column(String(64))  # sha256 over the files' names and digests
+    received: Mapped[int] = mapped_column(Integer)
+    mailed_at: Mapped[datetime | None]
+    mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    mail_error: Mapped[str | None] = mapped_column(Text)

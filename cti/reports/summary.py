@@ -1,4 +1,4 @@
-"""The monthly response-history report: what came in, how it was answered, per service.
+"""The per-service summary of a month (``cti report --format text|csv|json``).
 
 Pure: figures in, report out (text with Japanese first and English second, CSV, JSON).
 """
@@ -9,24 +9,14 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from statistics import mean
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.config import Settings
+from cti.reports.history import OUTCOME_LABELS, RESOLVED
+from cti.reports.period import Month
 from cti.storage.reports import TicketFigures, ticket_figures
-
-OUTCOME_LABELS = {
-    "answered": ("応答", "answered"),
-    "abandoned_queue": ("待ち中の放棄", "abandoned in queue"),
-    "abandoned_ivr": ("音声案内中の切断", "hung up in menu"),
-    "deflected": ("障害案内で終了", "deflected by incident notice"),
-    "callback_requested": ("折り返し依頼", "callback requested"),
-    "after_hours": ("時間外", "after hours"),
-    "interrupted": ("システム側で切断", "ended by the service"),
-}
-RESOLVED = frozenset({"resolved", "closed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +120,7 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def month_bounds(settings: Settings, year: int, month: int) -> tuple[datetime, datetime]:
-    """The month as [start, end) instants in the helpdesk's time zone."""
-    zone = settings.hours.timezone
-    start = datetime(year, month, 1, tzinfo=zone)
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
-    return start, end
-
-
 async def monthly_report(settings: Settings, sessions: async_sessionmaker[AsyncSession],
                          year: int, month: int) -> MonthlyReport:
-    start, end = month_bounds(settings, year, month)
+    start, end = Month(year, month).bounds(settings.hours.timezone)
     return build_report(settings, year, month, await ticket_figures(sessions, start, end))
