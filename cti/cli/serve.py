@@ -66,12 +66,12 @@ async def _serve(settings: Settings) -> int:
         print(f"cti: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         await runner.cleanup()
         return EXIT_FAILED
-    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
-    print(await _welcome(settings, runner.app), file=sys.stderr, flush=True)
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # handlers first: "service.started" promises that Ctrl-C stops cleanly
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
+    print(await _welcome(settings, runner.app), file=sys.stderr, flush=True)
     await stop.wait()
     log.info("service.stopping")
     await runner.cleanup()
