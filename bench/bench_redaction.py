@@ -15,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from cti.redaction import Redactor
+from cti.privacy.redaction import Redactor
 
 DATA = Path(__file__).parents[1] / "tests" / "data"
 SAMPLES = DATA / "redaction_samples.json"

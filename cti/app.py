@@ -12,10 +12,10 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from cti import privacy
+from cti.privacy import secret as privacy
 from cti.auth import Authenticator
 from cti.call_center import CallCenter
-from cti.caller_id import NotAPhoneNumber
+from cti.privacy.caller_id import NotAPhoneNumber
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
 from cti.console_feed import ConsoleFeed

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from cti import routing
-from cti.caller_id import CallerIdPolicy, NotAPhoneNumber
+from cti.privacy.caller_id import CallerIdPolicy, NotAPhoneNumber
 from cti.clock import Clock
 from cti.console_feed import ConsoleFeed
 from cti.hours import HelpdeskHours

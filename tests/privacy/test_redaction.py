@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.redaction import PLACEHOLDERS, Finding, Redactor, fold_width
+from cti.privacy.redaction import PLACEHOLDERS, Finding, Redactor, fold_width
 
 SAMPLES_FILE = Path(__file__).parents[1] / "data" / "redaction_samples.json"
 SAMPLES: list[dict[str, Any]] = json.loads(SAMPLES_FILE.read_text(encoding="utf-8"))["samples"]

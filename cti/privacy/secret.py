@@ -6,9 +6,9 @@ import os
 import secrets
 from pathlib import Path
 
-from cti.caller_id import CallerIdPolicy
+from cti.privacy.caller_id import CallerIdPolicy
 from cti.config import Settings
-from cti.redaction import Redactor
+from cti.privacy.redaction import Redactor
 
 
 def service_secret(settings: Settings) -> bytes:
