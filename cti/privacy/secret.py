@@ -6,8 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
-from cti.privacy.caller_id import CallerIdPolicy
 from cti.config import Settings
+from cti.privacy.caller_id import CallerIdPolicy
 from cti.privacy.redaction import Redactor
 
 
