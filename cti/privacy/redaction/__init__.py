@@ -39,12 +39,23 @@ the character before its first one, so that a run of digits or letters is
 only tried from its start.  `bench/bench_redaction.py` measures the speed.
 """
 
+from .morphology import Morphology
 from .redactor import Redactor
-from .text import PLACEHOLDERS, Finding, Redaction, fold_width, is_my_number, my_number_check_digit
+from .text import (
+    NEVER_KEPT,
+    PLACEHOLDERS,
+    Finding,
+    Redaction,
+    fold_width,
+    is_my_number,
+    my_number_check_digit,
+)
 
 __all__ = [
+    "NEVER_KEPT",
     "PLACEHOLDERS",
     "Finding",
+    "Morphology",
     "Redaction",
     "Redactor",
     "fold_width",
