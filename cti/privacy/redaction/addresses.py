@@ -5,6 +5,7 @@ Core forms (on the folded text):
 - the grid: 北8条西5丁目, 南22条西9丁目, 平岸3条5丁目 (town + n条 + n丁目), 4条通8丁目,
   西3条南9丁目 (帯広), and the spoken short form 北8西5;
 - a town and a block: もみじ台北5丁目, 本通3丁目南2-15, 大通西15丁目, 幸町2丁目14;
+- a town and a hyphenated house number: 西新宿2-8-1;
 - each followed by an optional house number: 7-1, 12番地, 2番3号, 1-23;
 - romaji: Kita 8-jo Nishi 5-chome (12).
 
@@ -34,6 +35,8 @@ _GRID: Final = re.compile(
     rf"(?:{_DIR}(?=[0-9]))?{_HOUSE}"
 )
 _BLOCK: Final = re.compile(rf"{_DIR}?{_NUM}丁目(?:{_DIR}(?=[0-9]))?{_HOUSE}")
+# A town and a hyphenated house number: 西新宿2-8-1, 野幌町10-3 (only after a place word).
+_HYPHENATED: Final = re.compile(r"(?<![0-9\-])[0-9]{1,4}-[0-9]{1,4}(?:-[0-9]{1,4})?(?![0-9]|-[0-9])")
 _ROMAJI_GRID: Final = re.compile(
     r"(?<![A-Za-z])(?:Kita|Minami|Higashi|Nishi)[ \-]?[0-9]{1,2}[ \-]?[Jj][oō](?![A-Za-z]),?[ \-]?"
     r"(?:(?:Kita|Minami|Higashi|Nishi)[ \-]?)?[0-9]{1,2}[ \-]?[Cc]h[oō]me"
@@ -92,12 +95,13 @@ def addresses(folded: str, words: list[Word]) -> list[Finding]:
         start, _placed = _widen(words, starts, m.start())
         found.append(Finding("address", start, _trim(folded, start, m.end())))
         covered = m.end()
-    for m in _BLOCK.finditer(folded):
-        if m.start() < covered and any(f.start <= m.start() < f.end for f in found):
-            continue
-        start, placed = _widen(words, starts, m.start())
-        if placed and start < m.start():
-            found.append(Finding("address", start, _trim(folded, start, m.end())))
+    for pattern in (_BLOCK, _HYPHENATED):
+        for m in pattern.finditer(folded):
+            if m.start() < covered and any(f.start <= m.start() < f.end for f in found):
+                continue
+            start, placed = _widen(words, starts, m.start())
+            if placed and start < m.start():
+                found.append(Finding("address", start, _trim(folded, start, m.end())))
     if "ho" in folded or "hō" in folded:
         found.extend(Finding("address", m.start(), m.end()) for m in _ROMAJI_GRID.finditer(folded))
     return found

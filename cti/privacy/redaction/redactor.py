@@ -245,7 +245,10 @@ class Redactor:
                 if "." in folded[m.start() : end]:  # 090.5555.0123, but not versions
                     valid = valid and count == 3 and 2 <= len(groups[0].group()) <= 5
                 if valid and not _NOT_AN_END.match(folded, end):
-                    found.append(Finding("phone", m.start(), end))
+                    # An opening bracket belongs to the number only if it closes inside it:
+                    # (045)555-0130 but not the （ of 連絡先（090-5555-0123）.
+                    start = m.start() + (folded[m.start()] == "(" and ")" not in folded[m.start() : end])
+                    found.append(Finding("phone", start, end))
                     break
         return found
 
