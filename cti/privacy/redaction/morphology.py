@@ -48,10 +48,12 @@ class Word:
 class Morphology:
     """Splits Japanese text into words with SudachiPy (mode C: the longest units, e.g. 清田区真栄)."""
 
-    __slots__ = ("_tokenizer",)
+    __slots__ = ("_dictionary", "_pos", "_tokenizer")
 
     def __init__(self) -> None:
-        self._tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.C)
+        self._dictionary = Dictionary(dict="core")
+        self._tokenizer = self._dictionary.tokenizer(mode=SplitMode.C)
+        self._pos: dict[int, tuple[str, ...]] = {}  # part-of-speech id -> its tags
 
     def words(self, text: str) -> list[Word]:
         words: list[Word] = []
@@ -59,7 +61,11 @@ class Morphology:
         while start < len(text):
             end = _piece_end(text, start)
             for m in self._tokenizer.tokenize(text[start:end]):
-                words.append(Word(m.surface(), start + m.begin(), start + m.end(), tuple(m.part_of_speech())))
+                pos_id = m.part_of_speech_id()
+                pos = self._pos.get(pos_id)
+                if pos is None:
+                    pos = self._pos[pos_id] = tuple(m.part_of_speech())
+                words.append(Word(m.surface(), start + m.begin(), start + m.end(), pos))
             start = end
         return words
 
