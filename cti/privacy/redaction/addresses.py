@@ -47,6 +47,10 @@ _LABELS: Final = frozenset(
     "住所 自宅 実家 配送先 送付先 送り先 届け先 宛先 連絡先 現住所 新住所 旧住所 所在地 住まい "
     "在住 居所 出先 帰省先 転居先 職員 電話 携帯 自宅住所 場所".split()
 )
+# The address of a public building is no one's personal data: 北1条西2丁目の本庁舎.
+_PUBLIC_BUILDING: Final = re.compile(
+    r"[ ]?の?[ ]?(?:本庁舎|庁舎|市役所|区役所|役所|出張所|支所|まちづくりセンター|区民センター|地区センター)"
+)
 _MUNICIPAL_END: Final = ("市", "区", "町", "村", "郡", "通", "道", "都", "府", "県")
 _MAX_WIDEN: Final = 24
 
@@ -104,7 +108,11 @@ def addresses(folded: str, words: list[Word]) -> list[Finding]:
                 found.append(Finding("address", start, _trim(folded, start, m.end())))
     if "ho" in folded or "hō" in folded:
         found.extend(Finding("address", m.start(), m.end()) for m in _ROMAJI_GRID.finditer(folded))
-    return found
+    return _public(folded, found)
+
+
+def _public(folded: str, found: list[Finding]) -> list[Finding]:
+    return [f for f in found if not _PUBLIC_BUILDING.match(folded, f.end)]
 
 
 def _trim(folded: str, start: int, end: int) -> int:

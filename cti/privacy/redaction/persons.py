@@ -25,7 +25,13 @@ _NOT_A_PERSON_AFTER: Final = (
     "駅", "区", "市", "町", "村", "通", "線", "店", "銀行", "運輸", "急便", "病院", "公園", "ビル",
     "ホール", "会館", "商事", "建設", "電機", "工業", "産業", "製作所", "小学校", "中学校", "高校",
     "大学", "支所", "出張所", "庁舎", "県", "川", "山", "橋", "港", "空港", "通り", "家", "式",
-    "流", "氏名", "さんご", "先生",
+    "流", "氏名", "さんご", "先生", "振興局", "局", "体育館", "図書館", "センター", "団地", "神社",
+    "温泉", "地区", "小学", "中学", "プール", "球場", "競技場", "霊園", "ダム", "トンネル",
+)
+# A place that is also a surname, followed by の and a public facility: 藤野の出張所.
+_FACILITY_AFTER_NO: Final = (
+    "の出張所", "の支所", "の駅", "の区役所", "の体育館", "の公園", "の会館", "の図書館",
+    "のまちづくりセンター", "の地区センター", "の区民センター", "の病院", "の小学校", "の中学校",
 )
 _KANJI_RUN: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]{1,3}(?![\u3400-\u9fff々])")
 _ROMAJI_SURNAMES: Final = frozenset(
@@ -72,7 +78,7 @@ def _name_word(word: Word) -> bool:
 
 
 def _followed_by_suffix(folded: str, end: int) -> bool:
-    return folded.startswith(_NOT_A_PERSON_AFTER, end)
+    return folded.startswith(_NOT_A_PERSON_AFTER, end) or folded.startswith(_FACILITY_AFTER_NO, end)
 
 
 def _short_word_before(folded: str, start: int) -> int | None:
