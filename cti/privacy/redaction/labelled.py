@@ -9,6 +9,7 @@ it is (生年月日, 口座番号, 職員番号, パスワード ...), so event 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from .text import Finding
@@ -53,6 +54,33 @@ def obfuscated_mail(folded: str) -> list[Finding]:
     if "at" not in folded.lower() and "アットマーク" not in folded:
         return []
     return [Finding("email", m.start(), m.end()) for m in _MAIL_AT.finditer(folded)]
+
+
+# --- phones written to get past a filter: 090・1234・5678, 090/1234/5678, 0 9 0 1 2 ..., 〇九〇-... ---
+
+_ODD_SEPARATED: Final = re.compile(
+    r"0(?<![0-9A-Za-z]0)[0-9]{1,4}(?P<sep>[ ]?[・/_~*,、の][ ]?)[0-9]{1,4}(?P=sep)[0-9]{3,4}(?![0-9])"
+)
+_SPACED: Final = re.compile(r"0(?<![0-9A-Za-z]0)(?:[ ][0-9]){9,10}(?![ ]?[0-9])")
+_KANJI_DIGITS: Final = "〇一二三四五六七八九"
+_KANJI_PHONE: Final = re.compile(
+    r"[〇零](?<![〇一二三四五六七八九零十][〇零])[〇零一二三四五六七八九]{1,4}"
+    r"(?:[ \-ー・]?[〇零一二三四五六七八九]{1,4}){1,2}(?![〇零一二三四五六七八九十百千])"
+)
+
+
+def obfuscated_phones(folded: str, is_phone: Callable[[str], bool]) -> list[Finding]:
+    found: list[Finding] = []
+    for pattern in (_ODD_SEPARATED, _SPACED):
+        for m in pattern.finditer(folded):
+            if is_phone(re.sub("[^0-9]", "", m.group())):
+                found.append(Finding("phone", m.start(), m.end()))
+    for m in _KANJI_PHONE.finditer(folded):
+        digits = "".join(str(_KANJI_DIGITS.index(c)) if c in _KANJI_DIGITS else "0" if c == "零" else ""
+                         for c in m.group())
+        if is_phone(digits):
+            found.append(Finding("phone", m.start(), m.end()))
+    return found
 
 
 # --- values after a label ------------------------------------------------------------

@@ -26,7 +26,15 @@ from .formats import (
     _POSTAL_MARKED,
     _is_phone_digits,
 )
-from .labelled import bank_accounts, birth_dates, cards, obfuscated_mail, passwords, staff_numbers
+from .labelled import (
+    bank_accounts,
+    birth_dates,
+    cards,
+    obfuscated_mail,
+    obfuscated_phones,
+    passwords,
+    staff_numbers,
+)
 from .morphology import Morphology
 from .names import _person_names
 from .persons import japanese_names, latin_names, titled_names
@@ -199,6 +207,7 @@ class Redactor:
             words = self._morphology.words(folded)
             candidates += [
                 *cards(folded),
+                *obfuscated_phones(folded, _is_phone_digits),
                 *obfuscated_mail(folded),
                 *bank_accounts(folded),
                 *staff_numbers(folded),
