@@ -61,8 +61,7 @@ def _joins(words: list[Word], i: int) -> bool:
     if word.surface in _LABELS or word.pos[1] == "数詞" or not word.surface.strip():
         return False
     if word.pos[0] in ("名詞", "接尾辞", "接頭辞"):
-        # A town that is also a surname (前田, 月寒, 美園) follows a municipality directly.
-        return not word.is_person or (i > 0 and words[i - 1].surface.endswith(_MUNICIPAL_END))
+        return True  # towns that are also surnames too: 手稲前田, 月寒東, 美園
     # の inside a town name: 宮の沢, 中の島, あいの里 (between two short words).
     return (word.surface == "の" and 0 < i < len(words) - 1 and len(words[i - 1].surface) <= 2
             and len(words[i + 1].surface) <= 3 and words[i - 1].end == word.start
@@ -78,15 +77,14 @@ def _widen(words: list[Word], starts: list[int], start: int) -> tuple[int, bool]
     else:
         placed = False
     i = bisect.bisect_left(starts, start) - 1
-    first = True
     while i >= 0:
         word = words[i]
         if word.end != start or start - word.start > _MAX_WIDEN:
             break
-        if not _joins(words, i) and not (first and word.is_person):
+        if not _joins(words, i):
             break
         placed = placed or word.is_place or word.surface.endswith(_MUNICIPAL_END)
-        start, first = word.start, False
+        start = word.start
         i -= 1
     return start, placed
 
@@ -104,7 +102,10 @@ def addresses(folded: str, words: list[Word]) -> list[Finding]:
             if m.start() < covered and any(f.start <= m.start() < f.end for f in found):
                 continue
             start, placed = _widen(words, starts, m.start())
-            if placed and start < m.start():
+            # A town word and a block with its house number (美園10丁目16番6号) is an address
+            # whatever the dictionary thinks the town word is.
+            housed = pattern is _BLOCK and m.group().endswith(tuple("0123456789号番地"))
+            if (placed or housed) and start < m.start():
                 found.append(Finding("address", start, _trim(folded, start, m.end())))
     if "ho" in folded or "hō" in folded:
         found.extend(Finding("address", m.start(), m.end()) for m in _ROMAJI_GRID.finditer(folded))

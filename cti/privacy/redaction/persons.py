@@ -34,6 +34,7 @@ _FACILITY_AFTER_NO: Final = (
     "のまちづくりセンター", "の地区センター", "の区民センター", "の病院", "の小学校", "の中学校",
 )
 _KANJI_RUN: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]{1,3}(?![\u3400-\u9fff々])")
+_KANJI_TAIL: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]{1,3}\Z")
 _ROMAJI_SURNAMES: Final = frozenset(
     "Sato Suzuki Takahashi Tanaka Ito Watanabe Yamamoto Nakamura Kobayashi Kato Yoshida Yamada "
     "Sasaki Yamaguchi Matsumoto Inoue Kimura Hayashi Shimizu Yamazaki Mori Abe Ikeda Hashimoto "
@@ -85,11 +86,30 @@ def _short_word_before(folded: str, start: int) -> int | None:
     """Start of a 1-3 kanji word standing alone before `start` and one space (東 in 東 雅人)."""
     if start < 2 or folded[start - 1] != " ":
         return None
-    before = _KANJI_RUN.search(folded, max(0, start - 4), start - 1)
-    if before is None or before.end() != start - 1:
+    before = _KANJI_TAIL.search(folded, max(0, start - 4), start - 1)
+    if before is None:
         return None
     at = before.start()
-    return at if at == 0 or not folded[at - 1].isalnum() else None
+    return at if at == 0 or not _KANJI_RUN.match(folded, at - 1) else None
+
+
+_TITLES: Final = (
+    "課長", "係長", "部長", "主任", "主査", "主事", "次長", "局長", "所長", "室長", "班長", "参事",
+    "課長補佐", "部長代理", "社長", "専務", "常務", "理事", "主幹",
+)
+
+
+def _given_after_space(folded: str, words: list[Word], j: int, end: int) -> int:
+    """End of a short word after the space at `end` that reads as a given name, else `end`."""
+    after = _KANJI_RUN.match(folded, end + 1)
+    if after and not folded.startswith(("さん", "様"), end + 1) and not folded.startswith(_TITLES, end + 1):
+        return after.end()
+    if j + 1 < len(words) and words[j].surface == " ":
+        nxt = words[j + 1]
+        if (nxt.pos[0] == "名詞" and 2 <= len(nxt.surface) <= 4 and not nxt.surface.isascii()
+                and not nxt.surface.startswith(_TITLES) and nxt.pos[1] != "数詞"):
+            return nxt.end
+    return end
 
 
 def japanese_names(folded: str, words: list[Word]) -> list[Finding]:
@@ -116,12 +136,12 @@ def japanese_names(folded: str, words: list[Word]) -> list[Finding]:
         # 東 雅人 / 千葉 由美: a short word, a space, then the name.
         if (family := _short_word_before(folded, start)) is not None:
             start, has_surname = family, True
-        # 土屋 光: a surname, a space and a short kanji word.
+        # 土屋 光, 小林 さくら: a surname, a space and a short word.
         if has_surname and end == word.end and folded.startswith(" ", end):
-            after = _KANJI_RUN.match(folded, end + 1)
-            if after and not folded.startswith(("さん", "様"), end + 1):
-                end = after.end()
-        if not has_surname or _followed_by_suffix(folded, end) or _is_office(word.surface):
+            end = _given_after_space(folded, words, j, end)
+        # A given name alone is a name when it is long enough not to be a word (健太郎, 真由美).
+        lone_given = len(folded[start:end]) >= 3 and not folded[start:end].isascii()
+        if not (has_surname or lone_given) or _followed_by_suffix(folded, end) or _is_office(word.surface):
             i = j
             continue
         found.append(Finding("person_name", start, end))
@@ -129,10 +149,6 @@ def japanese_names(folded: str, words: list[Word]) -> list[Finding]:
     return found
 
 
-_TITLES: Final = (
-    "課長", "係長", "部長", "主任", "主査", "主事", "次長", "局長", "所長", "室長", "班長", "参事",
-    "課長補佐", "部長代理", "社長", "専務", "常務", "理事", "主幹",
-)
 
 
 def titled_names(folded: str, words: list[Word]) -> list[Finding]:
