@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -129,8 +129,6 @@ async def _scan(sessions: Sessions, job: Rescan, now: datetime, keep: dict[str, 
 
 
 def _after(keys: Any, after: tuple[Any, ...]) -> Any:
-    from sqlalchemy import tuple_
-
     return tuple_(*keys) > tuple_(*after) if len(after) > 1 else keys[0] > after[0]
 
 

@@ -82,15 +82,15 @@ def _followed_by_suffix(folded: str, end: int) -> bool:
     return folded.startswith(_NOT_A_PERSON_AFTER, end) or folded.startswith(_FACILITY_AFTER_NO, end)
 
 
-def _short_word_before(folded: str, start: int) -> int | None:
-    """Start of a 1-3 kanji word standing alone before `start` and one space (東 in 東 雅人)."""
-    if start < 2 or folded[start - 1] != " ":
+def _short_word_before(words: list[Word], i: int) -> int | None:
+    """Start of the family name before the lone name word `i` and one space: 東 in 東 雅人,
+    千葉 in 千葉 由美 (one kanji, or a proper noun of up to three, standing alone)."""
+    if i < 2 or words[i - 1].surface != " " or words[i - 2].end != words[i - 1].start:
         return None
-    before = _KANJI_TAIL.search(folded, max(0, start - 4), start - 1)
-    if before is None:
+    family = words[i - 2]
+    if not _KANJI_TAIL.fullmatch(family.surface) or not (len(family.surface) == 1 or family.pos[1] == "固有名詞"):
         return None
-    at = before.start()
-    return at if at == 0 or not _KANJI_RUN.match(folded, at - 1) else None
+    return family.start
 
 
 _TITLES: Final = (
@@ -134,7 +134,7 @@ def japanese_names(folded: str, words: list[Word]) -> list[Finding]:
             else:
                 break
         # 東 雅人 / 千葉 由美: a short word, a space, then the name.
-        if (family := _short_word_before(folded, start)) is not None:
+        if j == i + 1 and (family := _short_word_before(words, i)) is not None:
             start, has_surname = family, True
         # 土屋 光, 小林 さくら: a surname, a space and a short word.
         if has_surname and end == word.end and folded.startswith(" ", end):
