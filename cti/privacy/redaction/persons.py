@@ -88,9 +88,8 @@ def _short_word_before(words: list[Word], i: int) -> int | None:
     if i < 2 or words[i - 1].surface != " " or words[i - 2].end != words[i - 1].start:
         return None
     family = words[i - 2]
-    if not _KANJI_TAIL.fullmatch(family.surface) or not (len(family.surface) == 1 or family.pos[1] == "固有名詞"):
-        return None
-    return family.start
+    proper = len(family.surface) == 1 or family.pos[1] == "固有名詞"
+    return family.start if proper and _KANJI_TAIL.fullmatch(family.surface) else None
 
 
 _TITLES: Final = (
