@@ -92,15 +92,18 @@ def _widen(words: list[Word], starts: list[int], start: int) -> tuple[int, bool]
 def addresses(folded: str, words: list[Word]) -> list[Finding]:
     found: list[Finding] = []
     starts = [w.start for w in words]
-    covered = 0
+    grid_ends: list[int] = []  # grid matches are disjoint and in order
+    grid_starts: list[int] = []
     for m in _GRID.finditer(folded):
         start, _placed = _widen(words, starts, m.start())
         found.append(Finding("address", start, _trim(folded, start, m.end())))
-        covered = m.end()
+        grid_starts.append(m.start())
+        grid_ends.append(m.end())
     for pattern in (_BLOCK, _HYPHENATED):
         for m in pattern.finditer(folded):
-            if m.start() < covered and any(f.start <= m.start() < f.end for f in found):
-                continue
+            at = bisect.bisect_right(grid_starts, m.start()) - 1
+            if at >= 0 and m.start() < grid_ends[at]:
+                continue  # part of a grid address
             start, placed = _widen(words, starts, m.start())
             # A town word and a block with its house number (美園10丁目16番6号) is an address
             # whatever the dictionary thinks the town word is.
