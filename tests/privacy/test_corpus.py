@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cti.privacy.redaction import PLACEHOLDERS, Redactor
 from cti.privacy.redaction.scoring import LabelledText, Tally, parse_corpus, score
@@ -77,3 +79,17 @@ def test_the_dictionary_is_what_finds_bare_names() -> None:
 def test_redacting_twice_changes_nothing(sample: LabelledText) -> None:
     once = REDACTOR.redact(sample.text).text
     assert REDACTOR.redact(once).text == once
+
+
+_GLUE = [" ", "、", "様", "さん", "-", "0", "@", "\u200b", "丁目", "条"]
+_pieces = st.sampled_from([s.text for s in TUNING] + _GLUE)
+_kept = st.lists(st.sampled_from(["白石", "北", "佐藤"]), max_size=2)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_pieces, max_size=5).map("".join), _kept)
+def test_any_mix_is_redacted_idempotently_with_ordered_offsets(text: str, keep: list[str]) -> None:
+    result = REDACTOR.redact(text, keep)
+    assert all(0 <= f.start < f.end <= len(text) for f in result.found)
+    assert all(a.end <= b.start for a, b in zip(result.found, result.found[1:], strict=False))
+    assert REDACTOR.redact(result.text, keep).text == result.text
