@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -71,7 +71,8 @@ async def rescan(sessions: Sessions, job: Rescan, now: datetime) -> dict[str, Ta
     specs: list[tuple[str, Any, Any, tuple[str, ...], Callable[[Any], str]]] = [
         ("tickets", TicketRow, TicketRow.updated_at, ("summary", "answer"), lambda r: r.reference),
         ("timelines", CallEventRow, CallEventRow.at, ("data",), lambda r: f"{r.call_id}#{r.seq}"),
-        ("escalations", EscalationRow, EscalationRow.created_at, ("message", "answer", "answered_by"),
+        ("escalations", EscalationRow, func.coalesce(EscalationRow.answered_at, EscalationRow.created_at),
+         ("message", "answer", "answered_by"),
          lambda r: r.reference),
         ("articles", KnowledgeArticleRow, KnowledgeArticleRow.updated_at, ("title", "question", "answer"),
          lambda r: f"KB-{r.id}"),

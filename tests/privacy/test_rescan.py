@@ -107,6 +107,7 @@ async def test_since_limits_the_rescan(sessions: Sessions) -> None:
     report = await rescan(sessions, Rescan(REDACTOR, since=T0 + timedelta(days=10), dry_run=True), T0)
     assert report["tickets"].scanned == 1 and report["tickets"].changed == 1
     assert report["articles"].scanned == 0 and report["timelines"].scanned == 0
+    assert report["escalations"].scanned == 0
 
 
 def test_cli_prints_per_kind(database_url: str) -> None:
