@@ -12,10 +12,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from cti import privacy
 from cti.auth import Authenticator
 from cti.call_center import CallCenter
-from cti.caller_id import NotAPhoneNumber
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
 from cti.console_feed import ConsoleFeed
@@ -43,6 +41,8 @@ from cti.keys import (
 from cti.metrics import CtiMetrics
 from cti.reports.schedule import Sends as ReportSends
 from cti.reports.schedule import schedule_context
+from cti.privacy import secret as privacy
+from cti.privacy.caller_id import NotAPhoneNumber
 from cti.routing import Router
 from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory

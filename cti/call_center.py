@@ -18,11 +18,11 @@ from typing import Any
 import structlog
 
 from cti import routing
-from cti.caller_id import CallerIdPolicy, NotAPhoneNumber
 from cti.clock import Clock
 from cti.console_feed import ConsoleFeed
 from cti.hours import HelpdeskHours
 from cti.metrics import CtiMetrics
+from cti.privacy.caller_id import CallerIdPolicy, NotAPhoneNumber
 from cti.sip import events as sip
 from cti.sip import ivr
 from cti.sip.control import CallControl

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.auth import Authenticator
 from cti.call_center import CallCenter
-from cti.caller_id import CallerIdPolicy
 from cti.clock import Clock
 from cti.config import Settings
 from cti.console_feed import ConsoleFeed
@@ -18,8 +17,9 @@ from cti.escalation.service import EscalationService
 from cti.hours import HelpdeskHours
 from cti.incidents import IncidentBoard
 from cti.metrics import CtiMetrics
-from cti.redaction import Redactor
 from cti.reports.schedule import ReportSchedule
+from cti.privacy.caller_id import CallerIdPolicy
+from cti.privacy.redaction import Redactor
 from cti.tickets.writer import TicketWriter
 
 SETTINGS = web.AppKey("settings", Settings)

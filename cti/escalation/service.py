@@ -23,7 +23,7 @@ from cti.escalation.errors import AlreadyAnswered, NoEscalationContact, WrongRep
 from cti.escalation.message import EscalationContent, content
 from cti.escalation.status import check_transition
 from cti.escalation.tokens import ReplyTokens
-from cti.redaction import Redactor
+from cti.privacy.redaction import Redactor
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
 from cti.storage.tickets import StaleTicket, TicketView

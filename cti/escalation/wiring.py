@@ -33,7 +33,7 @@ from cti.keys import (
     SESSIONS,
     SETTINGS,
 )
-from cti.privacy import service_secret
+from cti.privacy.secret import service_secret
 from cti.storage.escalations import EscalationView
 
 log = structlog.get_logger()

@@ -7,7 +7,7 @@ from aiohttp import web
 from cti.auth import ANY_ROLE, SUPERVISORS
 from cti.errors import InvalidRequest
 from cti.incidents import IncidentNotice
-from cti.keys import CALL_CENTER, CLOCK, INCIDENTS, SESSIONS, SETTINGS
+from cti.keys import CALL_CENTER, CLOCK, INCIDENTS, REDACTOR, SESSIONS, SETTINGS
 from cti.routing import IncidentPriority
 from cti.storage import audit
 from cti.web.body import json_object, parse_instant, reply
@@ -47,8 +47,9 @@ async def declare(request: web.Request) -> web.Response:
     if until is not None and until <= now:
         raise InvalidRequest("until must be in the future", field="until")
     who = principal(request)
-    notice = IncidentNotice(service, message_ja.strip(), message_en.strip(), delta, until,
-                            who.name, now)
+    redact = request.app[REDACTOR].redact  # callers hear it and it is audited: no personal data
+    notice = IncidentNotice(service, redact(message_ja.strip()).text, redact(message_en.strip()).text,
+                            delta, until, who.name, now)
     previous = request.app[INCIDENTS].declare(notice)
     await _set_priority(request, previous, notice)
     await audit.record(request.app[SESSIONS], audit.AuditEntry(

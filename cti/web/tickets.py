@@ -13,6 +13,7 @@ from aiohttp import web
 from cti.auth import ANY_ROLE, READERS, Principal, Role
 from cti.errors import Forbidden, IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.keys import CLOCK, REDACTOR, SESSIONS, SETTINGS
+from cti.privacy import keep as keeping
 from cti.storage import audit
 from cti.storage import tickets as store
 from cti.tickets.rules import OUTCOMES
@@ -136,15 +137,19 @@ async def update_ticket(request: web.Request) -> web.Response:
     body = await json_object(request)
     redactor = request.app[REDACTOR]
     changes: dict[str, Any] = {}
-    unknown = set(body) - {"category", "summary", "answer", "status", "linked_ticket_id", "version"}
+    unknown = set(body) - {"category", "summary", "answer", "status", "linked_ticket_id", "version", "keep"}
     if unknown:
         raise InvalidRequest(f"unknown fields: {', '.join(sorted(unknown))}", fields=sorted(unknown))
+    texts: dict[str, str] = {}
     for name in ("summary", "answer"):
         if name in body:
             value = body[name]
             if not isinstance(value, str) or len(value) > MAX_TEXT:
                 raise InvalidRequest(f"{name} must be text of at most {MAX_TEXT} characters", field=name)
-            changes[name] = redactor.redact(value).text
+            texts[name] = value
+    kept = _checked_keep(request, body.get("keep"), texts.values())
+    for name, value in texts.items():
+        changes[name] = redactor.redact(value, keep=[k.word for k in kept]).text
     if "category" in body:
         categories = request.app[SETTINGS].service(view.service).categories if view.service else ()
         if body["category"] not in categories:
@@ -185,7 +190,19 @@ async def update_ticket(request: web.Request) -> web.Response:
             {"fields": sorted(changes)},
         ),
     )
+    if kept:
+        await audit.record(request.app[SESSIONS], audit.AuditEntry(
+            request.app[CLOCK](), who.name, who.role.value, keeping.AUDIT_ACTION, updated.reference,
+            keeping.audit_detail(kept, sorted(texts))))
     return reply(ticket_json(updated))
+
+
+def _checked_keep(request: web.Request, value: object, texts: Any) -> tuple[keeping.KeptWord, ...]:
+    """The operator's kept words, refused (400) for phone, mail, My Number and card."""
+    try:
+        return keeping.check_keep(request.app[REDACTOR], keeping.parse_keep(value), texts)
+    except keeping.KeepRefused as exc:
+        raise InvalidRequest(str(exc), field="keep", kinds=list(exc.kinds)) from None
 
 
 async def _checked_link(request: web.Request, view: store.TicketView, value: object) -> int | None:
@@ -215,10 +232,13 @@ async def redact(request: web.Request) -> web.Response:
         raise InvalidRequest("text must be a string", field="text")
     if len(text) > 20000:
         raise InvalidRequest("text longer than 20000 characters", field="text")
-    result = request.app[REDACTOR].redact(text)
+    kept = _checked_keep(request, body.get("keep"), [text])
+    result = request.app[REDACTOR].redact(text, keep=[k.word for k in kept])
     return reply(
         {
             "text": result.text,
-            "found": [{"kind": f.kind, "start": f.start, "end": f.end} for f in result.found],
+            "found": [
+                {"kind": f.kind, "start": f.start, "end": f.end, "keepable": f.keepable} for f in result.found
+            ],
         }
     )

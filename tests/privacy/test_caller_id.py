@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.caller_id import ANONYMOUS_DISPLAY, CallerIdPolicy, NotAPhoneNumber, normalise_number
+from cti.privacy.caller_id import ANONYMOUS_DISPLAY, CallerIdPolicy, NotAPhoneNumber, normalise_number
 
 SECRET = b"test-secret-not-for-production-0001"
 POLICY = CallerIdPolicy(SECRET, internal_extensions=(range(1000, 10000),))

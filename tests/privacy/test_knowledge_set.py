@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cti.redaction import Redactor
+from cti.privacy.redaction import Redactor
 
 KNOWLEDGE_FILE = Path(__file__).parents[1] / "data" / "knowledge_questions.json"
 SERVICES = {"isolation", "skysea", "portal", "licenses", "telework"}

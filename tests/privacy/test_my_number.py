@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.redaction import Redactor, is_my_number, my_number_check_digit
+from cti.privacy.redaction import Redactor, is_my_number, my_number_check_digit
 
 REDACTOR = Redactor()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.redaction import Redactor
+from cti.privacy.redaction import Redactor
 
 REDACTOR = Redactor(internal_extensions=(range(2000, 5000),))
 CONTEXTS = st.sampled_from(["{}", "{}の件", "エラー {} が出る", "see {}.", "（{}）", "番号:{}です"])

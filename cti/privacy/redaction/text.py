@@ -11,8 +11,13 @@ from typing import Final
 PLACEHOLDERS: Final = MappingProxyType(
     {
         "email": "[メール]",
+        "card": "[カード番号]",
         "my_number": "[個人番号]",
         "phone": "[電話番号]",
+        "bank_account": "[口座番号]",
+        "staff_number": "[職員番号]",
+        "birth_date": "[生年月日]",
+        "password": "[パスワード]",
         "postal_code": "[郵便番号]",
         "address": "[住所]",
         "person_name": "[氏名]",
@@ -20,6 +25,8 @@ PLACEHOLDERS: Final = MappingProxyType(
 )
 # When two findings overlap, the kind listed first wins.
 _PRIORITY: Final = {kind: rank for rank, kind in enumerate(PLACEHOLDERS)}
+#: Kinds an operator may never keep unmasked: no context makes them anything but personal data.
+NEVER_KEPT: Final = frozenset({"email", "phone", "my_number", "card"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,11 @@ class Finding:
     kind: str
     start: int
     end: int
+
+    @property
+    def keepable(self) -> bool:
+        """Whether an operator may keep this finding unmasked (an audited choice)."""
+        return self.kind not in NEVER_KEPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,18 @@ def fold_width(text: str) -> str:
     # look up every character of the text.
     folded = _FOLDABLE.sub(lambda m: _FOLD_TABLE[m.group()], text)
     return _DIGIT_DASH.sub("-", folded)
+
+
+# Zero-width and other invisible characters people (or copy and paste) put between digits.
+_INVISIBLE: Final = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+def strip_invisible(text: str) -> tuple[str, list[int] | None]:
+    """The text without invisible characters, and where each kept character stood (None: unchanged)."""
+    if not _INVISIBLE.search(text):
+        return text, None
+    positions = [i for i, char in enumerate(text) if not _INVISIBLE.match(char)]
+    return "".join(text[i] for i in positions), positions
 
 
 # --- My Number ---------------------------------------------------------------

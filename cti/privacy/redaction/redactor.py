@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from typing import Final
 
+from .addresses import addresses
 from .formats import (
     _ADDRESS,
     _ADDRESS_EN,
@@ -24,14 +26,38 @@ from .formats import (
     _POSTAL_MARKED,
     _is_phone_digits,
 )
+from .labelled import (
+    bank_accounts,
+    birth_dates,
+    cards,
+    obfuscated_mail,
+    obfuscated_phones,
+    passwords,
+    staff_numbers,
+)
+from .morphology import Morphology
 from .names import _person_names
-from .text import _PRIORITY, PLACEHOLDERS, Finding, Redaction, fold_width, is_my_number
+from .persons import japanese_names, latin_names, titled_names
+from .text import _PRIORITY, PLACEHOLDERS, Finding, Redaction, fold_width, is_my_number, strip_invisible
 
 _MAX_PASSES: Final = 4
 
 
+def _unite(candidates: list[Finding]) -> list[Finding]:
+    """Overlapping candidates of one kind become one finding spanning them all."""
+    united: list[Finding] = []
+    for f in sorted(candidates, key=lambda f: (f.kind, f.start, -f.end)):
+        last = united[-1] if united else None
+        if last is not None and last.kind == f.kind and f.start < last.end:
+            united[-1] = Finding(f.kind, last.start, max(last.end, f.end))
+        else:
+            united.append(f)
+    return united
+
+
 def _resolve(candidates: list[Finding]) -> tuple[Finding, ...]:
     """Non-overlapping findings; where candidates overlap the stronger kind wins."""
+    candidates = _unite(candidates)
     candidates.sort(key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end))
     starts: list[int] = []  # chosen findings, disjoint and ordered by start
     chosen: list[Finding] = []
@@ -86,37 +112,72 @@ def _merge(old: tuple[Finding, ...], new: tuple[Finding, ...]) -> tuple[Finding,
     return tuple(sorted((*kept, *new), key=lambda f: f.start))
 
 
+def _words_kept(keep: Iterable[str]) -> frozenset[str]:
+    return frozenset(fold_width(strip_invisible(w)[0]).strip() for w in keep if w.strip())
+
+
 class Redactor:
     """Finds and replaces personal information; build once from configuration.
 
     `internal_extensions` are the city's own extension numbers: a number
     labelled as an extension (内線 1234, ext. 1234) inside one of these ranges
     is kept, a labelled extension outside them is treated as a phone number.
+
+    `morphology` is the Japanese dictionary (SudachiPy) that finds bare names
+    and the place words of an address; it is opened once and may be shared.
+    `legacy=True` gives the redactor as it was before it had a dictionary
+    (patterns only: no bare names, no Sapporo grid, no cards, accounts, dates
+    of birth, staff numbers or passwords); the benchmark compares the two.
     """
 
-    __slots__ = ("_internal_extensions",)
+    __slots__ = ("_internal_extensions", "_legacy", "_morphology")
 
-    def __init__(self, internal_extensions: tuple[range, ...] = (range(2000, 5000),)) -> None:
+    def __init__(
+        self,
+        internal_extensions: tuple[range, ...] = (range(2000, 5000),),
+        *,
+        morphology: Morphology | None = None,
+        legacy: bool = False,
+    ) -> None:
         if not all(isinstance(r, range) for r in internal_extensions):
             raise TypeError("internal_extensions must be a tuple of range objects")
         self._internal_extensions = tuple(internal_extensions)
+        self._legacy = legacy
+        self._morphology = None if legacy else (morphology or Morphology())
 
-    def redact(self, text: str) -> Redaction:
+    def redact(self, text: str, keep: Iterable[str] = ()) -> Redaction:
         """Replace every finding by its kind's placeholder.
 
         A replacement changes the context its neighbours were judged in (a
         number glued to an address is only a phone once the address is gone),
         so detection is repeated on the redacted text until nothing new turns
         up; this is what makes redaction idempotent.
+
+        `keep` holds words an operator chose to leave unmasked: a finding whose
+        text is one of them stays, unless its kind is never kept (phone, mail,
+        My Number, card).  Invisible characters (zero-width spaces) are
+        ignored while detecting and removed with the finding they sit in.
         """
+        kept_words = _words_kept(keep)
+        clean, positions = (text, None) if self._legacy else strip_invisible(text)
         found: tuple[Finding, ...] = ()
-        redacted, kept = text, [(0, 0, len(text))]
+        redacted, stretches = clean, [(0, 0, len(clean))]
         for _ in range(_MAX_PASSES):
             more = self._find_once(redacted)
+            if kept_words:
+                more = tuple(
+                    f for f in more
+                    if not (f.keepable and fold_width(redacted[f.start : f.end]).strip() in kept_words)
+                )
             if not more:
                 break
-            found = _merge(found, _to_original(more, kept))
-            redacted, kept = _apply(text, found)
+            found = _merge(found, _to_original(more, stretches))
+            redacted, stretches = _apply(clean, found)
+        if positions is not None and found:
+            found = tuple(Finding(f.kind, positions[f.start], positions[f.end - 1] + 1) for f in found)
+            redacted = _apply(text, found)[0]
+        elif positions is not None:
+            redacted = text
         return Redaction(text=redacted, found=found)
 
     def redact_name_field(self, value: str) -> str:
@@ -126,9 +187,9 @@ class Redactor:
     def is_internal_extension(self, number: int) -> bool:
         return any(number in r for r in self._internal_extensions)
 
-    def find(self, text: str) -> tuple[Finding, ...]:
+    def find(self, text: str, keep: Iterable[str] = ()) -> tuple[Finding, ...]:
         """Non-overlapping findings in order of position (what `redact` replaces)."""
-        return self.redact(text).found
+        return self.redact(text, keep).found
 
     def _find_once(self, text: str) -> tuple[Finding, ...]:
         folded = fold_width(text)
@@ -142,6 +203,21 @@ class Redactor:
             *self._addresses(folded),
             *_person_names(folded, lowered),
         ]
+        if self._morphology is not None:
+            words = self._morphology.words(folded)
+            candidates += [
+                *cards(folded),
+                *obfuscated_phones(folded, _is_phone_digits),
+                *obfuscated_mail(folded),
+                *bank_accounts(folded),
+                *staff_numbers(folded),
+                *passwords(folded),
+                *birth_dates(folded),
+                *addresses(folded, words),
+                *japanese_names(folded, words),
+                *latin_names(folded, words),
+                *titled_names(folded, words),
+            ]
         return _resolve(candidates)
 
     # --- detectors ---------------------------------------------------------
@@ -178,7 +254,10 @@ class Redactor:
                 if "." in folded[m.start() : end]:  # 090.5555.0123, but not versions
                     valid = valid and count == 3 and 2 <= len(groups[0].group()) <= 5
                 if valid and not _NOT_AN_END.match(folded, end):
-                    found.append(Finding("phone", m.start(), end))
+                    # An opening bracket belongs to the number only if it closes inside it:
+                    # (045)555-0130 but not the （ of 連絡先（090-5555-0123）.
+                    start = m.start() + (folded[m.start()] == "(" and ")" not in folded[m.start() : end])
+                    found.append(Finding("phone", start, end))
                     break
         return found
 

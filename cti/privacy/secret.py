@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
-from cti.caller_id import CallerIdPolicy
+import structlog
+
 from cti.config import Settings
-from cti.redaction import Redactor
+from cti.privacy.caller_id import CallerIdPolicy
+from cti.privacy.redaction import Morphology, Redactor
+
+log = structlog.get_logger(__name__)
 
 
 def service_secret(settings: Settings) -> bytes:
@@ -22,7 +27,12 @@ def caller_id_policy(settings: Settings) -> CallerIdPolicy:
 
 
 def redactor(settings: Settings) -> Redactor:
-    return Redactor(internal_extensions=settings.privacy.internal_extensions)
+    """The redactor, with its Japanese dictionary opened once (at start-up: ~0.1 s, ~80 MB)."""
+    started = time.perf_counter()
+    morphology = Morphology()
+    log.info("privacy.dictionary_loaded", dictionary="sudachidict_core",
+             load_ms=round((time.perf_counter() - started) * 1000))
+    return Redactor(internal_extensions=settings.privacy.internal_extensions, morphology=morphology)
 
 
 def _secret_from_file(path: Path) -> bytes:

@@ -19,13 +19,27 @@ What is found (kind → placeholder):
 - ``person_name`` [氏名]: the name before 様/さま/さん/氏/くん/殿 (kanji, with
   department, title and time words cut off; katakana; hiragana; Latin),
   with a bracketed reading; after a label and colon (氏名：, お名前:, Name:);
-  after Mr/Ms/Mrs/Dr; before -san/-sama.
+  after Mr/Ms/Mrs/Dr; before -san/-sama; and with no honorific at all from
+  SudachiPy's proper-noun tags (山田太郎から, 佐々木 健一, 小林課長, ヤマダ タロウ),
+  romaji and English pairs (Yamada Taro, Emily Carter) (`persons`).
+- ``card`` [カード番号]: 13-19 digits in card groupings with a valid Luhn digit.
+- ``bank_account`` [口座番号], ``staff_number`` [職員番号], ``birth_date``
+  [生年月日] (western dates, Japanese eras, English months), ``password``
+  [パスワード]: only after (or, for dates of birth, before) their label words
+  (`labelled`).  Mail written as name(at)example.com is ``email``.
+- Sapporo's addresses (北8条西5丁目, 平岸3条5丁目7-1, 4条通8丁目, 北8西5,
+  もみじ台北5丁目12-3, Kita 8-jo Nishi 5-chome) come from `addresses`, which
+  widens a grid or block to the place words before it using the dictionary.
 
 Deliberately kept: ticket and asset numbers, versions, dates, times, IP
 addresses, error codes, KB numbers, amounts, ports, in-range extensions,
 words that take an honorific without being names (お客様, 皆さん, 担当者様,
-業者さん, 仕様).  Not found: a name with no honorific or label, an address
-without block numbers, a foreign number written without +.
+業者さん, 仕様), ward offices, city hall, departments, stations and parks,
+event dates, a password *word* with no secret after it.
+
+Invisible characters (zero-width spaces) are taken out before detection and
+the findings mapped back onto the original text.  `Redactor(legacy=True)` is
+the pattern-only redactor as it was before the dictionary, for comparison.
 
 All detectors run on a *folded* copy of the text in which full-width ASCII,
 the ideographic space and the many Japanese hyphen look-alikes are mapped to
@@ -39,12 +53,23 @@ the character before its first one, so that a run of digits or letters is
 only tried from its start.  `bench/bench_redaction.py` measures the speed.
 """
 
+from .morphology import Morphology
 from .redactor import Redactor
-from .text import PLACEHOLDERS, Finding, Redaction, fold_width, is_my_number, my_number_check_digit
+from .text import (
+    NEVER_KEPT,
+    PLACEHOLDERS,
+    Finding,
+    Redaction,
+    fold_width,
+    is_my_number,
+    my_number_check_digit,
+)
 
 __all__ = [
+    "NEVER_KEPT",
     "PLACEHOLDERS",
     "Finding",
+    "Morphology",
     "Redaction",
     "Redactor",
     "fold_width",

@@ -16,7 +16,7 @@ import hmac
 import re
 from typing import ClassVar, Final
 
-from cti.redaction import fold_width
+from cti.privacy.redaction import fold_width
 
 __all__ = ["ANONYMOUS_DISPLAY", "CallerIdPolicy", "NotAPhoneNumber", "normalise_number"]
 
