@@ -39,10 +39,10 @@ from cti.keys import (
     TICKET_WRITER,
 )
 from cti.metrics import CtiMetrics
-from cti.reports.schedule import Sends as ReportSends
-from cti.reports.schedule import schedule_context
 from cti.privacy import secret as privacy
 from cti.privacy.caller_id import NotAPhoneNumber
+from cti.reports.schedule import Sends as ReportSends
+from cti.reports.schedule import schedule_context
 from cti.routing import Router
 from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory

@@ -17,9 +17,9 @@ from cti.escalation.service import EscalationService
 from cti.hours import HelpdeskHours
 from cti.incidents import IncidentBoard
 from cti.metrics import CtiMetrics
-from cti.reports.schedule import ReportSchedule
 from cti.privacy.caller_id import CallerIdPolicy
 from cti.privacy.redaction import Redactor
+from cti.reports.schedule import ReportSchedule
 from cti.tickets.writer import TicketWriter
 
 SETTINGS = web.AppKey("settings", Settings)
