@@ -1,0 +1,174 @@
+"""Hostile input gets a JSON 400 naming the field, before the database; never a plain-text 500,
+never SQL text. Each attacker's request is spelled out; both backends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from structlog.testing import capture_logs
+
+from cti.web.security import allow_any_user
+
+Client = TestClient  # type: ignore[type-arg]
+JSON = {"Content-Type": "application/json"}
+
+
+async def assert_json_error(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status == status, await response.text()
+    assert response.headers["Content-Type"].startswith("application/json")
+    body: dict[str, Any] = await response.json()
+    assert set(body) == {"error_id", "message", "fault", "details"}
+    text = json.dumps(body).lower()
+    for leak in ("select ", "insert ", "sqlalchemy", "asyncpg", "traceback", "[sql"):
+        assert leak not in text, body
+    if field is not None:
+        assert body["details"]["field"] == field, body
+    return body
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 100_000 + b"]" * 100_000,                       # RecursionError in json.loads before
+    b'{"username": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+])
+async def test_deep_json_is_400(client: Client, raw: bytes) -> None:
+    response = await client.post("/api/session", data=raw, headers=JSON)
+    body = await assert_json_error(response, 400)
+    assert "nested deeper" in body["message"]
+
+
+async def test_brackets_inside_strings_do_not_count_as_depth(client: Client) -> None:
+    name = "[" * 60
+    response = await client.post("/api/session", headers=JSON,
+                                 data=json.dumps({"username": name, "password": "x"}).encode())
+    assert response.status == 401  # parsed fine; just a wrong login
+
+
+@pytest.mark.parametrize("number", [b"1" * 5000, b"9223372036854775808", b"-9223372036854775809",
+                                    b"1e999", b"NaN", b"-Infinity"])
+async def test_huge_or_non_finite_numbers_are_400(
+    client: Client, as_role: Callable[[str], Any], number: bytes
+) -> None:
+    supervisor = await as_role("supervisor")
+    response = await client.put("/api/calendar/override", headers={**supervisor, **JSON},
+                                data=b'{"mode": "open", "until": [' + number + b"]}")
+    await assert_json_error(response, 400)
+
+
+async def test_nul_in_login_name_is_400_before_the_database(client: Client) -> None:
+    # On PostgreSQL this used to reach asyncpg and come back as a 503 with the SQL statement.
+    response = await client.post("/api/session", headers=JSON,
+                                 data=b'{"username": "adm\\u0000in", "password": "x"}')
+    await assert_json_error(response, 400, "username")
+
+
+async def test_lone_surrogate_is_400(client: Client) -> None:
+    response = await client.post("/api/session", headers=JSON,
+                                 data=b'{"username": "op\\ud800", "password": "x"}')
+    await assert_json_error(response, 400, "username")
+    key = await client.post("/api/session", headers=JSON,
+                            data=b'{"username": "a", "password": "x", "\\u0000": 1}')
+    await assert_json_error(key, 400, "<key>")
+
+
+async def test_nested_field_is_named(client: Client, as_role: Callable[[str], Any]) -> None:
+    supervisor = await as_role("supervisor")
+    response = await client.put("/api/incident", headers={**supervisor, **JSON},
+                                data=b'{"notice": {"ja": ["ok", "bad\\u0000"]}}')
+    await assert_json_error(response, 400, "notice.ja[1]")
+
+
+async def test_nul_in_path_and_query_is_400(client: Client, as_role: Callable[[str], Any]) -> None:
+    supervisor = await as_role("supervisor")
+    path = await client.post("/api/escalations/ref%00x/reply", headers=JSON, json={})
+    await assert_json_error(path, 400, "ref")
+    query = await client.get("/api/tickets", params={"service": "sky\x00sea"}, headers=supervisor)
+    await assert_json_error(query, 400, "service")
+
+
+@pytest.mark.parametrize("at", ["0000-01-01T00:00:00+00:00", "0001-01-01T00:00:00+09:00",
+                                "9999-12-31T23:59:59-09:00", "1850-01-01T00:00:00+09:00",
+                                "2026-13-01T00:00:00+09:00"])
+async def test_dates_out_of_range_are_400(
+    client: Client, as_role: Callable[[str], Any], at: str
+) -> None:
+    manager = await as_role("manager")
+    calendar = await client.get("/api/calendar", params={"at": at}, headers=manager)
+    await assert_json_error(calendar, 400, "at")
+    tickets = await client.get("/api/tickets", params={"since": at}, headers=manager)
+    await assert_json_error(tickets, 400, "since")
+
+
+async def test_until_that_is_not_text_is_400(client: Client, as_role: Callable[[str], Any]) -> None:
+    supervisor = await as_role("supervisor")
+    response = await client.put("/api/calendar/override", headers=supervisor,
+                                json={"mode": "open", "until": 12})
+    await assert_json_error(response, 400, "until")
+
+
+async def test_a_bug_answers_json_500_with_a_reference_and_logs_the_traceback(
+    aiohttp_client: Callable[..., Any], database_url: str,
+    make_settings: Callable[..., Any], as_role: Callable[[str], Any],
+) -> None:
+    from cti.app import build_app
+
+    app = build_app(make_settings(database_url))
+
+    @allow_any_user
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals: SELECT * FROM users")
+
+    app.router.add_get("/api/broken", broken)
+    app.router.add_get("/broken-page", broken)
+    client: Client = await aiohttp_client(app)
+    from cti.auth import digest, new_secret
+    from cti.keys import SESSIONS
+    from cti.storage.users import add_token
+
+    token = new_secret()
+    await add_token(client.app[SESSIONS], "t", "manager", digest(token), make_now())
+    with capture_logs() as logs:
+        response = await client.get("/api/broken", headers={"Authorization": f"Bearer {token}"})
+        page = await client.get("/broken-page")
+    body = await assert_json_error(response, 500)
+    assert "secret internals" not in json.dumps(body)
+    reference = body["details"]["reference"]
+    logged = [e for e in logs if e["event"] == "http.internal_error"]
+    assert logged[0]["reference"] == reference and logged[0]["exc_info"]
+    await assert_json_error(page, 500)  # outside /api/ too: no plain-text 500 anywhere
+
+
+async def test_unknown_paths_and_methods_are_json(client: Client) -> None:
+    missing = await client.get("/no-such-page")
+    await assert_json_error(missing, 404)
+    method = await client.patch("/api/session", json={})
+    body = await assert_json_error(method, 405)
+    assert body["error_id"] == "http_405" and "GET" in method.headers["Allow"]
+
+
+def make_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+async def test_a_database_refusal_never_shows_sql(
+    client: Client, as_role: Callable[[str], Any], database_url: str
+) -> None:
+    # 2**40 passes Python's int() but not PostgreSQL's INTEGER column: the driver's refusal used
+    # to come back as a 503 with the statement in the details.
+    manager = await as_role("manager")
+    with capture_logs() as logs:
+        response = await client.get(f"/api/tickets/{2**40}", headers=manager)
+    if database_url.startswith("sqlite"):
+        assert response.status == 404  # SQLite integers are 64-bit: simply no such ticket
+        return
+    body = await assert_json_error(response, 500)
+    assert body["error_id"] == "internal_error" and body["details"]["reference"]
+    logged = [e for e in logs if e["event"] == "http.internal_error"]
+    assert logged and logged[0]["cause"]
+    assert "SELECT" not in json.dumps(logs, default=str)  # nor the statement in our own log
