@@ -4,7 +4,8 @@
 ``application/json`` (415), larger than ``MAX_BODY_BYTES``, nested deeper than ``MAX_DEPTH``,
 integers outside PostgreSQL's BIGINT, non-finite numbers, and strings (values or keys) holding a NUL
 byte or a lone UTF-16 surrogate (neither can be stored as UTF-8 text). Every refusal names the field.
-``check_url`` applies the same string rules to path parameters and the query string.
+``check_url`` applies the same string rules to path parameters and the query string, and keeps
+whole numbers there within 32 bits (our id columns).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from cti.errors import CtiError, InvalidRequest
 MAX_BODY_BYTES = 256 * 1024
 MAX_DEPTH = 32  # objects and arrays inside each other; our bodies need 3
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+# Whole numbers in a path or query string are ids, limits and counts: the database keeps ids as
+# 32-bit INTEGER, so a larger one can only be a probe (PostgreSQL would refuse it mid-query).
+URL_INT_MAX = 2**31 - 1
+_DECIMAL = re.compile(r"[+-]?\d+")
+# Query keys that carry ids or counts (free-text keys such as ``q`` or ``text`` may hold digits).
+NUMERIC_QUERY_KEYS = frozenset({"id", "limit", "offset", "page", "ticket"})
 MAX_NUMBER_CHARS = 40  # a JSON number literal longer than this is refused before int()/float()
 # Instants we accept: wide enough for any record, narrow enough that moving between UTC and the
 # helpdesk's offset never leaves datetime's year 1..9999.
@@ -140,12 +147,15 @@ def check_text(text: str, field: str) -> None:
 
 
 def check_url(request: web.Request) -> None:
-    """Path parameters and query values obey the same text rules as body strings."""
-    for name, value in request.match_info.items():
-        check_text(value, name)
-    for name, value in request.query.items():
+    """Path parameters and query values obey the same text rules as body strings, and whole
+    numbers among them fit the database's INTEGER."""
+    for name, value in [*request.match_info.items(), *request.query.items()]:
         check_text(name, "<query key>")
         check_text(value, name)
+        numeric = name in request.match_info or name in NUMERIC_QUERY_KEYS
+        if numeric and _DECIMAL.fullmatch(value) and (
+                len(value) > 12 or abs(int(value)) > URL_INT_MAX):
+            raise InvalidRequest(f"{name} is out of range (at most {URL_INT_MAX})", field=name)
 
 
 def string_field(body: dict[str, Any], name: str, *, max_length: int, required: bool = True) -> str:

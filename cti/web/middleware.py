@@ -24,6 +24,7 @@ log = structlog.get_logger()
 # SQLSTATE classes that mean "the database is not there right now", not "our query was wrong":
 # connection exception, insufficient resources, operator intervention, system error, no database.
 TRANSIENT_SQLSTATES = ("08", "53", "57", "58", "3D000")
+SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly", "disk is full")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -46,10 +47,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except CtiError as exc:
         return _respond(request, exc)
-    except (OperationalError, InterfaceError, PoolTimeout, ConnectionError, OSError) as exc:
+    except (InterfaceError, PoolTimeout, ConnectionError, OSError) as exc:
         return _unavailable(request, exc)
     except DBAPIError as exc:
-        if str(getattr(exc.orig, "sqlstate", "") or "").startswith(TRANSIENT_SQLSTATES):
+        if _transient(exc):
             return _unavailable(request, exc)
         return _internal(request, exc, sqlstate=getattr(exc.orig, "sqlstate", None))
     except web.HTTPException as exc:
@@ -64,6 +65,18 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return response
     except Exception as exc:  # the catch-all: a bug of ours must still answer JSON, never a trace
         return _internal(request, exc)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """The database is away or busy (503), rather than our statement being wrong (500)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate).startswith(TRANSIENT_SQLSTATES)
+    if exc.connection_invalidated:
+        return True
+    # SQLite says OperationalError both for "database is locked" and for "no such table".
+    return isinstance(exc, OperationalError) and any(
+        word in str(exc.orig).lower() for word in SQLITE_TRANSIENT)
 
 
 def _respond(request: web.Request, exc: CtiError) -> web.Response:
