@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -76,6 +77,7 @@ class HttpSettings:
     secure_cookie: bool  # served over HTTPS (directly or behind a TLS proxy): Secure cookie, HSTS
     allowed_origins: tuple[str, ...]  # besides the request's own; e.g. the proxy's public origin
     header_timeout_seconds: float  # a connection must send a whole request head within this
+    trusted_proxies: tuple[str, ...]  # addresses whose X-Forwarded-For names the real client
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +275,20 @@ def _http(t: Table) -> HttpSettings:
         secure_cookie=t.flag("secure_cookie", False),
         allowed_origins=tuple(o.lower() for o in origins),
         header_timeout_seconds=t.number("header_timeout_seconds", 15.0, min=1.0, max=300.0),
+        trusted_proxies=_addresses(t, "trusted_proxies"),
     )
     t.finish()
     return result
+
+
+def _addresses(t: Table, key: str) -> tuple[str, ...]:
+    found = t.str_list(key, [])
+    for text in found:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise t.error(key, "IP addresses such as 127.0.0.1", text) from None
+    return found
 
 
 def _auth(t: Table) -> AuthSettings:

@@ -31,7 +31,13 @@ class TooManyAttempts(CtiError):
 
 
 def source_address(request: web.Request) -> str:
-    return (request.remote or "unknown")[:64]
+    """The client's address; behind a trusted proxy, the address that proxy saw."""
+    peer = request.remote or "unknown"
+    if peer in request.app[SETTINGS].http.trusted_proxies:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return peer[:64]
 
 
 @routes.post("/api/session")

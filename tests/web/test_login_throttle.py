@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from structlog.testing import capture_logs
@@ -76,3 +77,23 @@ async def test_a_good_login_clears_the_names_count(client: Client, clock: FixedC
             assert wrong.status == 401
         ok = await client.post("/api/session", json={"username": "op01", "password": PASSWORD})
         assert ok.status == 200
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(
+    aiohttp_client: Any, database_url: str, make_settings: Any, clock: FixedClock,
+) -> None:
+    from cti.app import build_app
+
+    settings = make_settings(database_url, CTI_HTTP_TRUSTED_PROXIES="127.0.0.1")
+    proxied: Client = await aiohttp_client(build_app(settings, clock=clock))
+    for n in range(20):
+        await proxied.post("/api/session", headers={"X-Forwarded-For": "192.0.2.7"},
+                           json={"username": f"u{n}", "password": "wrong-password-here"})
+    blocked = await proxied.post("/api/session", headers={"X-Forwarded-For": "192.0.2.7"},
+                                 json={"username": "u99", "password": "wrong-password-here"})
+    assert blocked.status == 429
+    other = await proxied.post("/api/session", headers={"X-Forwarded-For": "192.0.2.8"},
+                               json={"username": "u99", "password": "wrong-password-here"})
+    assert other.status == 401  # another client behind the same proxy is not locked out
+    locks = await audit.entries(proxied.app[SESSIONS], action="auth.lockout_address")
+    assert locks[0].target == "192.0.2.7"

@@ -62,3 +62,17 @@ async def test_operator_cannot_read_another_operators_tickets_through_related(
 
     everything = await client.get(f"/api/tickets/{by_call['call-3']}/related", headers=supervisor)
     assert {t["call_id"] for t in (await everything.json())["tickets"]} == {"call-1", "call-2"}
+
+
+def test_an_operator_may_read_the_ticket_of_the_call_at_their_desk() -> None:
+    from cti.auth import Principal, Role
+    from cti.storage.tickets import TicketView
+    from cti.web.tickets import _may_read
+
+    fields = {f: None for f in TicketView.__slots__}
+    ringing = TicketView(**{**fields, "call_id": "call-9", "operator_id": "op02"})  # type: ignore[arg-type]
+    op01 = Principal("op01", Role.OPERATOR, "session")
+    assert not _may_read(op01, ringing, current_call=None)
+    assert not _may_read(op01, ringing, current_call="call-8")
+    assert _may_read(op01, ringing, current_call="call-9")  # offered to op01 right now
+    assert _may_read(Principal("sv01", Role.SUPERVISOR, "session"), ringing, current_call=None)
