@@ -148,29 +148,27 @@ async def list_users(sessions: Sessions) -> list[UserView]:
         return [_view(r) for r in (await session.scalars(select(User).order_by(User.username)))]
 
 
+async def _change_user(sessions: Sessions, username: str, *, end_sessions: bool,
+                       **values: object) -> bool:
+    """Set columns of one user (False if there is none), optionally ending their web sessions."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(User).where(User.username == username).values(**values).returning(User.id))
+        user_id = result.scalar_one_or_none()
+        if user_id is not None and end_sessions:
+            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        await session.commit()
+        return user_id is not None
+
+
 async def set_disabled(sessions: Sessions, username: str, disabled: bool) -> bool:
     """Disable (ending every web session of the user) or enable a user; False if no such user."""
-    async with sessions() as session:
-        row = await session.scalar(select(User).where(User.username == username))
-        if row is None:
-            return False
-        row.disabled = disabled
-        if disabled:
-            await session.execute(delete(WebSession).where(WebSession.user_id == row.id))
-        await session.commit()
-        return True
+    return await _change_user(sessions, username, end_sessions=disabled, disabled=disabled)
 
 
 async def change_password(sessions: Sessions, username: str, password_hash: str) -> bool:
     """A new password hash; every web session of the user ends. False if no such user."""
-    async with sessions() as session:
-        row = await session.scalar(select(User).where(User.username == username))
-        if row is None:
-            return False
-        row.password_hash = password_hash
-        await session.execute(delete(WebSession).where(WebSession.user_id == row.id))
-        await session.commit()
-        return True
+    return await _change_user(sessions, username, end_sessions=True, password_hash=password_hash)
 
 
 async def add_web_session(

@@ -110,29 +110,33 @@ async def test_until_that_is_not_text_is_400(client: Client, as_role: Callable[[
     await assert_json_error(response, 400, "until")
 
 
-async def test_a_bug_answers_json_500_with_a_reference_and_logs_the_traceback(
-    aiohttp_client: Callable[..., Any], database_url: str,
-    make_settings: Callable[..., Any], as_role: Callable[[str], Any],
-) -> None:
+async def with_route(aiohttp_client: Callable[..., Any], settings: Any, paths: tuple[str, ...],
+                     handler: Callable[[web.Request], Any]) -> tuple[Client, dict[str, str]]:
+    """The service with one more route (the bug under test) and a manager's bearer token."""
     from cti.app import build_app
-
-    app = build_app(make_settings(database_url))
-
-    @allow_any_user
-    async def broken(request: web.Request) -> web.Response:
-        raise RuntimeError("secret internals: SELECT * FROM users")
-
-    app.router.add_get("/api/broken", broken)
-    app.router.add_get("/broken-page", broken)
-    client: Client = await aiohttp_client(app)
     from cti.auth import digest, new_secret
     from cti.keys import SESSIONS
     from cti.storage.users import add_token
 
+    app = build_app(settings)
+    for path in paths:
+        app.router.add_get(path, allow_any_user(handler))
+    client: Client = await aiohttp_client(app)
     token = new_secret()
     await add_token(client.app[SESSIONS], "t", "manager", digest(token), make_now())
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_bug_answers_json_500_with_a_reference_and_logs_the_traceback(
+    aiohttp_client: Callable[..., Any], database_url: str, make_settings: Callable[..., Any],
+) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals: SELECT * FROM users")
+
+    client, manager = await with_route(aiohttp_client, make_settings(database_url),
+                                       ("/api/broken", "/broken-page"), broken)
     with capture_logs() as logs:
-        response = await client.get("/api/broken", headers={"Authorization": f"Bearer {token}"})
+        response = await client.get("/api/broken", headers=manager)
         page = await client.get("/broken-page")
     body = await assert_json_error(response, 500)
     assert "secret internals" not in json.dumps(body)
@@ -172,28 +176,18 @@ async def test_a_database_refusal_never_shows_sql(
 ) -> None:
     from sqlalchemy import text
 
-    from cti.app import build_app
     from cti.keys import ENGINE
 
-    app = build_app(make_settings(database_url))
-
-    @allow_any_user
     async def wrong_sql(request: web.Request) -> web.Response:  # a bug in one of our queries
         async with request.app[ENGINE].connect() as conn:
             await conn.execute(text("SELECT secret FROM no_such_table WHERE caller = :c"),
                                {"c": "090-0000-0000"})
         return web.json_response({})
 
-    app.router.add_get("/api/wrong-sql", wrong_sql)
-    client: Client = await aiohttp_client(app)
-    from cti.auth import digest, new_secret
-    from cti.keys import SESSIONS
-    from cti.storage.users import add_token
-
-    token = new_secret()
-    await add_token(client.app[SESSIONS], "t", "manager", digest(token), make_now())
+    client, manager = await with_route(aiohttp_client, make_settings(database_url),
+                                       ("/api/wrong-sql",), wrong_sql)
     with capture_logs() as logs:
-        response = await client.get("/api/wrong-sql", headers={"Authorization": f"Bearer {token}"})
+        response = await client.get("/api/wrong-sql", headers=manager)
     body = await assert_json_error(response, 500)  # our bug, not "database unavailable"
     assert "no_such_table" not in json.dumps(body)
     logged = [e for e in logs if e["event"] == "http.internal_error"]
