@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from aiohttp import web
@@ -34,7 +35,9 @@ MAX_NUMBER_CHARS = 40  # a JSON number literal longer than this is refused befor
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _JSON_TYPES = ("application/json",)
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_OPENING = frozenset(b"[{")
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -82,28 +85,37 @@ def parse_json(raw: bytes) -> Any:
                            parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from None
-    check_value(value, "")
+    except _IntegerOutOfRange:
+        check_value(json.loads(raw), "")  # find the field to name (the number parses as int)
+        raise InvalidRequest("a number in the body is outside the 64-bit integer range") from None
+    # A NUL or a lone surrogate can only arrive as a \u escape (raw ones are not valid JSON
+    # text or UTF-8), so without one there is nothing to look for.
+    if b"\\u" in raw:
+        check_value(value, "")
     return value
 
 
 def _check_depth(raw: bytes) -> None:
     """Nesting depth counted on the raw text (strings skipped), so the parser never recurses deep."""
-    depth = 0
-    for match in _TOKENS.finditer(raw):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise InvalidRequest(f"body is nested deeper than {MAX_DEPTH} levels",
-                                     max_depth=MAX_DEPTH)
-        elif token in (b"]", b"}"):
-            depth -= 1
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = max(accumulate(1 if c in _OPENING else -1 for c in brackets), default=0)
+    if depth > MAX_DEPTH:
+        raise InvalidRequest(f"body is nested deeper than {MAX_DEPTH} levels", max_depth=MAX_DEPTH)
+
+
+class _IntegerOutOfRange(Exception):
+    pass
 
 
 def _parse_int(text: str) -> int:
     if len(text) > MAX_NUMBER_CHARS:
         raise InvalidRequest("a number in the body is too long", max_chars=MAX_NUMBER_CHARS)
-    return int(text)
+    value = int(text)
+    if not BIGINT_MIN <= value <= BIGINT_MAX:
+        raise _IntegerOutOfRange
+    return value
 
 
 def _parse_float(text: str) -> float:

@@ -107,11 +107,11 @@ def test_expires_option() -> None:
 
 def test_cli_users_and_tokens(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    tmp_path: object,
 ) -> None:
+    # In-process: leave the test run's logging alone (main() would configure it for a terminal).
+    monkeypatch.setattr("cti.cli.configure_logging", lambda log_format: None)
     monkeypatch.setenv("CTI_DATABASE_URL", database_url)
     monkeypatch.setenv("CTI_SIP_MODE", "off")
-    monkeypatch.setenv("CTI_LOG_FORMAT", "json")
     monkeypatch.setenv("CTI_PASSWORD", "short")
     assert main(["user", "add", "sv01", "--role", "supervisor"]) == 1
     assert "15" in capsys.readouterr().err
