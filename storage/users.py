@@ -129,7 +129,8 @@ async def list_tokens(sessions: Sessions) -> list[TokenListing]:
             for t, username in rows]
 
 
-async def revoke_token(sessions: Sessions, token_id: int) -> bool:
+async def revoke_token_by_id(sessions: Sessions, token_id: int) -> bool:
+    """``cti token revoke ID``: the token stops working at once; False when there is no such id."""
     async with sessions() as session:
         result = await session.execute(
             update(ApiToken).where(ApiToken.id == token_id).values(revoked=True))

@@ -180,7 +180,7 @@ async def _token_list(settings: Settings) -> int:
 
 
 async def _token_revoke(settings: Settings, token_id: int) -> int:
-    if not await with_sessions(settings, lambda s: user_store.revoke_token(s, token_id)):
+    if not await with_sessions(settings, lambda s: user_store.revoke_token_by_id(s, token_id)):
         raise Refused(f"no token with id {token_id}")
     print(f"token {token_id} revoked")
     return 0

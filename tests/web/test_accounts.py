@@ -43,9 +43,9 @@ async def test_expired_and_revoked_tokens_get_401(client: Client, clock: FixedCl
 
     token_id, revocable = await bearer(client, "script", "manager")
     assert (await client.get("/api/calendar", headers=revocable)).status == 200
-    assert await users.revoke_token(client.app[SESSIONS], token_id)
+    assert await users.revoke_token_by_id(client.app[SESSIONS], token_id)
     assert (await client.get("/api/calendar", headers=revocable)).status == 401
-    assert not await users.revoke_token(client.app[SESSIONS], 999_999)
+    assert not await users.revoke_token_by_id(client.app[SESSIONS], 999_999)
 
 
 async def test_a_disabled_users_session_and_tokens_are_refused_at_once(
