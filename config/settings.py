@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,8 +29,8 @@ OVERRIDE_MODES = ("auto", "open", "closed")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Sections whose scalar keys may be set from the environment as CTI_<SECTION>_<KEY>.
 ENV_SECTIONS = (
-    "http", "database", "sip", "hours", "routing", "privacy", "smtp", "escalation", "metrics", "log",
-    "reports",
+    "http", "auth", "database", "sip", "hours", "routing", "privacy", "smtp", "escalation", "metrics",
+    "log", "reports",
 )
 SECRET_KEYS = frozenset({"password", "caller_hash_secret", "secret", "token"})
 
@@ -73,6 +75,21 @@ class Operator:
 class HttpSettings:
     listen: HostPort
     session_hours: int
+    secure_cookie: bool  # served over HTTPS (directly or behind a TLS proxy): Secure cookie, HSTS
+    allowed_origins: tuple[str, ...]  # besides the request's own; e.g. the proxy's public origin
+    header_timeout_seconds: float  # a connection must send a whole request head within this
+    trusted_proxies: tuple[str, ...]  # addresses whose X-Forwarded-For names the real client
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    password_min_length: int
+    password_min_score: int  # zxcvbn score 0..4 the password must reach (common, guessable: low)
+    token_days: int  # default lifetime of `cti token create`; 0 = no expiry unless --expires
+    max_failures_per_user: int  # failed logins within failure_window before the name is locked
+    max_failures_per_address: int  # failed logins from one address within the window
+    failure_window_minutes: int
+    lockout_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +185,7 @@ class Settings:
     helpdesk_name_ja: str
     helpdesk_name_en: str
     http: HttpSettings
+    auth: AuthSettings
     database: DatabaseSettings
     sip: SipSettings
     hours: HoursSettings
@@ -241,6 +259,7 @@ def _parse(root: Table, source: str) -> Settings:
         helpdesk_name_ja=helpdesk.text("name_ja", "庁内ITヘルプデスク"),
         helpdesk_name_en=helpdesk.text("name_en", "City IT Helpdesk"),
         http=_http(root.table("http")),
+        auth=_auth(root.table("auth")),
         database=_database(root.table("database")),
         sip=_sip(root.table("sip")),
         hours=_hours(root.table("hours")),
@@ -263,7 +282,43 @@ def _parse(root: Table, source: str) -> Settings:
 
 def _http(t: Table) -> HttpSettings:
     host, port = t.host_port("listen", "127.0.0.1:8080")
-    result = HttpSettings(HostPort(host, port), t.integer("session_hours", 10, min=1, max=24 * 30))
+    origins = t.str_list("allowed_origins", [])
+    for origin in origins:
+        if not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise t.error("allowed_origins", 'origins such as "https://cti.example.invalid" '
+                          "(scheme and host, no path)", origin)
+    result = HttpSettings(
+        HostPort(host, port),
+        session_hours=t.integer("session_hours", 10, min=1, max=24 * 30),
+        secure_cookie=t.flag("secure_cookie", False),
+        allowed_origins=tuple(o.lower() for o in origins),
+        header_timeout_seconds=t.number("header_timeout_seconds", 15.0, min=1.0, max=300.0),
+        trusted_proxies=_addresses(t, "trusted_proxies"),
+    )
+    t.finish()
+    return result
+
+
+def _addresses(t: Table, key: str) -> tuple[str, ...]:
+    found = t.str_list(key, [])
+    for text in found:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise t.error(key, "IP addresses such as 127.0.0.1", text) from None
+    return found
+
+
+def _auth(t: Table) -> AuthSettings:
+    result = AuthSettings(
+        password_min_length=t.integer("password_min_length", 15, min=8, max=64),
+        password_min_score=t.integer("password_min_score", 3, min=0, max=4),
+        token_days=t.integer("token_days", 90, min=0, max=3650),
+        max_failures_per_user=t.integer("max_failures_per_user", 10, min=3, max=100),
+        max_failures_per_address=t.integer("max_failures_per_address", 20, min=5, max=1000),
+        failure_window_minutes=t.integer("failure_window_minutes", 15, min=1, max=24 * 60),
+        lockout_minutes=t.integer("lockout_minutes", 15, min=1, max=24 * 60),
+    )
     t.finish()
     return result
 

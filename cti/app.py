@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from cti.access.throttle import LoginThrottle
 from cti.auth import Authenticator
 from cti.call_center import CallCenter
 from cti.clock import Clock, utc_now
@@ -64,7 +65,7 @@ from cti.web import (
     session,
     tickets,
 )
-from cti.web.middleware import errors_as_json
+from cti.web.middleware import errors_as_json, security_headers
 from cti.web.security import require_roles
 from cti.wiring import ivr_settings, routing_rules
 
@@ -94,6 +95,7 @@ def build_app(
     app[INCIDENTS] = IncidentBoard()
     app[CONSOLE_SOCKETS] = set()
     app.on_shutdown.append(floor.close_consoles)
+    app.on_response_prepare.append(security_headers)
     calendar_ = BusinessCalendar(settings.hours)
     app[METRICS] = CtiMetrics(
         app[REGISTRY], baseline=settings.baseline, services=[s.id for s in settings.services],
@@ -124,7 +126,8 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
         sessions = session_factory(engine)
         app[ENGINE] = engine
         app[SESSIONS] = sessions
-        app[AUTH] = Authenticator(sessions, timedelta(hours=settings.http.session_hours))
+        app[AUTH] = Authenticator(sessions, timedelta(hours=settings.http.session_hours),
+                                  LoginThrottle(settings.auth))
         hours = HelpdeskHours(calendar_, settings.hours.override, sessions)
         await hours.load()
         app[HOURS] = hours

@@ -79,6 +79,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]  # None: never (only with an explicit --expires never)
+    # The user the token acts for, if any: disabling that user stops the token at once.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
 class WebSession(Base):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +39,17 @@ class TokenView:
     id: int
     name: str
     role: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenListing:
+    id: int
+    name: str
+    role: str
+    user: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked: bool
 
 
 def _view(row: User) -> UserView:
@@ -82,21 +93,83 @@ async def count_users(sessions: Sessions) -> int:
 
 
 async def add_token(
-    sessions: Sessions, name: str, role: str, token_hash: str, now: datetime
+    sessions: Sessions, name: str, role: str, token_hash: str, now: datetime, *,
+    expires_at: datetime | None = None, user_id: int | None = None,
 ) -> TokenView:
     async with sessions() as session:
-        row = ApiToken(name=name, role=role, token_hash=token_hash, revoked=False, created_at=now)
+        row = ApiToken(name=name, role=role, token_hash=token_hash, revoked=False, created_at=now,
+                       expires_at=expires_at, user_id=user_id)
         session.add(row)
         await session.commit()
         return TokenView(row.id, row.name, row.role)
 
 
-async def find_token(sessions: Sessions, token_hash: str) -> TokenView | None:
+async def find_token(sessions: Sessions, token_hash: str,
+                     now: datetime | None = None) -> TokenView | None:
+    """A token that is not revoked, not expired at ``now`` (default: the current time) and whose
+    user, if it has one, is not disabled."""
+    at = now or datetime.now(UTC)
     async with sessions() as session:
         row = await session.scalar(
-            select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked.is_(False))
+            select(ApiToken)
+            .outerjoin(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_hash, ApiToken.revoked.is_(False),
+                   or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > at),
+                   or_(ApiToken.user_id.is_(None), User.disabled.is_(False)))
         )
         return None if row is None else TokenView(row.id, row.name, row.role)
+
+
+async def list_tokens(sessions: Sessions) -> list[TokenListing]:
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(ApiToken, User.username).outerjoin(User, User.id == ApiToken.user_id)
+            .order_by(ApiToken.id))).all()
+    return [TokenListing(t.id, t.name, t.role, username, t.created_at, t.expires_at, t.revoked)
+            for t, username in rows]
+
+
+async def revoke_token_by_id(sessions: Sessions, token_id: int) -> bool:
+    """``cti token revoke ID``: the token stops working at once; False when there is no such id."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(ApiToken).where(ApiToken.id == token_id).values(revoked=True))
+        await session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def find_user(sessions: Sessions, username: str) -> UserView | None:
+    async with sessions() as session:
+        row = await session.scalar(select(User).where(User.username == username))
+        return None if row is None else _view(row)
+
+
+async def list_users(sessions: Sessions) -> list[UserView]:
+    async with sessions() as session:
+        return [_view(r) for r in (await session.scalars(select(User).order_by(User.username)))]
+
+
+async def _change_user(sessions: Sessions, username: str, *, end_sessions: bool,
+                       **values: object) -> bool:
+    """Set columns of one user (False if there is none), optionally ending their web sessions."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(User).where(User.username == username).values(**values).returning(User.id))
+        user_id = result.scalar_one_or_none()
+        if user_id is not None and end_sessions:
+            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        await session.commit()
+        return user_id is not None
+
+
+async def set_disabled(sessions: Sessions, username: str, disabled: bool) -> bool:
+    """Disable (ending every web session of the user) or enable a user; False if no such user."""
+    return await _change_user(sessions, username, end_sessions=disabled, disabled=disabled)
+
+
+async def change_password(sessions: Sessions, username: str, password_hash: str) -> bool:
+    """A new password hash; every web session of the user ends. False if no such user."""
+    return await _change_user(sessions, username, end_sessions=True, password_hash=password_hash)
 
 
 async def add_web_session(

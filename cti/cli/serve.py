@@ -44,8 +44,10 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings) -> int:
     from cti.app import build_app  # imported here so that `cti config check` stays light
+    from cti.web.server import runner_options
 
-    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None,
+                           **runner_options(settings))
     try:
         await runner.setup()
     except SchemaOutdated as exc:

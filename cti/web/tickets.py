@@ -12,7 +12,7 @@ from aiohttp import web
 
 from cti.auth import ANY_ROLE, READERS, Principal, Role
 from cti.errors import Forbidden, IllegalTransition, InvalidRequest, NotFound, StaleWrite
-from cti.keys import CLOCK, REDACTOR, SESSIONS, SETTINGS
+from cti.keys import CALL_CENTER, CLOCK, REDACTOR, SESSIONS, SETTINGS
 from cti.privacy import keep as keeping
 from cti.storage import audit
 from cti.storage import tickets as store
@@ -114,17 +114,41 @@ async def get_ticket(request: web.Request) -> web.Response:
     return reply(body)
 
 
+def _current_call(request: web.Request, operator_id: str) -> str | None:
+    """The call offered to or connected with this operator right now, if any."""
+    for view in request.app[CALL_CENTER].router.operators():
+        if view.operator_id == operator_id:
+            return view.call_id
+    return None
+
+
+def _may_read(who: Principal, ticket: store.TicketView, current_call: str | None) -> bool:
+    """Readers read every ticket; an operator their own and the one of the call at their desk."""
+    if who.role in READERS:
+        return True
+    return ticket.operator_id == who.name or (
+        current_call is not None and ticket.call_id == current_call)
+
+
 @routes.get("/api/tickets/{id}/related")
 @allow_roles(ANY_ROLE)
 async def related(request: web.Request) -> web.Response:
-    """The same caller's other tickets (the screen pop's history), newest first."""
+    """The same caller's other tickets (the screen pop's history), newest first; an operator gets
+    only the tickets they may read."""
     who = principal(request)
-    view, _ = await _load_for(request, who)
+    try:
+        view, _ = await store.get_ticket(request.app[SESSIONS], int(request.match_info["id"]))
+    except (ValueError, store.TicketNotFound):
+        raise NotFound(f"no ticket {request.match_info['id']}") from None
+    current = _current_call(request, who.name) if who.role == Role.OPERATOR else None
+    if not _may_read(who, view, current):
+        raise Forbidden("operators see their own tickets only")
     if view.caller_hash is None:
         return reply({"tickets": []})
-    found = await store.list_tickets(request.app[SESSIONS],
-                                     store.TicketFilter(caller_hash=view.caller_hash, limit=11))
-    others = [t for t in found if t.id != view.id][:10]
+    own_only = who.name if who.role == Role.OPERATOR else None
+    found = await store.list_tickets(request.app[SESSIONS], store.TicketFilter(
+        caller_hash=view.caller_hash, operator_id=own_only, limit=11))
+    others = [t for t in found if t.id != view.id and _may_read(who, t, current)][:10]
     await _audit_read(request, who, "ticket.related", view.reference, {"count": len(others)})
     return reply({"tickets": [ticket_json(t) for t in others]})
 

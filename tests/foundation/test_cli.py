@@ -72,10 +72,10 @@ def test_serve_upgrade_users_tokens_and_clean_shutdown(tmp_path: Path) -> None:
     assert "database schema at revision" in upgraded.stdout
     assert (tmp_path / "var" / "cti.db").exists()  # the embedded default lives under ./var/
 
-    added = run(["user", "add", "sv01", "--role", "supervisor"], tmp_path, CTI_PASSWORD="pw-sv01-x",
+    added = run(["user", "add", "sv01", "--role", "supervisor"], tmp_path, CTI_PASSWORD="kumo-ringo-hashi-27",
                 **env)
     assert added.returncode == 0, added.stderr
-    again = run(["user", "add", "sv01", "--role", "operator"], tmp_path, CTI_PASSWORD="pw-sv01-x",
+    again = run(["user", "add", "sv01", "--role", "operator"], tmp_path, CTI_PASSWORD="kumo-ringo-hashi-27",
                 **env)
     assert again.returncode == 1 and "already exists" in again.stderr
     made = run(["token", "create", "grafana", "--role", "manager"], tmp_path, **env)

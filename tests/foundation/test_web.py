@@ -52,7 +52,8 @@ async def test_login_cookie_and_logout(client: Client) -> None:
     assert "HttpOnly" in ok.headers["Set-Cookie"]
     me = await client.get("/api/session")
     assert (await me.json()) == {"user": "op01", "role": "operator", "via": "session"}
-    assert (await client.delete("/api/session")).status == 200
+    origin = {"Origin": f"http://{client.host}:{client.port}"}  # as the console's fetch() sends
+    assert (await client.delete("/api/session", headers=origin)).status == 200
     assert (await client.get("/api/session")).status == 401
 
 
@@ -61,7 +62,8 @@ async def test_login_cookie_and_logout(client: Client) -> None:
     [b"not json", b"[1,2]", b'{"username": 5, "password": "x"}', b'{"username": "a"}'],
 )
 async def test_login_bad_body_is_400(client: Client, body: bytes) -> None:
-    response = await client.post("/api/session", data=body)
+    response = await client.post("/api/session", data=body,
+                                 headers={"Content-Type": "application/json"})
     assert response.status == 400
     assert (await response.json())["error_id"] == "invalid_request"
 

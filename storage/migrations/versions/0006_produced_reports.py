@@ -1,7 +1,7 @@
 """produced reports: the kept monthly deliverables (files on disk, checksums here)
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-26 09:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
