@@ -145,7 +145,8 @@ async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
     journal = Journal(Path(app[SETTINGS].database.journal))
     metrics = app[METRICS]
     writer = TicketWriter(journal, app[SESSIONS], app[CLOCK],
-                          on_write_error=metrics.ticket_write_failed)
+                          on_write_error=metrics.ticket_write_failed,
+                          on_rejected=metrics.ticket_rejected)
     app[TICKET_WRITER] = writer
     task = asyncio.create_task(writer.run(), name="ticket-writer")
     if journal.backlog_bytes:
