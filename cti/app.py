@@ -45,6 +45,7 @@ from cti.routing import Router
 from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory
 from cti.storage.operators import OperatorRecord, sync_operators
+from cti.storage.recovery import close_unfinished_calls
 from cti.storage.tickets import count_calls_since
 from cti.storage.users import count_users
 from cti.tickets.journal import Journal
@@ -68,6 +69,7 @@ from cti.wiring import ivr_settings, routing_rules
 
 log = structlog.get_logger()
 SHUTDOWN_FLUSH_S = 5.0  # the journal keeps what is not flushed by then
+RECOVERY_FLUSH_S = 30.0  # applying the journal before closing calls a crash left open
 
 
 def build_app(
@@ -152,6 +154,7 @@ async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
     if journal.backlog_bytes:
         log.warning("tickets.journal_backlog", backlog_bytes=journal.backlog_bytes)
     try:
+        await _close_unfinished_calls(app, writer, journal)
         yield
     finally:
         try:
@@ -162,6 +165,27 @@ async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         journal.close()
+
+
+async def _close_unfinished_calls(app: web.Application, writer: TicketWriter,
+                                  journal: Journal) -> None:
+    """Before the service takes calls: close the calls a crash left open (cti.tickets.recovery).
+
+    The journal is applied first, so that an end recorded on disk but not yet in the database
+    wins; calls that still have events waiting there (database refusing) are left for next time.
+    """
+    try:
+        async with asyncio.timeout(RECOVERY_FLUSH_S):
+            await writer.flush()
+    except TimeoutError:
+        log.warning("calls.recovery_journal_not_applied", backlog_bytes=writer.backlog_bytes)
+    waiting = await asyncio.to_thread(journal.pending_call_ids)
+    result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting)
+    if result.closed or result.skipped:
+        log.warning("calls.recovered", closed=result.closed, skipped=result.skipped,
+                    by_state=result.by_state)
+    else:
+        log.info("calls.recovered", closed=0, skipped=0)
 
 
 async def _call_center(app: web.Application, control: CallControl | None) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,11 @@ class Journal:
                 except json.JSONDecodeError:
                     entries.append(Entry(offset, {"_corrupt": line.decode(errors="replace")}))
         return entries
+
+    def pending_call_ids(self) -> set[str]:
+        """Call ids that still have records waiting to be applied."""
+        return {str(e.record["call_id"]) for e in self.pending(limit=sys.maxsize)
+                if "call_id" in e.record}
 
     def mark_applied(self, offset: int) -> None:
         with self._lock:

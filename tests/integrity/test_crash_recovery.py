@@ -1,0 +1,205 @@
+"""SIGKILL of a real `cti serve` in the middle of real SIP calls, then a restart.
+
+Two SIPp callers are in the middle of their calls when the service is killed: one listens to the
+menu, one asked for a callback (nobody with the portal skill is logged in) and hears the
+confirmation. Nothing records their end. The restarted service closes both before it takes
+calls: outcome ``interrupted``, the last state on the timeline, and the callback still to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests_support import free_port, wait_for
+
+from cti.config import default_config_path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
+from peers import HOST, free_udp_port, need
+
+pytestmark = pytest.mark.peers
+CTI = [sys.executable, "-m", "cti"]
+
+HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="caller_stays">
+  <send retrans="500"><![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:2345@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+
+      ACK [next_url] SIP/2.0
+      [routes]
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:2345@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+"""
+DIGIT = """  <pause milliseconds="600"/>
+  <send retrans="500"><![CDATA[
+
+      INFO [next_url] SIP/2.0
+      [routes]
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 INFO
+      Contact: sip:2345@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=3
+      Duration=160
+
+  ]]></send>
+  <recv response="200"/>
+"""
+TAIL = """  <pause milliseconds="60000"/>
+</scenario>
+"""
+
+
+@pytest.fixture
+def sipp_callers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def start_caller(work: Path, name: str, scenario: str, sip_port: int,
+                 started: list[subprocess.Popen[bytes]]) -> None:
+    path = work / f"{name}.xml"
+    path.write_text(scenario)
+    started.append(subprocess.Popen(
+        [need("sipp"), "-sf", str(path), "-m", "1", "-nostdin",
+         "-i", HOST, "-p", str(free_udp_port()), "-mi", HOST,
+         "-mp", str(free_udp_port(even=True)), "-s", "helpdesk", "-timeout", "90s",
+         f"{HOST}:{sip_port}"],
+        cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def kinds(db: Path) -> dict[str, list[str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute("SELECT call_id, kind FROM call_events ORDER BY call_id, seq").fetchall()
+    out: dict[str, list[str]] = {}
+    for call_id, kind in rows:
+        out.setdefault(call_id, []).append(kind)
+    return out
+
+
+def serve(work: Path, env: dict[str, str], http_port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([*CTI, "serve", "--http", f"127.0.0.1:{http_port}"], cwd=work,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigkill_mid_call_then_restart_closes_the_calls_and_keeps_the_callback(
+    tmp_path: Path, sipp_callers: list[subprocess.Popen[bytes]]
+) -> None:
+    need("sipp")
+    db = tmp_path / "var" / "cti.db"
+    sip_port = free_udp_port()
+    env = {"CTI_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+           "CTI_DATABASE_JOURNAL": str(tmp_path / "var" / "journal.jsonl"),
+           "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
+           "CTI_SIP_MODE": "direct", "CTI_SIP_LISTEN": f"{HOST}:{sip_port}",
+           "CTI_SIP_RTP_PORTS": "32000-32999", "CTI_HOURS_OVERRIDE": "open", "CTI_CONFIG":
+           str(default_config_path())}
+    upgraded = subprocess.run([*CTI, "db", "upgrade"], cwd=tmp_path, env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert upgraded.returncode == 0, upgraded.stderr
+    first = serve(tmp_path, env, free_port())
+    try:
+        assert first.stdout is not None
+        wait_for("the service to start", lambda: "service.started" in (first.stdout.readline()
+                                                                        if first.poll() is None
+                                                                        else "service.started"))
+        assert first.poll() is None
+        start_caller(tmp_path, "menu", HEAD + TAIL, sip_port, sipp_callers)
+        start_caller(tmp_path, "callback", HEAD + DIGIT + TAIL, sip_port, sipp_callers)
+
+        def both_mid_call() -> bool:
+            timelines = list(kinds(db).values())
+            return len(timelines) == 2 and any("callback_requested" in t for t in timelines)
+        wait_for("both calls to be recorded mid-call", both_mid_call, detail=lambda: kinds(db))
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.communicate(timeout=10)
+    before = kinds(db)
+    assert all("ended" not in timeline for timeline in before.values()), before
+    for proc in sipp_callers:
+        proc.kill()
+
+    second = serve(tmp_path, env, free_port())
+    try:
+        assert second.stdout is not None
+        lines: list[str] = []
+
+        def recovered() -> bool:
+            line = second.stdout.readline() if second.poll() is None else ""
+            lines.append(line)
+            return "calls.recovered" in line or second.poll() is not None
+        wait_for("the restarted service to close the calls", recovered)
+        report = json.loads(lines[-1])
+        assert report["closed"] == 2 and report["skipped"] == 0
+        assert report["by_state"] == {"in_ivr": 1, "callback_requested": 1}
+        wait_for("the service to take calls", lambda: "service.started" in second.stdout.readline())
+    finally:
+        second.send_signal(signal.SIGINT)
+        out, _ = second.communicate(timeout=30)
+    assert "Traceback" not in out
+    with sqlite3.connect(db) as conn:
+        tickets = conn.execute("SELECT t.outcome, t.status, c.outcome FROM tickets t "
+                               "JOIN calls c ON c.id = t.call_id ORDER BY t.status").fetchall()
+        ends = [json.loads(data) for (data,) in conn.execute(
+            "SELECT data FROM call_events WHERE kind = 'ended' ORDER BY call_id")]
+    assert sorted(tickets) == [("interrupted", "callback_requested", "interrupted"),
+                               ("interrupted", "new", "interrupted")]
+    states = sorted(e["last_state"]["state"] for e in ends)
+    assert states == ["callback_requested", "in_ivr"]
+    assert all(e["recovered"] and e["hung_up_by"] == "system" for e in ends)
