@@ -11,6 +11,8 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from cti import privacy
 from cti.auth import Authenticator
@@ -68,6 +70,19 @@ from cti.web.security import require_roles
 from cti.wiring import ivr_settings, routing_rules
 
 log = structlog.get_logger()
+
+
+class StartupFailed(RuntimeError):
+    """One part of the service could not start; ``part`` names it (database, journal, SIP port),
+    ``what`` says what failed where, ``detail`` why."""
+
+    def __init__(self, part: str, what: str, detail: str) -> None:
+        super().__init__(f"{part}: {what}: {detail}")
+        self.part = part
+        self.what = what
+        self.detail = detail
+
+
 SHUTDOWN_FLUSH_S = 5.0  # the journal keeps what is not flushed by then
 RECOVERY_FLUSH_S = 30.0  # applying the journal before closing calls a crash left open
 
@@ -116,8 +131,13 @@ def build_app(
 async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database.url)
+    where = make_url(settings.database.url).render_as_string(hide_password=True)
     try:
-        await require_current(engine)
+        try:
+            await require_current(engine)
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            raise StartupFailed("database", f"cannot reach the database {where}",
+                                _reason(exc)) from exc
         sessions = session_factory(engine)
         app[ENGINE] = engine
         app[SESSIONS] = sessions
@@ -144,7 +164,11 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
 
 async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
     """Owns the journal and the task that drains it into the database."""
-    journal = Journal(Path(app[SETTINGS].database.journal))
+    path = Path(app[SETTINGS].database.journal)
+    try:
+        journal = Journal(path)
+    except OSError as exc:
+        raise StartupFailed("journal", f"cannot open the journal {path}", _reason(exc)) from exc
     metrics = app[METRICS]
     writer = TicketWriter(journal, app[SESSIONS], app[CLOCK],
                           on_write_error=metrics.ticket_write_failed,
@@ -216,7 +240,12 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
     app[CALL_CENTER] = center
     app[TICKET_WRITER].on_applied = center.ticket_applied
     if control is not None:
-        await control.start()
+        try:
+            await control.start()
+        except OSError as exc:
+            listen = settings.sip.listen
+            raise StartupFailed("SIP port", f"cannot listen on udp {listen.host}:{listen.port}",
+                                _reason(exc)) from exc
     task = asyncio.create_task(center.run(), name="call-center")
     log.info("call_center.started", sip_mode=settings.sip.mode if control else "off")
     try:
@@ -232,6 +261,12 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         log.info("call_center.stopped")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
 
 
 def _incident_prompt(app: web.Application) -> str | None:

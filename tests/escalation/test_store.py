@@ -85,7 +85,7 @@ async def test_outbox_updates_leave_answered_escalations_alone(sessions: Session
     assert not await store.record_failure(sessions, view.id, "late", check_transition)
     after = await store.get_escalation(sessions, view.reference)
     assert (after.status, after.attempts, after.sent_at) == ("answered", 1, None)
-    assert await store.unsent(sessions, 10) == []
+    assert await store.unsent(sessions, 10, NOW) == []
 
 
 async def test_refusals(sessions: Sessions) -> None:
