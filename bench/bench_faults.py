@@ -270,7 +270,7 @@ class Service:
 
     def start(self) -> None:
         self.starts += 1
-        log = open(self.work / f"serve-{self.starts}.log", "wb")  # noqa: SIM115 (owned by proc)
+        log = open(self.work / f"serve-{self.starts}.log", "wb")  # the process owns it
         self.proc = subprocess.Popen([*CTI, "serve", "--http", f"{HOST}:{self.http_port}"],
                                      cwd=self.work, env={**os.environ, **self.env}, stdout=log,
                                      stderr=subprocess.STDOUT)
@@ -298,6 +298,14 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def available(http_port: int, token: str, operator: str) -> None:
+    request = urllib.request.Request(
+        f"http://{HOST}:{http_port}/api/operators/{operator}/state", method="PUT",
+        data=json.dumps({"state": "available"}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
 
 
 def cli(work: Path, env: dict[str, str], *args: str) -> str:
@@ -401,11 +409,7 @@ async def run_fault(fault: str, pg: PrivatePostgres, args: argparse.Namespace, n
     service = Service(work, env, free_port())
     service.start()
     for operator in re.findall(r'^id = "(op\d+)"', text, re.MULTILINE):
-        request = urllib.request.Request(
-            f"http://{HOST}:{service.http_port}/api/operators/{operator}/state", method="PUT",
-            data=json.dumps({"state": "available"}).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=10).close()
+        await asyncio.to_thread(available, service.http_port, token, operator)
     uas = sipp(work, "operators", OPERATORS, None, "-p", str(operators_port), "-aa")
     messages = work / "callers.msg"
     callers = sipp(work, "callers", CALLER, sip_port, "-m", str(args.calls), "-r", str(args.rate),
