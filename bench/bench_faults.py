@@ -251,7 +251,8 @@ class PrivatePostgres:
         self._run("pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", self.data, "-w", "-t", "60", "-m", "fast", "restart")
+        self._run("pg_ctl", "-D", self.data, "-w", "-t", "60", "-m", "fast", "-l",
+                  f"{self.data}/server.log", "restart")  # -l: the server must not hold our pipes
 
     def destroy(self) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", f"{self.bin_dir}/pg_ctl", "-D",
