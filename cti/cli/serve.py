@@ -68,11 +68,11 @@ async def _serve(settings: Settings) -> int:
               f"{exc.strerror or exc}", file=sys.stderr)
         await runner.cleanup()
         return EXIT_FAILED
-    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before "started": a signal right after it is clean
         loop.add_signal_handler(sig, stop.set)
+    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
     await stop.wait()
     log.info("service.stopping")
     await runner.cleanup()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,6 +131,21 @@ def kinds(db: Path) -> dict[str, list[str]]:
     return out
 
 
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
+    """The first line of the service's output that holds ``needle`` (bounded wait)."""
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and selector.select(timeout=deadline - time.monotonic()):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if needle in line:
+            return line
+    pytest.fail(f"{needle!r} not seen in the service's output")
+
+
 def serve(work: Path, env: dict[str, str], http_port: int) -> subprocess.Popen[str]:
     return subprocess.Popen([*CTI, "serve", "--http", f"127.0.0.1:{http_port}"], cwd=work,
                             env={**os.environ, **env}, stdout=subprocess.PIPE,
@@ -152,11 +169,7 @@ def test_sigkill_mid_call_then_restart_closes_the_calls_and_keeps_the_callback(
     assert upgraded.returncode == 0, upgraded.stderr
     first = serve(tmp_path, env, free_port())
     try:
-        assert first.stdout is not None
-        wait_for("the service to start", lambda: "service.started" in (first.stdout.readline()
-                                                                        if first.poll() is None
-                                                                        else "service.started"))
-        assert first.poll() is None
+        read_until(first, "service.started")
         start_caller(tmp_path, "menu", HEAD + TAIL, sip_port, sipp_callers)
         start_caller(tmp_path, "callback", HEAD + DIGIT + TAIL, sip_port, sipp_callers)
 
@@ -177,18 +190,10 @@ def test_sigkill_mid_call_then_restart_closes_the_calls_and_keeps_the_callback(
 
     second = serve(tmp_path, env, free_port())
     try:
-        assert second.stdout is not None
-        lines: list[str] = []
-
-        def recovered() -> bool:
-            line = second.stdout.readline() if second.poll() is None else ""
-            lines.append(line)
-            return "calls.recovered" in line or second.poll() is not None
-        wait_for("the restarted service to close the calls", recovered)
-        report = json.loads(lines[-1])
+        report = json.loads(read_until(second, "calls.recovered"))
         assert report["closed"] == 2 and report["skipped"] == 0
         assert report["by_state"] == {"in_ivr": 1, "callback_requested": 1}
-        wait_for("the service to take calls", lambda: "service.started" in second.stdout.readline())
+        read_until(second, "service.started")  # only after the calls were closed
     finally:
         second.send_signal(signal.SIGINT)
         out, _ = second.communicate(timeout=30)
