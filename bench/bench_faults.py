@@ -50,128 +50,29 @@ DRAIN_S = 90.0
 CTI = [sys.executable, "-m", "cti"]
 SECRET = "bench-secret-0123456789abcdef0123"
 
-CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="bench_caller">
-  <send retrans="500"><![CDATA[
+SCENARIOS = Path(__file__).parents[1] / "tests" / "sip" / "scenarios"
 
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
 
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
+def scenario(template: str, **values: object) -> str:
+    """A SIPp scenario (or ``.part``) of tests/sip/scenarios with its placeholders filled."""
+    text = (SCENARIOS / template).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    return text
 
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rrs="true"/>
-  <send><![CDATA[
 
-      ACK [next_url] SIP/2.0
-      [routes]
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
+def caller_scenario() -> str:
+    """INVITE, ACK, SKYSEA (digit 2) by SIP INFO, 3 s in the queue or with an operator, BYE."""
+    return scenario("uac_digit.xml", digit_part=scenario("uac_info_digit.part", before_ms=800,
+                                                         digit=2),
+                    stay_ms=3000, end_part=scenario("uac_bye.part"))
 
-  ]]></send>
-  <pause milliseconds="800"/>
-  <send retrans="500"><![CDATA[
 
-      INFO [next_url] SIP/2.0
-      [routes]
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 INFO
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
+def operators_scenario(media_port: int) -> str:
+    """Every operator's phone: answers at once, waits for the BYE."""
+    return scenario("uas_operator.xml", ring_ms=0, media_port=media_port, codec=0,
+                    then=scenario("uas_then_wait_bye.part", bye_timeout_ms=60_000))
 
-      Signal=2
-      Duration=160
-
-  ]]></send>
-  <recv response="200"/>
-  <pause milliseconds="3000"/>
-  <send retrans="500"><![CDATA[
-
-      BYE [next_url] SIP/2.0
-      [routes]
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
-
-OPERATORS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="bench_operators">
-  <recv request="INVITE" crlf="true"/>
-  <send retrans="500"><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:201@[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=op 53655765 2353687637 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-  ]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE" timeout="60000"/>
-  <send><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-</scenario>
-"""
 
 FLOOD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -411,9 +312,10 @@ async def run_fault(fault: str, pg: PrivatePostgres, args: argparse.Namespace, n
     service.start()
     for operator in re.findall(r'^id = "(op\d+)"', text, re.MULTILINE):
         await asyncio.to_thread(available, service.http_port, token, operator)
-    uas = sipp(work, "operators", OPERATORS, None, "-p", str(operators_port), "-aa")
+    uas = sipp(work, "operators", operators_scenario(free_port(socket.SOCK_DGRAM) & ~1), None,
+               "-p", str(operators_port), "-aa")
     messages = work / "callers.msg"
-    callers = sipp(work, "callers", CALLER, sip_port, "-m", str(args.calls), "-r", str(args.rate),
+    callers = sipp(work, "callers", caller_scenario(), sip_port, "-m", str(args.calls), "-r", str(args.rate),
                    "-l", str(args.calls), "-p", str(free_port(socket.SOCK_DGRAM)),
                    "-timeout", "150s", "-trace_msg", "-message_file", str(messages))
     flood: subprocess.Popen[bytes] | None = None

@@ -25,80 +25,10 @@ from tests_support import free_port, wait_for
 from cti.config import default_config_path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
-from peers import HOST, free_udp_port, need
+from peers import HOST, free_udp_port, need, part, render
 
 pytestmark = pytest.mark.peers
 CTI = [sys.executable, "-m", "cti"]
-
-HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="caller_stays">
-  <send retrans="500"><![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rrs="true"/>
-  <send><![CDATA[
-
-      ACK [next_url] SIP/2.0
-      [routes]
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-  ]]></send>
-"""
-DIGIT = """  <pause milliseconds="600"/>
-  <send retrans="500"><![CDATA[
-
-      INFO [next_url] SIP/2.0
-      [routes]
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2345@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 INFO
-      Contact: sip:2345@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal=3
-      Duration=160
-
-  ]]></send>
-  <recv response="200"/>
-"""
-TAIL = """  <pause milliseconds="60000"/>
-</scenario>
-"""
-
 
 @pytest.fixture
 def sipp_callers() -> Iterator[list[subprocess.Popen[bytes]]]:
@@ -110,10 +40,12 @@ def sipp_callers() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait(timeout=10)
 
 
-def start_caller(work: Path, name: str, scenario: str, sip_port: int,
+def start_caller(work: Path, name: str, digit_part: str, sip_port: int,
                  started: list[subprocess.Popen[bytes]]) -> None:
-    path = work / f"{name}.xml"
-    path.write_text(scenario)
+    """A SIPp caller that stays on the line for a minute (after pressing a digit, if given)."""
+    (work / name).mkdir()
+    path = render("uac_digit.xml", work / name, digit_part=digit_part, stay_ms=60_000,
+                  end_part="")
     started.append(subprocess.Popen(
         [need("sipp"), "-sf", str(path), "-m", "1", "-nostdin",
          "-i", HOST, "-p", str(free_udp_port()), "-mi", HOST,
@@ -170,8 +102,9 @@ def test_sigkill_mid_call_then_restart_closes_the_calls_and_keeps_the_callback(
     first = serve(tmp_path, env, free_port())
     try:
         read_until(first, "service.started")
-        start_caller(tmp_path, "menu", HEAD + TAIL, sip_port, sipp_callers)
-        start_caller(tmp_path, "callback", HEAD + DIGIT + TAIL, sip_port, sipp_callers)
+        start_caller(tmp_path, "menu", "", sip_port, sipp_callers)
+        start_caller(tmp_path, "callback", part("uac_info_digit.part", before_ms=600, digit=3),
+                     sip_port, sipp_callers)  # nobody with the portal skill: a callback
 
         def both_mid_call() -> bool:
             timelines = list(kinds(db).values())

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from cti.logging import configure_logging, mask_text
+from cti.logging import mask_text
 
 MASKED = [  # (as written, what the log shows)
     ("09012345678", "*********78"),
@@ -51,23 +50,6 @@ def test_a_call_id_value_keeps_its_host_and_control_characters_go() -> None:
     assert mask_text("Zl2nC~yK@pbx.example.invalid", call_id=True) == "Zl2nC~yK@pbx.example.invalid"
     assert mask_text("evil\x1b[2Jcall\x00id") == "evil[2Jcallid"
     assert len(mask_text("x" * 100_000)) == 2000
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    import sys
-
-    saved, out = sys.stdout, io.StringIO()
-    sys.stdout = out
-    try:
-        configure_logging("json")
-    finally:
-        sys.stdout = saved
-    try:
-        yield out
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
 
 
 def test_every_value_of_every_line_is_masked_ours_and_the_libraries(json_logs: io.StringIO) -> None:

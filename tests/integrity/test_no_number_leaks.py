@@ -13,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import re
 import sys
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from tests_support import free_port
@@ -33,7 +31,6 @@ from cti.auth import digest, new_secret
 from cti.config import Settings
 from cti.escalation.wiring import escalation_context
 from cti.keys import CALL_CENTER, ENGINE, SESSIONS, TICKET_WRITER
-from cti.logging import configure_logging
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
 from cti.storage.tables import Base
 from cti.storage.users import add_token
@@ -65,21 +62,6 @@ def leaks(output: str) -> set[str]:
     folded = _SEPARATORS.sub("", unicodedata.normalize("NFKC", output))
     return {name for name, number in NUMBERS.items()
             if any(core in folded for core in cores(number))}
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    saved, out = sys.stdout, io.StringIO()
-    sys.stdout = out
-    try:
-        configure_logging("json", logging.DEBUG)
-    finally:
-        sys.stdout = saved
-    try:
-        yield out
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
 
 
 @pytest.fixture
