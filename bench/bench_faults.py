@@ -336,7 +336,14 @@ async def run_fault(fault: str, pg: PrivatePostgres, args: argparse.Namespace, n
                 await asyncio.to_thread(pg.stop)
                 await asyncio.sleep(10)
                 await asyncio.to_thread(pg.start)
-        await asyncio.to_thread(callers.wait, 240)
+        try:  # every call has had its chance by then (INVITE retransmissions last 64 s)
+            await asyncio.to_thread(callers.wait, args.calls / args.rate + 90)
+        except subprocess.TimeoutExpired:
+            callers.send_signal(signal.SIGUSR1)  # SIPp: stop placing calls and quit
+            try:
+                await asyncio.to_thread(callers.wait, 30)
+            except subprocess.TimeoutExpired:
+                callers.kill()
         placed, answered = placed_and_answered(messages)
         tickets, terminal, duplicates = await settle(pg.dsn(database), answered)
     finally:
