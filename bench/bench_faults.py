@@ -281,7 +281,7 @@ async def settle(dsn: str, answered: set[str]) -> tuple[int, int, int]:
         if now[1] >= len(answered) or time.monotonic() > deadline:
             return now
         steady = steady + 1 if now == last else 0
-        if steady >= 20:  # 10 s without progress
+        if steady >= 60:  # 30 s without progress (the writer backs off up to 15 s)
             return now
         last = now
         await asyncio.sleep(0.5)  # polling the database of an external process

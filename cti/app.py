@@ -198,18 +198,22 @@ async def _close_unfinished_calls(app: web.Application, writer: TicketWriter,
     The journal is applied first, so that an end recorded on disk but not yet in the database
     wins; calls that still have events waiting there (database refusing) are left for next time.
     """
+    started = time.monotonic()
     try:
         async with asyncio.timeout(RECOVERY_FLUSH_S):
             await writer.flush()
     except TimeoutError:
         log.warning("calls.recovery_journal_not_applied", backlog_bytes=writer.backlog_bytes)
+    applied = time.monotonic()
     waiting = await asyncio.to_thread(journal.pending_call_ids)
     result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting)
-    if result.closed or result.skipped:
+    timing = {"journal_s": round(applied - started, 2),
+              "close_s": round(time.monotonic() - applied, 2)}
+    if result.closed or result.skipped or result.failed:
         log.warning("calls.recovered", closed=result.closed, skipped=result.skipped,
-                    by_state=result.by_state)
+                    failed=result.failed, by_state=result.by_state, **timing)
     else:
-        log.info("calls.recovered", closed=0, skipped=0)
+        log.info("calls.recovered", closed=0, skipped=0, **timing)
 
 
 async def _call_center(app: web.Application, control: CallControl | None) -> AsyncIterator[None]:
