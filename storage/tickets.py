@@ -86,10 +86,31 @@ async def apply_call_event(sessions: Sessions, event: CallRecordEvent, now: date
 async def apply_call_events(
     sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime
 ) -> list[int | None]:
-    """``apply_call_event`` for several events in one transaction (one commit, one fsync):
-    all are stored or none."""
+    """``apply_call_event`` for several events in one transaction (one commit, one fsync), all
+    or none. The events of one call are stored together and its ticket derived once: a burst or
+    a backlog costs a few round trips per call, not per event. Returns, per event, the ticket id
+    or None for a replay."""
+    by_call: dict[str, list[CallRecordEvent]] = {}
+    for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
+        by_call.setdefault(event.call_id, []).append(event)
+    stored_now: dict[tuple[str, int], int] = {}  # (call, seq) stored by this batch -> ticket
     async with sessions() as session, session.begin():
-        return [await _apply(session, event, now) for event in events]
+        for call_id, timeline in by_call.items():
+            stored = set((await session.scalars(
+                select(CallEventRow.seq).where(CallEventRow.call_id == call_id,
+                                               CallEventRow.seq.in_([e.seq for e in timeline]))
+            )).all())
+            new: dict[int, CallRecordEvent] = {}
+            for event in timeline:  # a seq twice in the batch: the first one counts
+                if event.seq not in stored:
+                    new.setdefault(event.seq, event)
+            if new:
+                ticket_id = await _store(session, call_id, list(new.values()), now)
+                stored_now.update({(call_id, seq): ticket_id for seq in new})
+    results: list[int | None] = []
+    for event in events:  # per event, as apply_call_event would answer them one by one
+        results.append(stored_now.pop((event.call_id, event.seq), None))
+    return results
 
 
 async def _apply(session: AsyncSession, event: CallRecordEvent, now: datetime) -> int | None:
@@ -99,20 +120,26 @@ async def _apply(session: AsyncSession, event: CallRecordEvent, now: datetime) -
     )
     if exists is not None:
         return None
-    call = await session.get(CallRow, event.call_id)
+    return await _store(session, event.call_id, [event], now)
+
+
+async def _store(session: AsyncSession, call_id: str, new: Sequence[CallRecordEvent],
+                 now: datetime) -> int:
+    """Add ``new`` (not yet stored) events of one call; bring its call row and ticket up to date."""
+    call = await session.get(CallRow, call_id)
     if call is None:
-        call = CallRow(id=event.call_id, received_at=event.at)
+        call = CallRow(id=call_id, received_at=min(e.at for e in new))
         session.add(call)
-        await session.flush()
-    session.add(CallEventRow(call_id=event.call_id, seq=event.seq, at=event.at,
-                             kind=event.kind, data=dict(event.data)))
+        await session.flush()  # no relationship() tells the unit of work: the call row first
+    session.add_all([CallEventRow(call_id=call_id, seq=e.seq, at=e.at, kind=e.kind,
+                                  data=dict(e.data)) for e in new])
     await session.flush()
-    timeline = await _timeline(session, event.call_id)
+    timeline = await _timeline(session, call_id)
     facts = derive(timeline)
     _update_call(call, facts)
-    ticket = await session.scalar(select(TicketRow).where(TicketRow.call_id == event.call_id))
+    ticket = await session.scalar(select(TicketRow).where(TicketRow.call_id == call_id))
     if ticket is None:
-        ticket = TicketRow(call_id=event.call_id, reference="", status="new", summary="",
+        ticket = TicketRow(call_id=call_id, reference="", status="new", summary="",
                            answer="", received_at=facts.received_at, version=0,
                            created_at=now, updated_at=now)
         session.add(ticket)

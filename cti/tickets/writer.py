@@ -159,7 +159,7 @@ class TicketWriter:
                     attempts=self._stuck_attempts,
                     retry_in_s=backoff,
                 )
-                await self._wait(backoff)
+                await asyncio.sleep(backoff)  # new records do not cut it short
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             if self._failing:
