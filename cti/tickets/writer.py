@@ -213,14 +213,6 @@ class TicketWriter:
         except (TimeoutError, OSError, SQLAlchemyError):
             return False
 
-    async def _wait(self, seconds: float) -> None:
-        self._wake.clear()
-        try:
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
-
     async def _drain_once(self) -> bool:
         entries = await asyncio.to_thread(self._journal.pending)
         if len(entries) > 1 and await self._apply_batch(entries):
