@@ -11,8 +11,10 @@ disk. One task drains the journal into the database, in order. Failures are of t
   wait on disk behind it, in order.
 
 An error that fits neither (an unknown SQLSTATE, say) counts as transient, but a record that fails
-``POISON_ATTEMPTS`` times in a row while the database answers ``SELECT 1`` is set aside: a
-database that is up and keeps refusing one record will refuse it forever.
+so ``POISON_ATTEMPTS`` times in a row while the database answers ``SELECT 1`` is set aside: a
+database that is up and keeps refusing one record will refuse it forever. Errors that are surely
+the server's or the connection's (SQLSTATE classes 08, 40, 53, 57, 58, a lost connection) never
+count towards that.
 ``flush()`` waits until everything recorded so far is in the database. What is waiting is applied
 in batches (one transaction each); a batch that fails is retried record by record.
 """
@@ -41,6 +43,10 @@ PROBE_TIMEOUT_S = 2.0
 # SQLSTATE classes that say "this record", not "this connection": data exception, integrity
 # constraint violation, program limit exceeded (e.g. an index row too large).
 PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+# SQLSTATE classes that say "the server or the connection", never "this record": connection
+# exception, transaction rollback (serialization, deadlock), insufficient resources, operator
+# intervention (admin shutdown, "the database system is shutting down"), system error.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
 
 class RecordRefused(Exception):
@@ -70,6 +76,16 @@ def permanent_reason(exc: BaseException) -> str | None:
     if isinstance(exc, StatementError):  # a bind parameter could not be converted
         return f"{type(exc.orig).__name__ if exc.orig else 'StatementError'}: {exc}"[:400]
     return None
+
+
+def surely_transient(exc: BaseException) -> bool:
+    """The database or the connection failed, whatever the record: never a reason to set it aside."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        return sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return isinstance(exc, OSError | TimeoutError)
 
 
 def bounded(event: CallRecordEvent) -> CallRecordEvent:
@@ -186,8 +202,10 @@ class TicketWriter:
         except (SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
             reason = permanent_reason(exc)
             if reason is None:
-                self._stuck_attempts = self._stuck_attempts + 1 if self._stuck_at == offset else 1
-                self._stuck_at = offset
+                if not surely_transient(exc):  # unknown: counts towards the poison guard
+                    self._stuck_attempts = (self._stuck_attempts + 1
+                                            if self._stuck_at == offset else 1)
+                    self._stuck_at = offset
                 raise
             await self._set_aside(record, reason)
             return

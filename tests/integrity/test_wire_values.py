@@ -194,3 +194,40 @@ async def test_healthz_names_records_set_aside(
     assert "ValueError" in body["warnings"]["tickets_rejected"]
     metrics = await (await client.get("/metrics")).text()
     assert "cti_tickets_rejected_total 1.0" in metrics
+
+
+async def test_a_record_refused_for_an_unknown_reason_is_set_aside_once_the_database_answers(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    """A trigger refuses one call with SQLSTATE P0001 (neither a data error nor a connection
+    error): the writer retries it, sees the database answer, sets it aside, and goes on."""
+    from sqlalchemy import text as sql
+
+    url = await postgres_server.create_database()
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(sql(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.call_id = 'poison@h' THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'P0001';"
+            " END IF; RETURN NEW; END $$"))
+        await conn.execute(sql("CREATE TRIGGER refuse_poison BEFORE INSERT ON call_events "
+                               "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"))
+    sessions = session_factory(engine)
+    journal = Journal(tmp_path / "j.jsonl")
+    writer = TicketWriter(journal, sessions, lambda: T0)
+    task = asyncio.create_task(writer.run())
+    try:
+        for event in events_for("poison@h", "2345", 0)[:1] + events_for("fine@h", "2345", 1):
+            await writer.record(event)
+        await drain(writer)
+        async with sessions() as session:
+            tickets = (await session.scalars(select(TicketRow))).all()
+        assert [t.call_id for t in tickets] == ["fine@h"] and writer.healthy
+        [refused] = [json.loads(line) for line in journal.rejected_path.read_text().splitlines()]
+        assert refused["record"]["call_id"] == "poison@h"
+        assert "refused 3 times while the database answers" in refused["error"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        journal.close()
+        await engine.dispose()
