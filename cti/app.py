@@ -11,6 +11,8 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from cti.access.throttle import LoginThrottle
 from cti.auth import Authenticator
@@ -48,6 +50,7 @@ from cti.routing import Router
 from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory
 from cti.storage.operators import OperatorRecord, sync_operators
+from cti.storage.recovery import close_unfinished_calls
 from cti.storage.tickets import count_calls_since
 from cti.storage.users import count_users
 from cti.tickets.journal import Journal
@@ -70,7 +73,21 @@ from cti.web.security import require_roles
 from cti.wiring import ivr_settings, routing_rules
 
 log = structlog.get_logger()
+
+
+class StartupFailed(RuntimeError):
+    """One part of the service could not start; ``part`` names it (database, journal, SIP port),
+    ``what`` says what failed where, ``detail`` why."""
+
+    def __init__(self, part: str, what: str, detail: str) -> None:
+        super().__init__(f"{part}: {what}: {detail}")
+        self.part = part
+        self.what = what
+        self.detail = detail
+
+
 SHUTDOWN_FLUSH_S = 5.0  # the journal keeps what is not flushed by then
+RECOVERY_FLUSH_S = 30.0  # applying the journal before closing calls a crash left open
 
 
 def build_app(
@@ -121,8 +138,13 @@ def build_app(
 async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database.url)
+    where = make_url(settings.database.url).render_as_string(hide_password=True)
     try:
-        await require_current(engine)
+        try:
+            await require_current(engine)
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            raise StartupFailed("database", f"cannot reach the database {where}",
+                                _reason(exc)) from exc
         sessions = session_factory(engine)
         app[ENGINE] = engine
         app[SESSIONS] = sessions
@@ -150,15 +172,21 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
 
 async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
     """Owns the journal and the task that drains it into the database."""
-    journal = Journal(Path(app[SETTINGS].database.journal))
+    path = Path(app[SETTINGS].database.journal)
+    try:
+        journal = Journal(path)
+    except OSError as exc:
+        raise StartupFailed("journal", f"cannot open the journal {path}", _reason(exc)) from exc
     metrics = app[METRICS]
     writer = TicketWriter(journal, app[SESSIONS], app[CLOCK],
-                          on_write_error=metrics.ticket_write_failed)
+                          on_write_error=metrics.ticket_write_failed,
+                          on_rejected=metrics.ticket_rejected)
     app[TICKET_WRITER] = writer
     task = asyncio.create_task(writer.run(), name="ticket-writer")
     if journal.backlog_bytes:
         log.warning("tickets.journal_backlog", backlog_bytes=journal.backlog_bytes)
     try:
+        await _close_unfinished_calls(app, writer, journal)
         yield
     finally:
         try:
@@ -169,6 +197,31 @@ async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         journal.close()
+
+
+async def _close_unfinished_calls(app: web.Application, writer: TicketWriter,
+                                  journal: Journal) -> None:
+    """Before the service takes calls: close the calls a crash left open (cti.tickets.recovery).
+
+    The journal is applied first, so that an end recorded on disk but not yet in the database
+    wins; calls that still have events waiting there (database refusing) are left for next time.
+    """
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(RECOVERY_FLUSH_S):
+            await writer.flush()
+    except TimeoutError:
+        log.warning("calls.recovery_journal_not_applied", backlog_bytes=writer.backlog_bytes)
+    applied = time.monotonic()
+    waiting = await asyncio.to_thread(journal.pending_call_ids)
+    result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting)
+    timing = {"journal_s": round(applied - started, 2),
+              "close_s": round(time.monotonic() - applied, 2)}
+    if result.closed or result.skipped or result.failed:
+        log.warning("calls.recovered", closed=result.closed, skipped=result.skipped,
+                    failed=result.failed, by_state=result.by_state, **timing)
+    else:
+        log.info("calls.recovered", closed=0, skipped=0, **timing)
 
 
 async def _call_center(app: web.Application, control: CallControl | None) -> AsyncIterator[None]:
@@ -199,7 +252,12 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
     app[CALL_CENTER] = center
     app[TICKET_WRITER].on_applied = center.ticket_applied
     if control is not None:
-        await control.start()
+        try:
+            await control.start()
+        except OSError as exc:
+            listen = settings.sip.listen
+            raise StartupFailed("SIP port", f"cannot listen on udp {listen.host}:{listen.port}",
+                                _reason(exc)) from exc
     task = asyncio.create_task(center.run(), name="call-center")
     log.info("call_center.started", sip_mode=settings.sip.mode if control else "off")
     try:
@@ -215,6 +273,12 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         log.info("call_center.stopped")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
 
 
 def _incident_prompt(app: web.Application) -> str | None:

@@ -142,6 +142,9 @@ class CtiMetrics:
                           registry=registry)  # fmt: skip
         self._ticket_errors = Counter("cti_tickets_write_errors", "Failed ticket writes",
                                       registry=registry)  # fmt: skip
+        self._tickets_rejected = Counter(
+            "cti_tickets_rejected", "Call records the database can never accept, set aside",
+            registry=registry)
         for service in self._services:
             self._offered.labels(service)
             self._waiting.labels(service).set(0)
@@ -255,6 +258,10 @@ class CtiMetrics:
 
     def ticket_write_failed(self) -> None:
         self._ticket_errors.inc()
+
+    def ticket_rejected(self) -> None:
+        """A call record was set aside in ``<journal>.rejected`` (it can never be stored)."""
+        self._tickets_rejected.inc()
 
     def month_to_date(self, count: int, now: dt.datetime) -> None:
         """Calls recorded so far this month (from storage); ``call_offered`` adds to it."""

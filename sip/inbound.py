@@ -196,7 +196,7 @@ class InboundRequests:
         display = call.invite.get("from").split("<", 1)[0].strip().strip('"')
         called = sipmsg.uri_user(call.invite.uri or "") or sipmsg.uri_user(
             sipmsg.header_uri(call.invite.get("to")))
-        log.info("sip.offered", call_id=call.call_id, caller=caller, called=called,
+        log.info("sip.offered", call_id=call.call_id, called=called, caller_withheld=not caller,
                  codec=media.codec.name)
         self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
 

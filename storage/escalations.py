@@ -1,7 +1,9 @@
 """Escalations of tickets to city staff or a vendor, and the outbox of their e-mails.
 
 The ``escalations`` table is the outbox: a row is created ``pending`` in the same transaction that
-moves its ticket to ``escalated``, and the sender moves it to ``sent`` or ``failing``. Nothing is
+moves its ticket to ``escalated``, and the sender moves it to ``sent``, ``failing`` or
+``uncertain``. ``next_attempt_at`` orders the outbox: a message is due when it is NULL (new) or
+past, and each message backs off on its own, so one failing message never holds the others. Nothing is
 kept in memory, so a restart loses no mail. Status changes go through ``check`` (the escalation
 status table in ``cti.escalation.status``) and are guarded in the UPDATE itself, so a mail sent
 while the operator typed the answer cannot turn an ``answered`` escalation back into ``sent``.
@@ -13,8 +15,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .tables import EscalationRow, TicketRow
@@ -22,7 +25,7 @@ from .tickets import StaleTicket
 
 Sessions = async_sessionmaker[AsyncSession]
 StatusCheck = Callable[[str, str], str]
-UNSENT = ("pending", "failing")
+UNSENT = ("pending", "failing", "uncertain")
 ANSWERED = "answered"
 ERROR_LIMIT = 2000  # characters of an SMTP error kept in last_error
 
@@ -48,6 +51,7 @@ class EscalationView:
     answer: str | None
     answered_at: datetime | None
     answered_by: str | None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,7 @@ def _view(row: EscalationRow, ticket: TicketRow) -> EscalationView:
         row.id, row.reference, row.ticket_id, ticket.reference, ticket.operator_id, row.target,
         row.contact_name, row.contact_email, row.token_hash, row.status, row.message,
         row.created_at, row.sent_at, row.due_at, row.attempts, row.last_error, row.answer,
-        row.answered_at, row.answered_by,
+        row.answered_at, row.answered_by, row.next_attempt_at,
     )
 
 
@@ -171,24 +175,56 @@ async def list_escalations(sessions: Sessions, f: EscalationFilter) -> list[Esca
         return [_view(e, t) for e, t in (await session.execute(query)).all()]
 
 
-async def unsent(sessions: Sessions, limit: int) -> list[EscalationView]:
-    """The oldest escalations whose mail has not gone out yet."""
-    query = (_joined().where(EscalationRow.status.in_(UNSENT))
-             .order_by(EscalationRow.id).limit(limit))
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(EscalationRow.status.in_(("pending", "failing")),
+             or_(EscalationRow.next_attempt_at.is_(None), EscalationRow.next_attempt_at <= now)),
+        and_(EscalationRow.status == "uncertain", EscalationRow.next_attempt_at <= now),
+    )
+
+
+async def unsent(sessions: Sessions, limit: int, now: datetime) -> list[EscalationView]:
+    """Escalations whose mail is due now, in fair order: by next attempt time (new ones by their
+    creation), so a message that keeps failing waits its turn behind the others."""
+    query = (_joined().where(_due(now))
+             .order_by(func.coalesce(EscalationRow.next_attempt_at, EscalationRow.created_at),
+                       EscalationRow.id).limit(limit))
     async with sessions() as session:
         return [_view(e, t) for e, t in (await session.execute(query)).all()]
 
 
+async def next_due_at(sessions: Sessions) -> datetime | None:
+    """When the earliest scheduled retry falls (None: nothing scheduled)."""
+    async with sessions() as session:
+        return await session.scalar(
+            select(func.min(EscalationRow.next_attempt_at))
+            .where(EscalationRow.status.in_(UNSENT), EscalationRow.next_attempt_at.is_not(None)))
+
+
 async def record_sent(sessions: Sessions, escalation_id: int, now: datetime, check: StatusCheck) -> bool:
     """The mail went out; False when the escalation had meanwhile left the outbox (answered)."""
-    return await _record_attempt(sessions, escalation_id, check, "sent", {"sent_at": now})
+    return await _record_attempt(sessions, escalation_id, check, "sent",
+                                 {"sent_at": now, "next_attempt_at": None})
 
 
 async def record_failure(
-    sessions: Sessions, escalation_id: int, error: str, check: StatusCheck
+    sessions: Sessions, escalation_id: int, error: str, check: StatusCheck,
+    next_attempt_at: datetime | None = None,
 ) -> bool:
+    """Not sent; tried again at ``next_attempt_at`` (None: at once)."""
     return await _record_attempt(sessions, escalation_id, check, "failing",
-                                 {"last_error": error[:ERROR_LIMIT]})
+                                 {"last_error": error[:ERROR_LIMIT],
+                                  "next_attempt_at": next_attempt_at})
+
+
+async def record_uncertain(
+    sessions: Sessions, escalation_id: int, error: str, check: StatusCheck,
+    next_attempt_at: datetime | None,
+) -> bool:
+    """The server may have stored the mail; ``next_attempt_at`` None: no automatic retry."""
+    return await _record_attempt(sessions, escalation_id, check, "uncertain",
+                                 {"last_error": error[:ERROR_LIMIT],
+                                  "next_attempt_at": next_attempt_at})
 
 
 async def _record_attempt(

@@ -112,11 +112,14 @@ class OperatorSkill(Base):
 
 
 class CallRow(Base):
+    """A call, keyed by its SIP Call-ID (bounded by ``cti.tickets.bounds``; RFC 3261 sets no
+    length, so wire values live in TEXT columns)."""
+
     __tablename__ = "calls"
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    sip_call_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    sip_call_id: Mapped[str | None] = mapped_column(Text, index=True)
     caller_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    caller_display: Mapped[str | None] = mapped_column(String(32))
+    caller_display: Mapped[str | None] = mapped_column(Text)
     service: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(index=True)
     answered_at: Mapped[datetime | None]
@@ -130,7 +133,8 @@ class CallEventRow(Base):
     __tablename__ = "call_events"
     __table_args__ = (UniqueConstraint("call_id", "seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[str] = mapped_column(Text, ForeignKey("calls.id", ondelete="CASCADE"),
+                                         index=True)
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(32))
@@ -142,7 +146,7 @@ class TicketRow(Base):
     __table_args__ = (Index("ix_tickets_service_received", "service", "received_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(24), unique=True)
-    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), unique=True)
+    call_id: Mapped[str | None] = mapped_column(Text, ForeignKey("calls.id"), unique=True)
     service: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(24), index=True)
     outcome: Mapped[str | None] = mapped_column(String(32))
@@ -175,6 +179,7 @@ class EscalationRow(Base):
     sent_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)  # the outbox's order
     last_error: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ nothing, so replaying a journal after a crash or a database outage is always saf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,33 +80,74 @@ async def apply_call_event(sessions: Sessions, event: CallRecordEvent, now: date
     Returns the ticket id, or None when the event was already stored (a replay).
     """
     async with sessions() as session, session.begin():
-        exists = await session.scalar(
-            select(CallEventRow.id).where(CallEventRow.call_id == event.call_id,
-                                          CallEventRow.seq == event.seq)
-        )
-        if exists is not None:
-            return None
-        call = await session.get(CallRow, event.call_id)
-        if call is None:
-            call = CallRow(id=event.call_id, received_at=event.at)
-            session.add(call)
-            await session.flush()
-        session.add(CallEventRow(call_id=event.call_id, seq=event.seq, at=event.at,
-                                 kind=event.kind, data=dict(event.data)))
+        return await _apply(session, event, now)
+
+
+async def apply_call_events(
+    sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime
+) -> list[int | None]:
+    """``apply_call_event`` for several events in one transaction (one commit, one fsync), all
+    or none. The events of one call are stored together and its ticket derived once: a burst or
+    a backlog costs a few round trips per call, not per event. Returns, per event, the ticket id
+    or None for a replay."""
+    by_call: dict[str, list[CallRecordEvent]] = {}
+    for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
+        by_call.setdefault(event.call_id, []).append(event)
+    stored_now: dict[tuple[str, int], int] = {}  # (call, seq) stored by this batch -> ticket
+    async with sessions() as session, session.begin():
+        for call_id, timeline in by_call.items():
+            stored = set((await session.scalars(
+                select(CallEventRow.seq).where(CallEventRow.call_id == call_id,
+                                               CallEventRow.seq.in_([e.seq for e in timeline]))
+            )).all())
+            new: dict[int, CallRecordEvent] = {}
+            for event in timeline:  # a seq twice in the batch: the first one counts
+                if event.seq not in stored:
+                    new.setdefault(event.seq, event)
+            if new:
+                ticket_id = await _store(session, call_id, list(new.values()), now)
+                stored_now.update({(call_id, seq): ticket_id for seq in new})
+    results: list[int | None] = []
+    for event in events:  # per event, as apply_call_event would answer them one by one
+        results.append(stored_now.pop((event.call_id, event.seq), None))
+    return results
+
+
+async def _apply(session: AsyncSession, event: CallRecordEvent, now: datetime) -> int | None:
+    exists = await session.scalar(
+        select(CallEventRow.id).where(CallEventRow.call_id == event.call_id,
+                                      CallEventRow.seq == event.seq)
+    )
+    if exists is not None:
+        return None
+    return await _store(session, event.call_id, [event], now)
+
+
+async def _store(session: AsyncSession, call_id: str, new: Sequence[CallRecordEvent],
+                 now: datetime) -> int:
+    """Add ``new`` (not yet stored) events of one call; bring its call row and ticket up to date."""
+    call = await session.get(CallRow, call_id)
+    if call is None:
+        call = CallRow(id=call_id, received_at=min(e.at for e in new))
+        session.add(call)
+        await session.flush()  # no relationship() tells the unit of work: the call row first
+    session.add_all([CallEventRow(call_id=call_id, seq=e.seq, at=e.at, kind=e.kind,
+                                  data=dict(e.data)) for e in new])
+    await session.flush()
+    timeline = await _timeline(session, call_id)
+    facts = derive(timeline)
+    _update_call(call, facts)
+    ticket = await session.scalar(select(TicketRow).where(TicketRow.call_id == call_id))
+    if ticket is None:
+        ticket = TicketRow(call_id=call_id, reference="", status="new", summary="",
+                           answer="", received_at=facts.received_at, version=0,
+                           created_at=now, updated_at=now)
+        session.add(ticket)
         await session.flush()
-        timeline = await _timeline(session, event.call_id)
-        facts = derive(timeline)
-        _update_call(call, facts)
-        ticket = await session.scalar(select(TicketRow).where(TicketRow.call_id == event.call_id))
-        if ticket is None:
-            ticket = TicketRow(call_id=event.call_id, reference="", status="new", summary="",
-                               answer="", received_at=facts.received_at, version=0,
-                               created_at=now, updated_at=now)
-            session.add(ticket)
-            await session.flush()
-            ticket.reference = reference_for(ticket.id, facts.received_at)
-        _update_ticket(ticket, facts, frozenset(e.kind for e in timeline), now)
-        return ticket.id
+        ticket.reference = reference_for(ticket.id, facts.received_at)
+    _update_ticket(ticket, facts, frozenset(e.kind for e in timeline), now)
+    await session.flush()
+    return ticket.id
 
 
 async def _timeline(session: AsyncSession, call_id: str) -> list[CallRecordEvent]:

@@ -43,7 +43,7 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    from cti.app import build_app  # imported here so that `cti config check` stays light
+    from cti.app import StartupFailed, build_app  # here, so that `cti config check` stays light
     from cti.web.server import runner_options
 
     runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None,
@@ -53,24 +53,26 @@ async def _serve(settings: Settings) -> int:
     except SchemaOutdated as exc:
         log.error("service.schema_outdated", current=exc.current, needed=exc.head)
         print(f"cti: {exc}", file=sys.stderr)
+        await runner.cleanup()
         return EXIT_FAILED
-    except OSError as exc:
-        log.error("service.database_unreachable", error=str(exc))
-        print(f"cti: cannot reach the database ({settings.database.url.split('@')[-1]}): {exc}",
-              file=sys.stderr)
+    except StartupFailed as exc:  # each part says which it is: database, journal, SIP port
+        log.error("service.start_failed", part=exc.part, failed=exc.what, error=exc.detail)
+        print(f"cti: cannot start, {exc}", file=sys.stderr)
         await runner.cleanup()
         return EXIT_FAILED
     listen = settings.http.listen
     try:
         await web.TCPSite(runner, listen.host, listen.port).start()
     except OSError as exc:
-        log.error("http.listen_failed", address=str(listen), error=str(exc))
-        print(f"cti: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        log.error("service.start_failed", part="HTTP port", failed=f"cannot listen on {listen}",
+                  error=exc.strerror or str(exc))
+        print(f"cti: cannot start, HTTP port: cannot listen on {listen} (tcp): "
+              f"{exc.strerror or exc}", file=sys.stderr)
         await runner.cleanup()
         return EXIT_FAILED
-    stop = asyncio.Event()  # handlers first: "service.started" promises that Ctrl-C stops cleanly
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before "started": a signal right after it is clean
         loop.add_signal_handler(sig, stop.set)
     log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
     print(await _welcome(settings, runner.app), file=sys.stderr, flush=True)

@@ -1,17 +1,27 @@
-"""The background sender: drains unsent escalations from the database to the SMTP server.
+"""The background sender: drains due escalations from the database to the SMTP server.
 
-The state lives in the ``escalations`` table (``pending`` / ``failing`` / ``sent``, attempts,
-last error), so a restart loses nothing: the next round picks up whatever is unsent. When a send
-fails the sender backs off exponentially (``backoff_delay``) and tries again; ``wake()`` (called
-when an escalation is opened) starts a round at once. A server that cannot be reached ends the
-round (every other mail would fail the same way); a message the server refuses is marked
-``failing`` and the round goes on, so one bad address never holds the others back.
+The state lives in the ``escalations`` table (``pending`` / ``failing`` / ``uncertain`` /
+``sent``, attempts, last error, next attempt time), so a restart loses nothing: the next round
+picks up whatever is due. ``wake()`` (called when an escalation is opened) starts a round at once.
+
+Fair order: each message backs off on its own (``next_attempt_at`` = now + ``backoff_delay`` of
+its attempts) and a round takes the due ones by that time, so one bad message never blocks the
+others, however often it fails. A server that cannot be reached ends the round (every other mail
+would fail the same way) and the sender waits ``backoff_delay`` of the failing rounds; a message
+the server refuses is marked ``failing`` and the round goes on.
+
+A message the server may have stored (``MailMaybeSent``: connection lost after DATA, before the
+reply) becomes ``uncertain``. We chose one automatic retry after ``uncertain_retry_s`` (default an
+hour), with the same Message-ID (recipients' mail systems thread or drop a second copy), over a
+blind immediate retry; if that retry is uncertain too, the sender stops and the escalation stays
+``uncertain`` (shown in the API with the reason) until an operator records the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -19,7 +29,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from cti.clock import Clock
-from cti.escalation.mailer import MailNotSent
+from cti.escalation.mailer import MailMaybeSent, MailNotSent
 from cti.escalation.status import check_transition
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationView, Sessions
@@ -28,6 +38,7 @@ log = structlog.get_logger()
 BACKOFF_START_S = 2.0
 BACKOFF_MAX_S = 300.0
 IDLE_POLL_S = 60.0  # look at the table now and then even without a wake-up
+UNCERTAIN_RETRY_S = 3600.0  # the one retry of a mail the server may have stored
 BATCH = 20
 
 
@@ -53,6 +64,7 @@ class EscalationOutbox:
         backoff_start_s: float = BACKOFF_START_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         idle_poll_s: float = IDLE_POLL_S,
+        uncertain_retry_s: float = UNCERTAIN_RETRY_S,
         batch: int = BATCH,
     ) -> None:
         self._sessions = sessions
@@ -62,6 +74,7 @@ class EscalationOutbox:
         self._backoff_start_s = backoff_start_s
         self._backoff_max_s = backoff_max_s
         self._idle_poll_s = idle_poll_s
+        self._uncertain_retry_s = uncertain_retry_s
         self._batch = batch
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
@@ -84,46 +97,73 @@ class EscalationOutbox:
         """Send rounds until cancelled."""
         while True:
             try:
-                failures, more = await self.send_round()
+                failures, more, server_down = await self.send_round()
             except (SQLAlchemyError, OSError) as exc:
-                failures, more = 1, False
+                failures, more, server_down = 1, False, True
                 log.error("escalation.outbox_database_error", error=type(exc).__name__,
                           detail=str(exc)[:300])
             self.failed_rounds = self.failed_rounds + 1 if failures else 0
             async with self._progress:
                 self.rounds += 1
                 self._progress.notify_all()
-            if failures:
+            if server_down:
                 delay = backoff_delay(self.failed_rounds, self._backoff_start_s, self._backoff_max_s)
                 log.warning("escalation.outbox_backoff", failed_rounds=self.failed_rounds,
                             retry_in_s=delay)
             elif more:
                 continue
             else:
-                delay = self._idle_poll_s
+                delay = await self._until_next_due()
             await self._sleep_or_wake(delay)
 
-    async def send_round(self) -> tuple[int, bool]:
-        """Try every unsent escalation once (up to the batch size); (failures, batch was full)."""
-        due = await store.unsent(self._sessions, self._batch)
+    async def send_round(self) -> tuple[int, bool, bool]:
+        """Try each due escalation once (up to the batch size), the longest-due first;
+        (failures, batch was full, server unreachable)."""
+        due = await store.unsent(self._sessions, self._batch, self._clock())
         failures = 0
         for view in due:
+            attempt = view.attempts + 1
             try:
                 await self._mailer.send(self._compose(view))
+            except MailMaybeSent as exc:
+                failures += 1
+                retry_at = (self._clock() + timedelta(seconds=self._uncertain_retry_s)
+                            if view.status != "uncertain" else None)
+                note = (f"{exc.detail}; one retry with the same Message-ID at "
+                        f"{retry_at.isoformat()}" if retry_at else
+                        f"{exc.detail}; uncertain twice: no more automatic tries, "
+                        "ask the recipient or record the answer")
+                await store.record_uncertain(self._sessions, view.id, note, check_transition,
+                                             retry_at)
+                log.error("escalation.send_uncertain", reference=view.reference, attempt=attempt,
+                          retry_at=retry_at.isoformat() if retry_at else None,
+                          error=exc.detail[:300])
+                continue
             except MailNotSent as exc:
                 failures += 1
-                await store.record_failure(self._sessions, view.id, exc.detail, check_transition)
+                retry_at = self._clock() + timedelta(seconds=backoff_delay(
+                    attempt, self._backoff_start_s, self._backoff_max_s))
+                await store.record_failure(self._sessions, view.id, exc.detail, check_transition,
+                                           retry_at)
                 log.warning("escalation.send_failed", reference=view.reference,
-                            attempt=view.attempts + 1, error=exc.detail[:300],
-                            server_unreachable=exc.server_unreachable)
+                            attempt=attempt, error=exc.detail[:300],
+                            server_unreachable=exc.server_unreachable,
+                            retry_at=retry_at.isoformat())
                 if exc.server_unreachable:
-                    break
+                    return failures, False, True
                 continue
             recorded = await store.record_sent(self._sessions, view.id, self._clock(),
                                                check_transition)
-            log.info("escalation.sent", reference=view.reference, attempt=view.attempts + 1,
+            log.info("escalation.sent", reference=view.reference, attempt=attempt,
                      target=view.target, still_open=recorded)
-        return failures, len(due) >= self._batch and failures == 0
+        return failures, len(due) >= self._batch, False
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the earliest scheduled retry, at most the idle poll."""
+        at = await store.next_due_at(self._sessions)
+        if at is None:
+            return self._idle_poll_s
+        return min(self._idle_poll_s, max(0.0, (at - self._clock()).total_seconds()))
 
     async def _sleep_or_wake(self, delay: float) -> None:
         try:

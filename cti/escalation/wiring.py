@@ -18,7 +18,14 @@ from aiohttp import web
 from cti.config import BusinessCalendar, Settings
 from cti.escalation.mailer import Mailer
 from cti.escalation.message import MailIdentity, compose
-from cti.escalation.outbox import BACKOFF_MAX_S, BACKOFF_START_S, IDLE_POLL_S, EscalationOutbox, Sends
+from cti.escalation.outbox import (
+    BACKOFF_MAX_S,
+    BACKOFF_START_S,
+    IDLE_POLL_S,
+    UNCERTAIN_RETRY_S,
+    EscalationOutbox,
+    Sends,
+)
 from cti.escalation.overdue import CHECK_INTERVAL_S, OverdueWatch
 from cti.escalation.service import EscalationService
 from cti.escalation.tokens import ReplyTokens
@@ -63,6 +70,7 @@ def escalation_context(
     backoff_start_s: float = BACKOFF_START_S,
     backoff_max_s: float = BACKOFF_MAX_S,
     idle_poll_s: float = IDLE_POLL_S,
+    uncertain_retry_s: float = UNCERTAIN_RETRY_S,
     overdue_check_s: float = CHECK_INTERVAL_S,
 ) -> Context:
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -76,6 +84,7 @@ def escalation_context(
         outbox = EscalationOutbox(
             app[SESSIONS], mailer or Mailer.from_settings(settings), composed, app[CLOCK],
             backoff_start_s=backoff_start_s, backoff_max_s=backoff_max_s, idle_poll_s=idle_poll_s,
+            uncertain_retry_s=uncertain_retry_s,
         )
         service = EscalationService(
             app[SESSIONS], settings, BusinessCalendar(settings.hours), app[REDACTOR], tokens,

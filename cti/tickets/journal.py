@@ -6,17 +6,22 @@ it got in a small sidecar file. Blocking file I/O; callers run it in a thread.
 
 Format: one JSON object per line. The sidecar ``<name>.applied`` holds the byte offset up to
 which every line is known to be in the database. When everything is applied and the file has
-grown past ``compact_bytes``, both are reset.
+grown past ``compact_bytes``, both are reset. Records the database can never accept are kept in
+``<name>.rejected`` (one JSON object per line: the reason and the record).
+
+The journal holds call timelines (masked caller numbers, caller hashes): its folder is created
+0700 and its files 0600, whatever the umask.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 class JournalFull(RuntimeError):
@@ -39,11 +44,12 @@ class Journal:
         self._max_bytes = max_bytes
         self._compact_bytes = compact_bytes
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         _drop_torn_tail(path)
-        self._file = open(path, "ab")
+        self._file = open_private(path, "ab")
         self._size = self._file.tell()
         self._applied = min(self._read_applied(), self._size)
+        self.rejected_count = _count_lines(self.rejected_path)
 
     @property
     def size(self) -> int:
@@ -88,27 +94,35 @@ class Journal:
                     entries.append(Entry(offset, {"_corrupt": line.decode(errors="replace")}))
         return entries
 
+    def pending_call_ids(self) -> set[str]:
+        """Call ids that still have records waiting to be applied."""
+        return {str(e.record["call_id"]) for e in self.pending(limit=sys.maxsize)
+                if "call_id" in e.record}
+
     def mark_applied(self, offset: int) -> None:
         with self._lock:
             if offset <= self._applied:
                 return
             self._applied = offset
             tmp = self._applied_path.with_suffix(".tmp")
-            tmp.write_text(str(offset))
+            with open_private(tmp, "w") as out:
+                out.write(str(offset))
             os.replace(tmp, self._applied_path)
             if self._applied == self._size and self._size >= self._compact_bytes:
                 self._file.truncate(0)
                 self._file.seek(0)
                 self._size = self._applied = 0
-                self._applied_path.write_text("0")
+                with open_private(self._applied_path, "w") as out:
+                    out.write("0")
 
     def set_aside(self, record: dict[str, Any], error: str) -> None:
         """Keep a record the database refuses (with the reason) in ``<name>.rejected``."""
         line = json.dumps({"error": error, "record": record}, ensure_ascii=False) + "\n"
-        with self._lock, open(self.rejected_path, "a", encoding="utf-8") as file:
+        with self._lock, open_private(self.rejected_path, "a") as file:
             file.write(line)
             file.flush()
             os.fsync(file.fileno())
+            self.rejected_count += 1
 
     def close(self) -> None:
         with self._lock:
@@ -119,6 +133,32 @@ class Journal:
             return int(self._applied_path.read_text().strip() or 0)
         except (FileNotFoundError, ValueError):
             return 0
+
+
+def private_dir(folder: Path) -> None:
+    """Create ``folder`` (and its parents) 0700; an existing one loses group/other access."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = folder.stat().st_mode & 0o777
+    if mode & 0o077:
+        os.chmod(folder, mode & 0o700)
+
+
+def open_private(path: Path, mode: str) -> IO[Any]:
+    """``open(path, mode)``, creating the file 0600 (and tightening an existing one to it)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | (os.O_APPEND if "a" in mode else 0), 0o600)
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, 0o600)
+    if "w" in mode:
+        os.ftruncate(fd, 0)
+    return os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as file:
+            return sum(1 for _ in file)
+    except FileNotFoundError:
+        return 0
 
 
 def _drop_torn_tail(path: Path) -> None:

@@ -21,7 +21,8 @@ EVENT_KINDS: Final = frozenset(
         "connected",  # data operator_id
         "callback_requested",  # caller chose a callback instead of waiting
         "moved",  # supervisor moved the call: data service
-        "ended",  # data reason, hung_up_by (caller|operator|system)
+        "ended",  # data reason, hung_up_by (caller|operator|system); recovered, last_state
+        # when the service closed it at start-up (see cti.tickets.recovery)
     }
 )
 
@@ -32,6 +33,7 @@ OUTCOMES: Final = (
     "after_hours",
     "callback_requested",
     "deflected",
+    "interrupted",
 )
 
 
@@ -127,14 +129,17 @@ def automatic_status(current: str, facts: TicketFacts, kinds: frozenset[str]) ->
         return current
     if "connected" in kinds:
         return "in_progress"
-    if facts.outcome == "callback_requested":
-        return "callback_requested"
+    if facts.outcome == "callback_requested" or (
+            facts.outcome == "interrupted" and "callback_requested" in kinds):
+        return "callback_requested"  # a callback to do, even if the service died meanwhile
     if facts.outcome in ("abandoned_ivr", "deflected"):
         return "closed"
     return current
 
 
 def _outcome(first: Mapping[str, CallRecordEvent], ended: CallRecordEvent) -> str:
+    if ended.data.get("recovered"):
+        return "interrupted"  # closed at start-up: the end was never recorded (crash)
     if "connected" in first:
         return "answered"
     if "after_hours" in first:

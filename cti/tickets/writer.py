@@ -1,26 +1,104 @@
 """Turns call events into stored timelines and tickets, through the journal, in order.
 
-``record()`` returns once the event is durable on local disk. One task drains the journal into
-the database; when the database is down it logs, counts, backs off and tries again, and the events
-wait on disk in order. ``flush()`` waits until everything recorded so far is in the database.
+``record()`` bounds the event (``cti.tickets.bounds``) and returns once it is durable on local
+disk. One task drains the journal into the database, in order. Failures are of two kinds:
+
+- *permanent*: this record can never be stored (a data or integrity error, a value the driver
+  cannot encode, a record that does not parse). It is set aside in ``<journal>.rejected`` with
+  its reason, counted (``on_rejected``), logged, and the queue moves on.
+- *transient*: the database is away (connection refused or lost, timeout, server shutting down,
+  deadlock). The writer logs, counts, backs off and tries the same record again; later records
+  wait on disk behind it, in order.
+
+An error that fits neither (an unknown SQLSTATE, say) counts as transient, but a record that fails
+so ``POISON_ATTEMPTS`` times in a row while the database answers ``SELECT 1`` is set aside: a
+database that is up and keeps refusing one record will refuse it forever. Errors that are surely
+the server's or the connection's (SQLSTATE classes 08, 40, 53, 57, 58, a lost connection) never
+count towards that.
+``flush()`` waits until everything recorded so far is in the database. What is waiting is applied
+in batches (one transaction each); a batch that fails is retried record by record.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError, SQLAlchemyError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 
 from cti.clock import Clock
-from cti.storage.tickets import Sessions, apply_call_event
-from cti.tickets.journal import Journal
+from cti.storage.tickets import Sessions, apply_call_event, apply_call_events
+from cti.tickets.bounds import clean_value, storage_call_id
+from cti.tickets.journal import Entry, Journal
 from cti.tickets.rules import CallRecordEvent
 
 log = structlog.get_logger()
 BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 15.0
+POISON_ATTEMPTS = 3
+PROBE_TIMEOUT_S = 2.0
+# SQLSTATE classes that say "this record", not "this connection": data exception, integrity
+# constraint violation, program limit exceeded (e.g. an index row too large).
+PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+# SQLSTATE classes that say "the server or the connection", never "this record": connection
+# exception, transaction rollback (serialization, deadlock), insufficient resources, operator
+# intervention (admin shutdown, "the database system is shutting down"), system error.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+class RecordRefused(Exception):
+    """A record the database can never accept; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def permanent_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` means the record can never be stored, or None for a transient failure."""
+    if isinstance(exc, ValueError | KeyError | TypeError):  # the record itself does not parse
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        name = type(getattr(orig, "__cause__", None) or orig).__name__
+        if sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES:
+            return f"{name} (SQLSTATE {sqlstate}): {str(orig).strip()[:300]}"
+        cause = getattr(orig, "__cause__", None)
+        if isinstance(cause, ValueError):  # client-side encoding (asyncpg DataError, Unicode)
+            return f"{type(cause).__name__}: {cause}"
+        if type(exc).__name__ in ("DataError", "IntegrityError") and not sqlstate:  # SQLite
+            return f"{type(exc).__name__}: {str(orig)[:300]}"
+        return None
+    if isinstance(exc, StatementError):  # a bind parameter could not be converted
+        return f"{type(exc.orig).__name__ if exc.orig else 'StatementError'}: {exc}"[:400]
+    return None
+
+
+def surely_transient(exc: BaseException) -> bool:
+    """The database or the connection failed, whatever the record: never a reason to set it aside."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        return sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return isinstance(exc, OSError | TimeoutError)
+
+
+def bounded(event: CallRecordEvent) -> CallRecordEvent:
+    """The event as it may be journalled and stored (see ``cti.tickets.bounds``)."""
+    return CallRecordEvent(storage_call_id(event.call_id), event.seq, event.at, event.kind,
+                           clean_value(dict(event.data)))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    call_id: str
+    kind: str
+    reason: str
 
 
 class TicketWriter:
@@ -31,16 +109,22 @@ class TicketWriter:
         clock: Clock,
         *,
         on_write_error: Callable[[], None] = lambda: None,
+        on_rejected: Callable[[], None] = lambda: None,
         on_applied: Callable[[CallRecordEvent, int], None] = lambda event, ticket_id: None,
     ) -> None:
         self._journal = journal
         self._sessions = sessions
         self._clock = clock
         self._on_write_error = on_write_error
+        self._on_rejected = on_rejected
         self.on_applied = on_applied
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._failing = False
+        self.last_error = ""
+        self.last_rejection: Rejection | None = None
+        self._stuck_at = -1  # journal offset of the record that failed last, and how often
+        self._stuck_attempts = 0
 
     @property
     def backlog_bytes(self) -> int:
@@ -50,8 +134,16 @@ class TicketWriter:
     def healthy(self) -> bool:
         return not self._failing
 
+    @property
+    def rejected_count(self) -> int:
+        return self._journal.rejected_count
+
+    @property
+    def rejected_path(self) -> str:
+        return str(self._journal.rejected_path)
+
     async def record(self, event: CallRecordEvent) -> None:
-        await asyncio.to_thread(self._journal.append, event.to_json())
+        await asyncio.to_thread(self._journal.append, bounded(event).to_json())
         self._wake.set()
 
     async def flush(self) -> None:
@@ -73,56 +165,100 @@ class TicketWriter:
                 drained = await self._drain_once()
             except (SQLAlchemyError, OSError) as exc:
                 self._failing = True
+                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                 self._on_write_error()
                 log.error(
                     "tickets.write_failed",
                     error=type(exc).__name__,
                     detail=str(exc)[:300],
                     backlog_bytes=self._journal.backlog_bytes,
+                    attempts=self._stuck_attempts,
                     retry_in_s=backoff,
                 )
-                await self._wait(backoff)
+                await asyncio.sleep(backoff)  # new records do not cut it short
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             if self._failing:
                 log.info("tickets.write_recovered", backlog_bytes=self._journal.backlog_bytes)
                 self._failing = False
+                self.last_error = ""
             backoff = BACKOFF_START_S
             if not drained:
                 self._wake.clear()
                 if self._journal.backlog_bytes == 0:
                     await self._wake.wait()
 
-    async def _apply(self, record: dict[str, object]) -> None:
+    async def _apply(self, offset: int, record: dict[str, object]) -> None:
         try:
+            if self._stuck_at == offset and self._stuck_attempts >= POISON_ATTEMPTS \
+                    and await self._database_answers():
+                raise RecordRefused(f"refused {self._stuck_attempts} times while the database "
+                                    f"answers; last error: {self.last_error}")
             event = CallRecordEvent.from_json(record)
             ticket_id = await apply_call_event(self._sessions, event, self._clock())
-        except (DataError, IntegrityError, ProgrammingError, ValueError, KeyError) as exc:
-            # This record can never be stored: set it aside (kept on disk), keep the rest moving.
-            self._on_write_error()
-            await asyncio.to_thread(self._journal.set_aside, record, f"{type(exc).__name__}: {exc}")
-            log.critical("tickets.event_set_aside", error=type(exc).__name__, detail=str(exc)[:300],
-                         call_id=record.get("call_id"), kind=record.get("kind"))
+        except RecordRefused as exc:
+            await self._set_aside(record, exc.reason)
+            return
+        except (SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
+            reason = permanent_reason(exc)
+            if reason is None:
+                if not surely_transient(exc):  # unknown: counts towards the poison guard
+                    self._stuck_attempts = (self._stuck_attempts + 1
+                                            if self._stuck_at == offset else 1)
+                    self._stuck_at = offset
+                raise
+            await self._set_aside(record, reason)
             return
         if ticket_id is not None:
             self.on_applied(event, ticket_id)
 
-    async def _wait(self, seconds: float) -> None:
-        self._wake.clear()
+    async def _set_aside(self, record: dict[str, object], reason: str) -> None:
+        """This record can never be stored: keep it on disk with its reason; the rest moves on."""
+        self._on_write_error()
+        self._on_rejected()
+        await asyncio.to_thread(self._journal.set_aside, record, reason)
+        self.last_rejection = Rejection(str(record.get("call_id"))[:200],
+                                        str(record.get("kind"))[:32], reason[:300])
+        self._stuck_at, self._stuck_attempts = -1, 0
+        log.critical("tickets.event_set_aside", reason=reason[:300], call_id=record.get("call_id"),
+                     kind=record.get("kind"), rejected_file=self.rejected_path)
+
+    async def _database_answers(self) -> bool:
         try:
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+            async with asyncio.timeout(PROBE_TIMEOUT_S), self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+            return True
+        except (TimeoutError, OSError, SQLAlchemyError):
+            return False
 
     async def _drain_once(self) -> bool:
         entries = await asyncio.to_thread(self._journal.pending)
+        if len(entries) > 1 and await self._apply_batch(entries):
+            return True
         for entry in entries:
             if "_corrupt" in entry.record:
                 log.error("tickets.journal_corrupt_line", line=entry.record["_corrupt"][:200])
             else:
-                await self._apply(entry.record)
-            await asyncio.to_thread(self._journal.mark_applied, entry.end_offset)
-            async with self._progress:
-                self._progress.notify_all()
+                await self._apply(entry.end_offset, entry.record)
+            await self._applied_up_to(entry.end_offset)
         return bool(entries)
+
+    async def _apply_batch(self, entries: list[Entry]) -> bool:
+        """All of ``entries`` in one transaction (one commit instead of one per event: a burst
+        or a backlog drains many times faster). False when any of them fails: the caller then
+        goes one by one, which tells the record that can never be stored from the rest."""
+        try:
+            events = [CallRecordEvent.from_json(e.record) for e in entries]
+            ticket_ids = await apply_call_events(self._sessions, events, self._clock())
+        except (SQLAlchemyError, OSError, ValueError, KeyError, TypeError):
+            return False
+        for event, ticket_id in zip(events, ticket_ids, strict=True):
+            if ticket_id is not None:
+                self.on_applied(event, ticket_id)
+        await self._applied_up_to(entries[-1].end_offset)
+        return True
+
+    async def _applied_up_to(self, offset: int) -> None:
+        await asyncio.to_thread(self._journal.mark_applied, offset)
+        async with self._progress:
+            self._progress.notify_all()

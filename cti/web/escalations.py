@@ -45,6 +45,7 @@ def escalation_json(view: EscalationView, overdue: bool) -> dict[str, Any]:
         "due_at": iso(view.due_at),
         "overdue": overdue,
         "attempts": view.attempts,
+        "next_attempt_at": iso(view.next_attempt_at),
         "last_error": view.last_error,
         "answer": view.answer,
         "answered_at": iso(view.answered_at),

@@ -30,9 +30,20 @@ async def healthz(request: web.Request) -> web.Response:
     parts["sip"] = sip_state if sip_state in ("off", "direct", "registered", "starting") \
         else f"error: {sip_state}"
     writer = request.app[TICKET_WRITER]
-    parts["tickets"] = "ok" if writer.healthy else f"error: {writer.backlog_bytes} bytes waiting"
+    # Open route: error classes only (a database message can quote the value it refused).
+    parts["tickets"] = "ok" if writer.healthy else \
+        f"error: {writer.backlog_bytes} bytes waiting ({writer.last_error.split(':')[0]})"
     failing = sorted(name for name, value in parts.items() if value.startswith("error"))
-    body = {"status": "ok" if not failing else "degraded", "failing": failing, **parts}
+    warnings: dict[str, str] = {}
+    if writer.rejected_count:  # stored nowhere else: someone must look at them
+        last = writer.last_rejection
+        warnings["tickets_rejected"] = (
+            f"{writer.rejected_count} call records set aside in {writer.rejected_path}"
+            + (f" (last: {last.kind} event: {last.reason.split(':')[0]})" if last else ""))
+    body: dict[str, object] = {"status": "ok" if not failing else "degraded", "failing": failing,
+                               **parts}
+    if warnings:
+        body["warnings"] = warnings
     return reply(body, status=200 if not failing else 503)
 
 

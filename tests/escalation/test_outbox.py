@@ -1,12 +1,17 @@
-"""The mail sender: SMTP outages, back-off, restarts, refused recipients, answers that overtake mail."""
+"""The mail sender: SMTP outages, back-off, restarts, refused recipients, answers that overtake
+mail, a server that drops the connection after DATA, fair order."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from escalation_support import MailCatcher, ticket_for, until
 from structlog.testing import capture_logs
 
@@ -17,6 +22,26 @@ from cti.storage import escalations as store
 from cti.storage.users import add_token
 
 Client = TestClient
+
+
+@dataclass
+class MovingClock:
+    """Starts at the helpdesk's fixed test instant and moves with real time: retries come due."""
+
+    start: datetime
+    started: float = field(default_factory=time.monotonic)
+    skipped_s: float = 0.0
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.started + self.skipped_s)
+
+    def skip(self, seconds: float) -> None:
+        self.skipped_s += seconds
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
 
 
 def test_backoff_doubles_up_to_the_limit() -> None:
@@ -147,3 +172,94 @@ async def test_an_answer_that_overtakes_the_mail_stops_it(
 
 async def _rounds_after(outbox: Any, seen: int) -> bool:
     return bool(outbox.rounds > seen)
+
+
+class DropsAfterData(MailCatcher):
+    """Hangs up after receiving the whole message for ``drop`` (``drops_left`` times), without
+    a reply: the message is stored here, the client cannot know it."""
+
+    def __init__(self, port: int, drop: str, drops_left: int) -> None:
+        super().__init__(port)
+        self.drop, self.drops_left = drop, drops_left
+        self.dropped: list[str] = []  # Message-IDs received and then hung up on
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.drop in envelope.rcpt_tos and self.drops_left > 0:
+            self.drops_left -= 1
+            raw = envelope.original_content or b""
+            assert isinstance(raw, bytes)
+            self.dropped.append(next(line for line in raw.decode().splitlines()
+                                     if line.lower().startswith("message-id:")))
+            assert server.transport is not None
+            server.transport.abort()
+            return "421 gone"
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_connection_lost_after_data_is_uncertain_never_blocks_the_others_and_is_retried_once(
+    aiohttp_client: Callable[..., Awaitable[Client]], database_url: str,
+    make_settings: Callable[..., Any], clock: MovingClock, mail: MailCatcher,
+) -> None:
+    from cti.app import build_app
+    from cti.escalation.wiring import escalation_context
+
+    await mail.stop()  # replaced by a server that hangs up after DATA for the isolation vendor
+    server = DropsAfterData(mail.port, "isolation.vendor@example.invalid", drops_left=2)
+    await server.start()
+    retry_s = 3600.0
+    try:
+        settings = make_settings(database_url, CTI_SMTP_HOST="127.0.0.1",
+                                 CTI_SMTP_PORT=str(server.port))
+        client = await aiohttp_client(build_app(settings, clock=clock, escalation=escalation_context(
+            reply_base_url="https://cti.example.invalid", backoff_start_s=0.05,
+            backoff_max_s=0.4, idle_poll_s=30.0, uncertain_retry_s=retry_s,
+            overdue_check_s=3600.0)))
+        sessions = client.app[SESSIONS]
+        token = new_secret()
+        await add_token(sessions, "test-operator", "operator", digest(token), datetime.now(UTC))
+        operator = {"Authorization": f"Bearer {token}"}
+        dropped = await escalate(client, operator, await ticket_for(client, 1), "vendor")
+        others = [await escalate(client, operator, await ticket_for(client, n), "city")
+                  for n in (2, 3, 4)]
+        arrived = await server.wait_for(3)
+        assert sorted(m["X-CTI-Escalation"] for m in arrived) == sorted(others)
+
+        async def uncertain() -> bool:
+            return (await store.get_escalation(sessions, dropped)).status == "uncertain"
+        await until(client, uncertain)
+        first = await store.get_escalation(sessions, dropped)
+        assert first.attempts == 1 and first.next_attempt_at is not None
+        assert first.last_error and "may have stored" in first.last_error
+        listed = await (await client.get("/api/escalations?status=uncertain",
+                                         headers=operator)).json()
+        assert [e["reference"] for e in listed["escalations"]] == [dropped]
+        assert listed["escalations"][0]["next_attempt_at"] is not None
+        for other in others:
+            assert (await store.get_escalation(sessions, other)).status == "sent"
+
+        outbox = client.app[ESCALATION_OUTBOX]
+        for _ in range(2):  # not re-sent before its time
+            seen = outbox.rounds
+            outbox.wake()
+            await until(client, lambda: _rounds_after(outbox, seen))  # noqa: B023
+        assert (await store.get_escalation(sessions, dropped)).attempts == 1
+        clock.skip(retry_s)  # an hour later: the one retry
+        outbox.wake()
+
+        async def retried() -> bool:
+            view = await store.get_escalation(sessions, dropped)
+            return view.attempts >= 2
+        await until(client, retried, limit_s=15)
+        second = await store.get_escalation(sessions, dropped)
+        assert second.status == "uncertain" and second.next_attempt_at is None  # no more tries
+        assert "no more automatic tries" in (second.last_error or "")
+        clock.skip(10 * retry_s)
+        for _ in range(3):
+            seen = outbox.rounds
+            outbox.wake()
+            await until(client, lambda: _rounds_after(outbox, seen))  # noqa: B023
+        assert (await store.get_escalation(sessions, dropped)).attempts == 2
+        assert server.dropped == [server.dropped[0]] * 2  # the same Message-ID both times
+        assert dropped in server.dropped[0] and len(server.messages) == 3
+    finally:
+        await server.stop()

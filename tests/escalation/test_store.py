@@ -85,7 +85,7 @@ async def test_outbox_updates_leave_answered_escalations_alone(sessions: Session
     assert not await store.record_failure(sessions, view.id, "late", check_transition)
     after = await store.get_escalation(sessions, view.reference)
     assert (after.status, after.attempts, after.sent_at) == ("answered", 1, None)
-    assert await store.unsent(sessions, 10) == []
+    assert await store.unsent(sessions, 10, NOW) == []
 
 
 async def test_refusals(sessions: Sessions) -> None:
@@ -101,3 +101,23 @@ async def test_refusals(sessions: Sessions) -> None:
         await store.get_escalation(sessions, "ESC-2026-999999")
     with pytest.raises(IllegalEscalationTransition):
         check_transition("answered", "sent")
+
+
+async def test_the_outbox_takes_due_mail_by_next_attempt_time(sessions: Sessions) -> None:
+    first, second, third = [await an_escalation(sessions, await a_ticket(sessions, n))
+                            for n in (1, 2, 3)]
+    assert [v.id for v in await store.unsent(sessions, 10, NOW)] == [first.id, second.id, third.id]
+    later = NOW + timedelta(seconds=10)
+    assert await store.record_failure(sessions, first.id, "SMTPServerDisconnected", check_transition,
+                                      later)
+    # The one that failed waits for its time, then comes after the ones that were due before it.
+    assert [v.id for v in await store.unsent(sessions, 10, NOW)] == [second.id, third.id]
+    assert [v.id for v in await store.unsent(sessions, 10, later)] == [second.id, third.id,
+                                                                       first.id]
+    assert await store.record_uncertain(sessions, second.id, "lost after DATA", check_transition,
+                                        None)  # no automatic retry: never due again
+    assert [v.id for v in await store.unsent(sessions, 10, NOW + timedelta(days=9))] == [
+        third.id, first.id]
+    assert await store.next_due_at(sessions) == later
+    shown = await store.get_escalation(sessions, second.reference)
+    assert (shown.status, shown.next_attempt_at, shown.attempts) == ("uncertain", None, 1)

@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from cti.storage import create_engine, session_factory, upgrade
 from cti.storage.tables import CallEventRow, TicketRow
-from cti.storage.tickets import TicketFilter, get_ticket, list_tickets
+from cti.storage.tickets import Sessions, TicketFilter, get_ticket, list_tickets
 from cti.tickets.journal import Journal
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.writer import TicketWriter
@@ -149,3 +149,52 @@ async def test_a_record_the_database_refuses_is_set_aside_and_the_rest_goes_on(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await engine.dispose()
+
+
+async def test_postgres_restarted_under_a_steady_stream_the_writer_recovers(
+    private_postgres: object, tmp_path: Path
+) -> None:
+    """``pg_ctl restart`` while events keep coming: the pooled connections die with SQLSTATE
+    57P01 and new ones meet 57P03 ("shutting down") for a moment; none of it is kept in the pool."""
+    server = private_postgres
+    url: str = server.url  # type: ignore[attr-defined]
+    engine = create_engine(url)
+    await upgrade(engine)
+    writer = TicketWriter(Journal(tmp_path / "j.jsonl"), session_factory(engine), lambda: T0)
+    task = asyncio.create_task(writer.run())
+    calls = 60
+    try:
+        with capture_logs() as logs:
+            for n in range(calls):
+                if n == 20:
+                    restarting = asyncio.create_task(
+                        asyncio.to_thread(server.restart))  # type: ignore[attr-defined]
+                for event in call_events(n):
+                    await writer.record(event)
+                await asyncio.sleep(0.02)  # a steady stream, as calls come in
+            await restarting
+            async with asyncio.timeout(60):
+                await writer.flush()
+        assert await counts(url) == (calls * len(KINDS), calls)
+        assert writer.healthy and writer.rejected_count == 0
+        assert "tickets.event_set_aside" not in [entry["event"] for entry in logs]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+
+async def test_a_batch_answers_like_one_event_at_a_time(sessions: Sessions) -> None:
+    from cti.storage.tickets import apply_call_event, apply_call_events
+
+
+    interleaved = [e for group in zip(call_events(1), call_events(2), strict=True) for e in group]
+    batch = [*interleaved[:5], interleaved[0], *interleaved[5:]]  # one event twice
+    ids = await apply_call_events(sessions, batch, T0)
+    assert ids[5] is None and len({i for i in ids if i is not None}) == 2  # two tickets
+    assert all(i is not None for n, i in enumerate(ids) if n != 5)
+    assert await apply_call_events(sessions, batch, T0) == [None] * len(batch)
+    assert await apply_call_event(sessions, call_events(1)[0], T0) is None
+    found = await list_tickets(sessions, TicketFilter())
+    assert sorted((t.call_id, t.outcome, t.operator_id) for t in found) == [
+        ("call-0001", "answered", "op02"), ("call-0002", "answered", "op02")]
