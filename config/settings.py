@@ -90,6 +90,8 @@ class SipSettings:
     password: str
     rtp_ports: tuple[int, int]
     allowed_peers: tuple[str, ...]
+    t1_ms: int = 500  # RFC 3261 T1
+    t2_ms: int = 4000  # RFC 3261 T2
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +289,8 @@ def _sip(t: Table) -> SipSettings:
         password=t.text("password", ""),
         rtp_ports=(low, high),
         allowed_peers=t.str_list("allowed_peers", []),
+        t1_ms=t.integer("t1_ms", 500, min=50, max=5000),
+        t2_ms=t.integer("t2_ms", 4000, min=500, max=32000),
     )
     t.finish()
     return result

@@ -25,7 +25,7 @@ from cti.hours import HelpdeskHours
 from cti.metrics import CtiMetrics
 from cti.sip import events as sip
 from cti.sip import ivr
-from cti.sip.control import CallControl
+from cti.sip.control import CallControl, SocketHealth
 from cti.sip.errors import CallNotFoundError
 from cti.tickets.journal import JournalFull
 from cti.tickets.rules import CallRecordEvent
@@ -97,6 +97,12 @@ class CallCenter:
         self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
         self._handled = asyncio.Condition()
         self.sip_state = "off" if control is None else "starting"
+        if control is not None:
+            metrics.watch_sip_socket(self.sip_socket)
+
+    def sip_socket(self) -> SocketHealth | None:
+        """The SIP socket's real state (None without SIP or before it started)."""
+        return None if self._control is None else self._control.socket_health()
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:

@@ -67,4 +67,6 @@ def sip_settings(settings: Settings) -> SipSettings:
         allow_from=frozenset(s.allowed_peers),
         registrar=registrar,
         outbound_proxy=(s.registrar.host, s.registrar.port) if registrar and s.registrar else None,
+        t1_s=s.t1_ms / 1000,
+        t2_s=s.t2_ms / 1000,
     )

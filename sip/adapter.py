@@ -42,7 +42,8 @@ from cti.sip.rtp import MediaClock
 from cti.sip.sdp import build_sdp
 from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
-from cti.sip.transport import T1, T2, SipTransport, open_transport
+from cti.sip.transaction import Timers
+from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
 
 log = structlog.get_logger("cti.sip")
 
@@ -74,13 +75,18 @@ class SipFrontDoor(InboundRequests):
         self.registration_state = RegistrationState.DIRECT
         self.registration: object | None = None
         self.retransmitted_2xx = 0  # operator 2xx seen again after our ACK (defect 3 canary)
+        self.timers = Timers(settings.t1_s, settings.t2_s)
+        self._reopening: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
         self._stream.reopen()
+        self._stopping = False
         self.transport = await open_transport(
-            s.bind_host, s.bind_port, self._on_request, self._on_response
+            s.bind_host, s.bind_port, self._on_request, self._on_response,
+            timers=self.timers, on_lost=self._socket_lost,
         )
         log.info("sip.started", bind=f"{self.local[0]}:{self.local[1]}")
         self.spawn(self._watch_media())
@@ -94,6 +100,7 @@ class SipFrontDoor(InboundRequests):
             self.spawn(reg.run())
 
     async def stop(self) -> None:
+        self._stopping = True
         for call in list(self.calls.values()):
             await self.hangup(call.call_id, reason=EndReason.SHUTDOWN)
         for task in list(self.tasks):
@@ -105,6 +112,34 @@ class SipFrontDoor(InboundRequests):
             self.transport = None
         self._stream.close()
         log.info("sip.stopped")
+
+    def socket_health(self) -> SocketHealth | None:
+        """The SIP socket's real state (None before ``start``)."""
+        return None if self.transport is None else self.transport.health()
+
+    @property
+    def reopening(self) -> asyncio.Task[None] | None:
+        """The task rebinding a dead SIP socket (None if it never died)."""
+        return self._reopening
+
+    def _socket_lost(self) -> None:
+        if not self._stopping and (self._reopening is None or self._reopening.done()):
+            self._reopening = self.spawn(self._reopen())
+
+    async def _reopen(self) -> None:
+        """The SIP socket died (it never should): bind it again on the same address."""
+        delay = 0.05
+        while self.transport is not None and self.transport.transport is None:
+            host, port = self.transport.local
+            try:
+                await rebind(self.transport, host, port)
+            except OSError as exc:
+                log.error("sip.socket_reopen_failed", bind=f"{host}:{port}", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.warning("sip.socket_reopened", bind=f"{host}:{port}",
+                        reopened=self.transport.reopened)
 
     def events(self) -> AsyncIterator[CallEvent]:
         return self._stream.__aiter__()
@@ -147,7 +182,7 @@ class SipFrontDoor(InboundRequests):
         )
         assert self.transport is not None
         self.transport.respond(call.invite, ok)
-        self._retransmit_ok(call, ok, T1, 0.0)
+        self._retransmit_ok(call, ok, self.timers.t1, 0.0)
         call.answered_at = asyncio.get_running_loop().time()
         self.clock.add(call.media)
         log.info("sip.answered", call_id=call_id, codec=call.media.codec.name)
@@ -259,7 +294,7 @@ class SipFrontDoor(InboundRequests):
         """Timer G: resend the 2xx until the ACK arrives; no ACK in 64*T1 ends the call."""
         if call.acked or not self._live(call):
             return
-        if elapsed >= 64 * T1:
+        if elapsed >= 64 * self.timers.t1:
             log.warning("sip.no_ack", call_id=call.call_id)
             self.send_bye(call.dialog)
             self._end(call, EndReason.ERROR, HungUpBy.SYSTEM)
@@ -268,7 +303,7 @@ class SipFrontDoor(InboundRequests):
             self.transport.send(ok, sipmsg.response_address(call.invite))
         loop = asyncio.get_running_loop()
         call.ok_timer = loop.call_later(interval, self._retransmit_ok, call, ok,
-                                        min(interval * 2, T2), elapsed + interval)
+                                        min(interval * 2, self.timers.t2), elapsed + interval)
 
     def _end(self, call: Call, reason: EndReason, by: HungUpBy, *, emit: bool = True) -> None:
         """Defect 4: the one place a call's timers, sockets and objects are released."""

@@ -33,9 +33,17 @@ from cti.sip.events import (
 )
 from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, open_session
-from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, build_sdp, parse_offer
+from cti.sip.sdp import (
+    MediaOffer,
+    NoCommonCodecError,
+    SdpError,
+    UnsupportedAddressError,
+    build_sdp,
+    parse_offer,
+)
 from cti.sip.settings import SipSettings
 from cti.sip.transport import SipTransport
+from cti.sip.wire import printable
 
 if TYPE_CHECKING:
     from cti.sip.operator import OperatorLeg
@@ -157,8 +165,12 @@ class InboundRequests:
             return
         try:
             offer = parse_offer(msg.body)
+        except UnsupportedAddressError as exc:
+            log.warning("sip.media_refused", call_id=printable(msg.call_id), detail=str(exc))
+            self._reply(msg, 488, extra=[("Warning", '301 cti "Incompatible network address"')])
+            return
         except NoCommonCodecError as exc:
-            log.warning("sip.no_common_codec", call_id=msg.call_id, detail=str(exc))
+            log.warning("sip.no_common_codec", call_id=printable(msg.call_id), detail=str(exc))
             self._reply(msg, 488, extra=[("Warning", '305 cti "Incompatible media format"')])
             return
         except SdpError as exc:

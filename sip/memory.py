@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from cti.sip.callstate import CallState, Trigger, next_state
-from cti.sip.control import Prompt, prompt_names
+from cti.sip.control import Prompt, SocketHealth, prompt_names
 from cti.sip.errors import CallNotFoundError, UnknownPromptError
 from cti.sip.events import (
     CallAnswered,
@@ -164,6 +164,10 @@ class MemoryPhoneNetwork:
     async def hangup(self, call_id: str) -> None:
         if call_id in self._calls:
             self._end(call_id, EndReason.HUNG_UP, HungUpBy.SYSTEM)
+
+    def socket_health(self) -> SocketHealth | None:
+        """An in-memory network has no socket."""
+        return None
 
     # -- the test's side of the network -------------------------------------------------
     def dial(self, caller: str = "0355501234", called: str = "helpdesk") -> str:

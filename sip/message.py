@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from cti.sip.pyvoip import SIPStatus
+from cti.sip.wire import BadAddressError, checked_host, checked_port, printable
 
 MAX_MESSAGE_BYTES = 16_384  # far above any real SIP-over-UDP message
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
@@ -37,7 +38,14 @@ _HOSTPORT = re.compile(r"^(?:[a-z]+:)?(?:([^@;>]*)@)?([^:;>?]+)(?::(\d+))?", re.
 
 
 class SipParseError(ValueError):
-    """A datagram that is not a well-formed SIP message; the message says why."""
+    """A datagram that is not a well-formed SIP message; the message says why.
+
+    ``status`` is the response a request that fails this way gets (400, 513 too large).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def reason_phrase(status: int) -> str:
@@ -140,10 +148,14 @@ def uri_user(uri: str) -> str:
 
 
 def uri_hostport(uri: str, default_port: int = 5060) -> tuple[str, int]:
-    m = _HOSTPORT.match(uri.strip())
-    if not m:
-        raise SipParseError(f"bad URI {uri!r}")
-    return m.group(2), int(m.group(3) or default_port)
+    """The checked (host, port) a request for ``uri`` goes to (SipParseError if unusable)."""
+    text = uri.strip()
+    scheme, colon, rest = text.partition(":")
+    if not colon or not scheme.isalpha():
+        raise SipParseError(f"bad URI {printable(uri)!r}")
+    rest = rest.rsplit("@", 1)[-1] if "@" in rest.split(";", 1)[0].split("?", 1)[0] else rest
+    hostport = re.split(r"[;?>]", rest, maxsplit=1)[0]
+    return split_hostport(hostport, f"bad URI host {printable(uri)!r}", default_port)
 
 
 def via_param(via: str, name: str) -> str | None:
@@ -155,20 +167,39 @@ def via_param(via: str, name: str) -> str | None:
 
 
 def via_sent_by(via: str) -> tuple[str, int]:
+    """The sent-by host and port of a Via; a host or port no socket could use is a parse error."""
     try:
         sent_by = via.split(";")[0].split(None, 1)[1].strip()
     except IndexError:
-        raise SipParseError(f"bad Via {via!r}") from None
-    host, _, port = sent_by.partition(":")
-    if not host or (port and not port.isdigit()):
-        raise SipParseError(f"bad Via {via!r}")
-    return host, int(port or 5060)
+        raise SipParseError(f"bad Via {printable(via)!r}") from None
+    return split_hostport(sent_by, f"bad Via sent-by {printable(sent_by)!r}")
+
+
+def split_hostport(text: str, what: str, default_port: int = 5060) -> tuple[str, int]:
+    """``host[:port]`` / ``[v6][:port]`` -> checked (host, port); SipParseError(what) if not."""
+    if text.startswith("["):
+        host, close, rest = text.partition("]")
+        host += close
+        if not close or (rest and not rest.startswith(":")):
+            raise SipParseError(what)
+        port = rest[1:]
+    else:
+        host, _, port = text.partition(":")
+    try:
+        if port and not (port.isascii() and port.strip().isdigit()):
+            raise BadAddressError(what)
+        number = int(port) if port else default_port
+        if len(port.strip()) > 5:
+            raise BadAddressError(what)
+        return checked_host(host.strip()), checked_port(number)
+    except BadAddressError:
+        raise SipParseError(what) from None
 
 
 def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
     """Parse one datagram; raise SipParseError on anything malformed."""
     if len(data) > MAX_MESSAGE_BYTES:
-        raise SipParseError(f"message too large ({len(data)} bytes)")
+        raise SipParseError(f"message too large ({len(data)} bytes)", 513)
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         raise SipParseError("no blank line after headers")
@@ -276,7 +307,10 @@ def build_response(
 
 
 def _stamp_via(via: str, source: tuple[str, int]) -> str:
-    host, _ = via_sent_by(via)
+    try:
+        host, _ = via_sent_by(via)
+    except SipParseError:
+        host = ""  # a 400 for an unusable sent-by still says where the request came from
     params = via.split(";")
     out = [params[0]]
     for p in params[1:]:
@@ -291,14 +325,19 @@ def _stamp_via(via: str, source: tuple[str, int]) -> str:
 
 
 def response_address(request: SipMessage) -> tuple[str, int]:
-    """Where a response goes (RFC 3261 18.2.2 + RFC 3581 rport): answer to the Via address."""
+    """Where a response goes (RFC 3261 18.2.2 + RFC 3581 rport).
+
+    The host is always the packet's source address (what 18.2.2 calls ``received``): a
+    ``received=`` parameter arriving on the wire was written by the sender itself and would let
+    it aim our responses at a third host. With ``rport`` the source port too, else the sent-by
+    port of the top Via.
+    """
     via = request.all("via")[0]
     host, port = via_sent_by(via)
     if request.source is not None:
-        received = request.source[0]
         if via_param(via, "rport") is not None:
-            return received, request.source[1]
-        return via_param(via, "received") or received, port
+            return request.source[0], request.source[1]
+        return request.source[0], port
     return host, port
 
 
@@ -314,10 +353,8 @@ def parse_lenient(head: str, source: tuple[str, int] | None) -> SipMessage:
             headers.append((COMPACT.get(key, key), value.strip()))
     msg = SipMessage(parts[0].upper(), parts[1] if len(parts) > 1 else "", None, "", headers,
                      b"", source)
-    vias = msg.all("via")
-    if not vias:
+    if not msg.all("via"):
         raise SipParseError("no Via to answer to")
-    via_sent_by(vias[0])
     if not msg.get("cseq"):
         msg.headers.append(("cseq", f"1 {msg.method}"))
     for name in ("from", "to", "call-id"):
