@@ -36,7 +36,7 @@ from cti.sip.events import (
     RegistrationChanged,
     RegistrationState,
 )
-from cti.sip.inbound import ALLOW, Call, InboundRequests
+from cti.sip.inbound import Call, InboundRequests
 from cti.sip.operator import OperatorLeg
 from cti.sip.rtp import MediaClock
 from cti.sip.sdp import build_sdp
@@ -44,6 +44,7 @@ from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
 from cti.sip.transaction import Timers
 from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
+from cti.sip.uas import ALLOW
 
 log = structlog.get_logger("cti.sip")
 
@@ -242,8 +243,8 @@ class SipFrontDoor(InboundRequests):
     # -- helpers used by OperatorLeg and Registration ------------------------------------------
     def send_bye(self, dialog: Dialog) -> None:
         assert self.transport is not None
-        data, branch = dialog.request("BYE", self.local, self.contact,
-                                      extra=self._common_headers())
+        data, branch = dialog.request("BYE", self.local, self.contact, extra=[
+            ("Allow", ALLOW), ("User-Agent", self.settings.user_agent)])  # Contact: dialog adds it
         tx = self.transport.start_client("BYE", data, branch, dialog.next_hop())
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from cti.sip import message as sipmsg
+from cti.sip import uas
 from cti.sip.callstate import CallState
 from cti.sip.dialog import Dialog
 from cti.sip.events import (
@@ -50,10 +51,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("cti.sip")
 
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
-KNOWN_UNSUPPORTED = frozenset(
-    {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "UPDATE", "PRACK", "PUBLISH"}
-)
 DTMF_INFO_KEYS = "0123456789*#ABCD"
 RINGING_DELAY_S = 0.15
 
@@ -102,31 +99,40 @@ class InboundRequests:
     def _end(self, call: Call, reason: EndReason, by: HungUpBy, *, emit: bool = True) -> None:
         raise NotImplementedError
     def _on_request(self, msg: SipMessage) -> None:
+        refusal = uas.rejection(msg)
+        if refusal is not None:
+            log.info("sip.request_refused", method=printable(msg.method or "", 32),
+                     status=refusal.status, reason=refusal.reason,
+                     call_id=printable(msg.call_id))
+            if msg.method != "ACK":
+                self._reply(msg, refusal.status, extra=list(refusal.headers))
+            return
         match msg.method:
             case "INVITE":
                 self._invite(msg)
             case "ACK":
-                call = self.calls.get(msg.call_id)
-                if call is not None and not call.acked and msg.cseq[0] == call.invite.cseq[0]:
-                    call.acked = True
-                    if call.ok_timer is not None:
-                        call.ok_timer.cancel()
-                        call.ok_timer = None
+                self._ack(msg)
             case "CANCEL":
                 self._cancel(msg)
             case "BYE":
                 self._bye(msg)
             case "INFO":
                 self._info(msg)
-            case "OPTIONS":
-                self._reply(msg, 200, extra=[("Accept", "application/sdp"),
-                                             ("Supported", ""), *self._common_headers()])
-            case method if method in KNOWN_UNSUPPORTED:
-                log.info("sip.method_not_allowed", method=method, call_id=msg.call_id)
-                self._reply(msg, 405, extra=[("Allow", ALLOW)])
-            case method:
-                log.info("sip.method_unknown", method=method, call_id=msg.call_id)
-                self._reply(msg, 501, extra=[("Allow", ALLOW)])
+            case _:  # OPTIONS
+                self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
+                                             *self._common_headers()])
+
+    def _capabilities(self) -> list[tuple[str, str]]:
+        return [("Supported", ", ".join(uas.SUPPORTED))] if uas.SUPPORTED else []
+
+    def _ack(self, msg: SipMessage) -> None:
+        call = self.calls.get(msg.call_id)
+        if (call is not None and not call.acked and msg.cseq[0] == call.invite.cseq[0]
+                and call.dialog.matches(msg)):
+            call.acked = True
+            if call.ok_timer is not None:
+                call.ok_timer.cancel()
+                call.ok_timer = None
 
     def _on_response(self, msg: SipMessage) -> None:
         leg = self.legs.get(msg.call_id)
@@ -143,14 +149,10 @@ class InboundRequests:
     def _invite(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)
         if msg.to_tag:
-            if call is None or call.media is None:
-                self._reply(msg, 481)
+            found = self._in_dialog_request(msg)
+            if found is None:
                 return
-            # re-INVITE (session refresh / hold): keep our media as it is
-            sdp = build_sdp(self.settings.contact_host, call.media.local_port,
-                            (call.media.codec,), call.offer.event_pt)
-            extra = [*self._common_headers(), ("Content-Type", "application/sdp")]
-            self._reply(msg, 200, extra=extra, body=sdp)
+            self._reinvite(msg, *found)
             return
         if call is not None:
             return  # same Call-ID, new branch: a forked copy; the first one wins
@@ -212,6 +214,17 @@ class InboundRequests:
                  codec=media.codec.name)
         self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
 
+    def _reinvite(self, msg: SipMessage, call: Call, leg: OperatorLeg | None) -> None:
+        """A re-INVITE on the caller's or an operator's dialog: keep our media as it is."""
+        media = call.media if leg is None else leg.media
+        if media is None:
+            self._reply(msg, 491 if leg is None else 481)
+            return
+        sdp = build_sdp(self.settings.contact_host, media.local_port, (media.codec,),
+                        call.offer.event_pt if leg is None else 101)
+        extra = [*self._common_headers(), ("Content-Type", "application/sdp")]
+        self._reply(msg, 200, extra=extra, body=sdp)
+
     def _ringing(self, call: Call) -> None:
         call.ring_timer = None
         if self.calls.get(call.call_id) is call and call.state is CallState.OFFERED:
@@ -231,26 +244,54 @@ class InboundRequests:
             log.info("sip.cancelled", call_id=call.call_id)
             self._end(call, EndReason.CALLER_CANCELLED, HungUpBy.CALLER)
 
+    def _find_dialog(self, msg: SipMessage) -> tuple[Call, OperatorLeg | None, Dialog] | None:
+        """The caller's or an operator leg's dialog this in-dialog request belongs to (12.2)."""
+        call = self.calls.get(msg.call_id)
+        if call is not None and call.dialog.matches(msg):
+            return call, None, call.dialog
+        leg = self.legs.get(msg.call_id)
+        if leg is not None and leg.dialog is not None and leg.dialog.matches(msg):
+            return leg.call, leg, leg.dialog
+        return None
+
+    def _in_dialog_request(self, msg: SipMessage) -> tuple[Call, OperatorLeg | None] | None:
+        """Match an in-dialog request and check its CSeq; answer 481/500 when it fails."""
+        found = self._find_dialog(msg)
+        if found is None:
+            log.info("sip.no_dialog", method=msg.method, call_id=printable(msg.call_id))
+            self._reply(msg, 481)
+            return None
+        call, leg, dialog = found
+        if not dialog.in_order(msg):
+            log.info("sip.cseq_out_of_order", method=msg.method, call_id=printable(msg.call_id))
+            self._reply(msg, 500, extra=[("Retry-After", "1")])
+            return None
+        return call, leg
+
     def _bye(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)
-        if call is not None and call.state is not CallState.OFFERED:
-            self._reply(msg, 200)
+        if call is not None and call.state is CallState.OFFERED and not self.legs.get(msg.call_id):
+            self._reply(msg, 481)  # no confirmed dialog yet: a caller must CANCEL
+            return
+        found = self._in_dialog_request(msg)
+        if found is None:
+            return
+        call, leg = found
+        self._reply(msg, 200)
+        if leg is None:
             log.info("sip.caller_bye", call_id=call.call_id)
             self._end(call, EndReason.CALLER_HUNG_UP, HungUpBy.CALLER)
-            return
-        leg = self.legs.get(msg.call_id)
-        if leg is not None and leg.dialog is not None:
-            self._reply(msg, 200)
+        else:
             leg.remote_bye()
-            return
-        self._reply(msg, 481)
 
     def _info(self, msg: SipMessage) -> None:
-        call = self.calls.get(msg.call_id)
-        if call is None:
-            self._reply(msg, 481)
+        found = self._in_dialog_request(msg)
+        if found is None:
             return
+        call, leg = found
         self._reply(msg, 200)
+        if leg is not None:
+            return  # the operator's phone sends its keys to the caller's ears, not to the IVR
         ctype = msg.get("content-type").lower()
         text = msg.body.decode("ascii", "replace")
         digit = ""

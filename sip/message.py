@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from cti.sip import grammar
 from cti.sip.pyvoip import SIPStatus
 from cti.sip.wire import BadAddressError, checked_host, checked_port, printable
 
@@ -30,9 +31,8 @@ CANONICAL = {
     "proxy-authenticate": "Proxy-Authenticate", "proxy-authorization": "Proxy-Authorization",
     "user-agent": "User-Agent", "allow": "Allow", "supported": "Supported", "expires": "Expires",
 }
-_REQUEST_LINE = re.compile(r"^([A-Za-z]+) (\S+) SIP/2\.0$")
-_STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.*))?$")
-_TAG = re.compile(r";\s*tag=([^;>\s]+)", re.IGNORECASE)
+_TAG = re.compile(r";\s*tag\s*=\s*([^;>\s]+)", re.IGNORECASE)
+_VIA = re.compile(r"^SIP\s*/\s*(\d+\.\d+)\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+(.+)$", re.IGNORECASE)
 _URI_IN_BRACKETS = re.compile(r"<([^>]*)>")
 _HOSTPORT = re.compile(r"^(?:[a-z]+:)?(?:([^@;>]*)@)?([^:;>?]+)(?::(\d+))?", re.IGNORECASE)
 
@@ -71,6 +71,10 @@ class SipMessage:
     def is_request(self) -> bool:
         return self.method is not None
 
+    def has(self, name: str) -> bool:
+        name = name.lower()
+        return any(key == name for key, _ in self.headers)
+
     def get(self, name: str, default: str = "") -> str:
         name = name.lower()
         for key, value in self.headers:
@@ -93,7 +97,7 @@ class SipMessage:
 
     @property
     def cseq(self) -> tuple[int, str]:
-        number, _, method = self.get("cseq").partition(" ")
+        number, method = self.get("cseq").split(None, 1)
         return int(number), method.strip().upper()
 
     @property
@@ -160,18 +164,23 @@ def uri_hostport(uri: str, default_port: int = 5060) -> tuple[str, int]:
 
 def via_param(via: str, name: str) -> str | None:
     for part in via.split(";")[1:]:
-        key, eq, value = part.strip().partition("=")
-        if key.lower() == name:
-            return value if eq else ""
+        key, eq, value = part.partition("=")
+        if key.strip().lower() == name:
+            return value.strip() if eq else ""
     return None
+
+
+def via_transport(via: str) -> str:
+    m = _VIA.match(via.split(";")[0].strip())
+    return m.group(2).upper() if m else ""
 
 
 def via_sent_by(via: str) -> tuple[str, int]:
     """The sent-by host and port of a Via; a host or port no socket could use is a parse error."""
-    try:
-        sent_by = via.split(";")[0].split(None, 1)[1].strip()
-    except IndexError:
-        raise SipParseError(f"bad Via {printable(via)!r}") from None
+    m = _VIA.match(via.split(";")[0].strip())
+    if m is None:
+        raise SipParseError(f"bad Via {printable(via)!r}")
+    sent_by = re.sub(r"\s*:\s*", ":", m.group(3).strip())
     return split_hostport(sent_by, f"bad Via sent-by {printable(sent_by)!r}")
 
 
@@ -212,12 +221,16 @@ def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
     method = uri = None
     status = None
     reason = ""
-    if m := _REQUEST_LINE.match(first):
+    if m := grammar.REQUEST_LINE.match(first):
         method, uri = m.group(1).upper(), m.group(2)
-    elif m := _STATUS_LINE.match(first):
-        status, reason = int(m.group(1)), m.group(2) or ""
+        if (m.group(3), m.group(4)) != ("2", "0"):
+            raise SipParseError(f"SIP version {m.group(3)}.{m.group(4)}", 505)
+    elif m := grammar.STATUS_LINE.match(first):
+        if (m.group(1), m.group(2)) != ("2", "0"):
+            raise SipParseError("response of another SIP version")
+        status, reason = int(m.group(3)), m.group(4) or ""
     else:
-        raise SipParseError(f"bad start line {first[:60]!r}")
+        raise SipParseError(f"bad start line {printable(first, 60)!r}")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
         if line[:1] in (" ", "\t") and headers:  # folded continuation line
@@ -226,8 +239,8 @@ def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
             continue
         name, colon, value = line.partition(":")
         name = name.strip().lower()
-        if not colon or not name or " " in name:
-            raise SipParseError(f"bad header line {line[:60]!r}")
+        if not colon or not grammar.HEADER_NAME.match(name):
+            raise SipParseError(f"bad header line {printable(line, 60)!r}")
         headers.append((COMPACT.get(name, name), value.strip()))
     msg = SipMessage(method, uri, status, reason, headers, body, source)
     for name in REQUIRED:
@@ -239,6 +252,10 @@ def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
         raise SipParseError(f"bad CSeq {msg.get('cseq')!r}") from None
     if not cseq_method or (method is not None and cseq_method != method):
         raise SipParseError("CSeq method does not match the request method")
+    try:
+        grammar.check(msg)
+    except grammar.GrammarError as exc:
+        raise SipParseError(str(exc)) from None
     for via in msg.all("via"):
         via_sent_by(via)
     length = msg.get("content-length")
