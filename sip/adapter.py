@@ -36,10 +36,11 @@ from cti.sip.events import (
     RegistrationChanged,
     RegistrationState,
 )
-from cti.sip.inbound import Call, InboundRequests
+from cti.sip.inbound import Call
+from cti.sip.indialog import InDialogSession
 from cti.sip.operator import OperatorLeg
-from cti.sip.rtp import MediaClock
-from cti.sip.sdp import build_sdp
+from cti.sip.rtp import MediaClock, RtpSession
+from cti.sip.session import Negotiated
 from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
 from cti.sip.transaction import Timers
@@ -54,7 +55,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SipFrontDoor(InboundRequests):
+class SipFrontDoor(InDialogSession):
     """CallControl over SIP/RTP (direct mode; registered mode with ``settings.registrar``)."""
 
     def __init__(
@@ -78,6 +79,8 @@ class SipFrontDoor(InboundRequests):
         self.retransmitted_2xx = 0  # operator 2xx seen again after our ACK (defect 3 canary)
         self.timers = Timers(settings.t1_s, settings.t2_s)
         self._reopening: asyncio.Task[None] | None = None
+        self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
+        self._offers_out: dict[tuple[str, int], RtpSession] = {}
         self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -175,8 +178,11 @@ class SipFrontDoor(InboundRequests):
         await call.media_ready.wait()
         if call_id not in self.calls or call.media is None:
             raise CallNotFoundError(call_id)
-        sdp = build_sdp(self.settings.contact_host, call.media.local_port, (call.media.codec,),
-                        call.offer.event_pt)
+        agreed = Negotiated(call.offer.address, call.offer.port, call.media.codec,
+                            call.offer.event_pt, call.streams[call.chosen].direction)
+        call.media.remote_direction = agreed.remote_direction
+        call.media.send_enabled = agreed.remote_direction in ("sendrecv", "recvonly")
+        sdp = call.sdp.answer(call.streams, call.chosen, call.media.local_port, agreed)
         ok = sipmsg.build_response(
             call.invite, 200, to_tag=sipmsg.header_tag(call.dialog.local_uri),
             extra=[*self._common_headers(), ("Content-Type", "application/sdp")], body=sdp,
@@ -316,7 +322,9 @@ class SipFrontDoor(InboundRequests):
             if timer is not None:
                 timer.cancel()
         call.ok_timer = call.ring_timer = None
+        self._forget_dialog(call.call_id)
         if call.operator is not None:
+            self._forget_dialog(call.operator.sip_call_id)
             call.operator.caller_gone()
             call.operator = None
         if call.media is not None:

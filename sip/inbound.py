@@ -34,14 +34,8 @@ from cti.sip.events import (
 )
 from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, open_session
-from cti.sip.sdp import (
-    MediaOffer,
-    NoCommonCodecError,
-    SdpError,
-    UnsupportedAddressError,
-    build_sdp,
-    parse_offer,
-)
+from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, UnsupportedAddressError
+from cti.sip.session import LocalSession, Stream, choose, parse_streams
 from cti.sip.settings import SipSettings
 from cti.sip.transport import SipTransport
 from cti.sip.wire import printable
@@ -61,6 +55,9 @@ class Call:
     invite: SipMessage
     dialog: Dialog
     offer: MediaOffer
+    streams: list[Stream]  # the streams of the caller's offer (one m-line each in our answer)
+    chosen: int  # the audio stream we serve
+    sdp: LocalSession
     state: CallState = CallState.OFFERED
     media: RtpSession | None = None
     media_ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -83,6 +80,18 @@ class InboundRequests:
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
+
+    def _reinvite(self, msg: SipMessage, call: Call, leg: OperatorLeg | None) -> None:
+        raise NotImplementedError
+
+    def _update(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _session_ack(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _media_family(self) -> int:
+        return 6 if ":" in self.settings.bind_host else 4
 
     def _now(self) -> datetime:
         raise NotImplementedError
@@ -118,6 +127,8 @@ class InboundRequests:
                 self._bye(msg)
             case "INFO":
                 self._info(msg)
+            case "UPDATE":
+                self._update(msg)
             case _:  # OPTIONS
                 self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
                                              *self._common_headers()])
@@ -133,6 +144,8 @@ class InboundRequests:
             if call.ok_timer is not None:
                 call.ok_timer.cancel()
                 call.ok_timer = None
+            return
+        self._session_ack(msg)  # the ACK of a re-INVITE's 2xx (maybe carrying an answer)
 
     def _on_response(self, msg: SipMessage) -> None:
         leg = self.legs.get(msg.call_id)
@@ -166,7 +179,9 @@ class InboundRequests:
             self._reply(msg, 488, extra=[("Warning", '399 cti "INVITE without SDP offer"')])
             return
         try:
-            offer = parse_offer(msg.body)
+            streams = parse_streams(msg.body)
+            chosen, agreed = choose(streams, self._media_family())
+            offer = MediaOffer(agreed.address, agreed.port, (agreed.codec,), agreed.event_pt)
         except UnsupportedAddressError as exc:
             log.warning("sip.media_refused", call_id=printable(msg.call_id), detail=str(exc))
             self._reply(msg, 488, extra=[("Warning", '301 cti "Incompatible network address"')])
@@ -181,7 +196,8 @@ class InboundRequests:
             return
         assert self.transport is not None
         self.transport.respond(msg, sipmsg.build_response(msg, 100))
-        call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer)
+        call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer, streams,
+                    chosen, LocalSession(self.settings.contact_host))
         self.calls[call.call_id] = call
         self.spawn(self._prepare(call))
 
@@ -213,17 +229,6 @@ class InboundRequests:
         log.info("sip.offered", call_id=call.call_id, caller=caller, called=called,
                  codec=media.codec.name)
         self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
-
-    def _reinvite(self, msg: SipMessage, call: Call, leg: OperatorLeg | None) -> None:
-        """A re-INVITE on the caller's or an operator's dialog: keep our media as it is."""
-        media = call.media if leg is None else leg.media
-        if media is None:
-            self._reply(msg, 491 if leg is None else 481)
-            return
-        sdp = build_sdp(self.settings.contact_host, media.local_port, (media.codec,),
-                        call.offer.event_pt if leg is None else 101)
-        extra = [*self._common_headers(), ("Content-Type", "application/sdp")]
-        self._reply(msg, 200, extra=extra, body=sdp)
 
     def _ringing(self, call: Call) -> None:
         call.ring_timer = None

@@ -32,8 +32,10 @@ from cti.sip.events import (
 )
 from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, bridge, open_session
-from cti.sip.sdp import Codec, SdpError, build_sdp, parse_offer
+from cti.sip.sdp import Codec, SdpError, parse_offer
+from cti.sip.session import LocalSession
 from cti.sip.transport import ClientTransaction, TransactionTimeoutError
+from cti.sip.uas import ALLOW
 
 if TYPE_CHECKING:
     from cti.sip.adapter import Call, SipFrontDoor
@@ -67,6 +69,7 @@ class OperatorLeg:
         self.cseq = 1
         self.branch = sipmsg.new_branch()
         self.media: RtpSession | None = None
+        self.sdp = LocalSession(door.settings.contact_host)
         self.dialog: Dialog | None = None
         self.tx: ClientTransaction | None = None
         self.ringing = False
@@ -83,7 +86,7 @@ class OperatorLeg:
                 door.settings.bind_host, door.settings.rtp_ports, codec, None,
                 ("127.0.0.1", 9), lambda _d: None)
             codecs = (codec, Codec.PCMA if codec is Codec.PCMU else Codec.PCMU)
-            sdp = build_sdp(door.settings.contact_host, self.media.local_port, codecs, 101)
+            sdp = self.sdp.offer(self.media.local_port, codecs, 101)
             invite = self._invite(sdp)
             addr = door.settings.outbound_proxy or sipmsg.uri_hostport(self.uri)
             log.info("sip.operator_dial", call_id=call.call_id, operator=self.uri)
@@ -128,7 +131,7 @@ class OperatorLeg:
         headers = [
             *self._transaction_headers("INVITE"),
             ("Contact", f"<{door.contact}>"),
-            ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+            ("Allow", ALLOW),
             ("User-Agent", door.settings.user_agent),
             ("Content-Type", "application/sdp"),
         ]

@@ -65,6 +65,9 @@ class RtpSession(asyncio.DatagramProtocol):
         self.packets_in = 0
         self.packets_out = 0
         self.last_rx: float | None = None
+        self.send_enabled = True  # False while the peer holds us (sendonly/inactive offer)
+        self.remote_direction = "sendrecv"  # what the peer last offered or answered
+        self._talkspurt = True  # the next packet sent starts a talkspurt: marker bit (RFC 3551)
         self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
         self._last_event_ended = False
 
@@ -134,8 +137,14 @@ class RtpSession(asyncio.DatagramProtocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        header = _HEADER.pack(0x80, int(self.codec), self.seq, self.ts, self.ssrc)
+        if not self.send_enabled:  # held: nothing on the wire, the clock still runs
+            self.ts = (self.ts + len(payload)) & 0xFFFFFFFF
+            self._talkspurt = True
+            return
+        second = int(self.codec) | (0x80 if self._talkspurt else 0)
+        header = _HEADER.pack(0x80, second, self.seq, self.ts, self.ssrc)
         transport.sendto(header + payload, self.remote)
+        self._talkspurt = False
         self.packets_out += 1
         self.seq = (self.seq + 1) & 0xFFFF
         self.ts = (self.ts + len(payload)) & 0xFFFFFFFF
@@ -155,6 +164,15 @@ def bridge(a: RtpSession, b: RtpSession) -> None:
     a.queue.clear()
     b.queue.clear()
     a.peer, b.peer = b, a
+
+
+def unbridge(a: RtpSession, b: RtpSession) -> None:
+    """Stop relaying between two legs (operator hold); each leg plays its own audio again."""
+    if a.peer is b:
+        a.peer = b.peer = None
+    a.queue.clear()
+    b.queue.clear()
+    a._talkspurt = b._talkspurt = True
 
 
 class MediaClock:

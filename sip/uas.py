@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from cti.sip.message import SipMessage, split_header_list, via_transport
 
 # what the UA core really handles (UPDATE and REFER are added by the modules that serve them)
-ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO")
+ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE")
 ALLOW = ", ".join(ALLOWED)
 KNOWN_METHODS = frozenset({*ALLOWED, "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE",
                            "PRACK", "PUBLISH"})

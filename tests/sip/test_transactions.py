@@ -144,7 +144,7 @@ async def test_require_and_capabilities(make_door: MakeDoor) -> None:
         phone.request("OPTIONS", cseq=2)
         ok = await asyncio.to_thread(phone.expect, 200, "OPTIONS")
         allowed = {m.strip() for m in ok.get("allow").split(",")}
-        assert allowed == {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO"}
+        assert allowed == {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE"}
         for method, status in (("PRACK", 405), ("SUBSCRIBE", 405), ("FOO-BAR.1", 501)):
             phone.request(method, cseq=3)
             await asyncio.to_thread(phone.expect, status, method)
