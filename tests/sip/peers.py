@@ -191,8 +191,9 @@ class Baresip(_PeerProcess):
     """baresip as an auto-answering operator phone that sends a sine tone."""
 
     def __init__(self, work: Path, *, tone_hz: int = 1300, codecs: str = "PCMA,PCMU",
-                 registrar: tuple[int, str] | None = None) -> None:
-        """``registrar``: (Kamailio port, password) to register as 201 there."""
+                 registrar: tuple[int, str] | None = None, console: bool = False) -> None:
+        """``registrar``: (Kamailio port, password) to register as 201 there; ``console``: accept
+        menu commands (``/hold``, ``/resume``, ``/transfer URI``) on a UDP port (``command``)."""
         self.dir = work / "baresip"
         self.dir.mkdir(exist_ok=True)
         self.port = free_udp_port()
@@ -208,6 +209,10 @@ class Baresip(_PeerProcess):
             text = (Path(__file__).parent / "baresip" / f"{name}.template").read_text()
             for key, value in values.items():
                 text = text.replace("{{" + key + "}}", str(value))
+            if name == "config" and console:
+                self.console_port = free_udp_port()
+                text += (f"module_app\t\tmenu.so\nmodule\t\t\tcons.so\n"
+                         f"cons_listen\t\t127.0.0.1:{self.console_port}\n")
             (self.dir / name).write_text(text)
         self.log = work / "baresip.log"
         self.proc: asyncio.subprocess.Process | None = None
@@ -215,6 +220,11 @@ class Baresip(_PeerProcess):
     @property
     def uri(self) -> str:
         return f"sip:201@{HOST}:{self.port}"
+
+    def command(self, text: str) -> None:
+        """One menu command through the cons module (needs ``console=True``)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(f"{text}\n".encode(), (HOST, self.console_port))
 
     async def __aenter__(self) -> Baresip:
         logf = self.log.open("wb")
@@ -224,6 +234,8 @@ class Baresip(_PeerProcess):
         )
         logf.close()
         await wait_udp_bound(self.port)
+        if hasattr(self, "console_port"):
+            await wait_udp_bound(self.console_port)
         return self
 
 
