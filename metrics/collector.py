@@ -70,6 +70,12 @@ class SipSocketView(Protocol):
     @property
     def reopened(self) -> int: ...
 
+    @property
+    def invites_refused_rate(self) -> int: ...
+
+    @property
+    def invites_refused_capacity(self) -> int: ...
+
 
 class CtiMetrics:
     def __init__(
@@ -278,14 +284,18 @@ class CtiMetrics:
         reopened = CounterMetricFamily("cti_sip_socket_reopened", "Times the SIP socket was reopened")
         last = GaugeMetricFamily("cti_sip_last_datagram_timestamp_seconds",
                                  "Unix time of the last datagram received on the SIP socket")
+        refused = CounterMetricFamily("cti_sip_invites_refused",
+                                      "INVITEs answered 503 by flood control", labels=["reason"])
         view = self._sip_socket() if scrape else None
         if view is not None:
+            refused.add_metric(["rate"], view.invites_refused_rate)
+            refused.add_metric(["capacity"], view.invites_refused_capacity)
             bound.add_metric([], 1.0 if view.bound else 0.0)
             errors.add_metric([], view.send_errors)
             reopened.add_metric([], view.reopened)
             if view.last_datagram_at is not None:
                 last.add_metric([], view.last_datagram_at)
-        return [bound, errors, reopened, last]
+        return [bound, errors, reopened, last, refused]
 
     def ticket_write_failed(self) -> None:
         self._ticket_errors.inc()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ from cti.sip.events import (
     RegistrationChanged,
     RegistrationState,
 )
+from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.inbound import Call
 from cti.sip.indialog import InDialogSession
 from cti.sip.operator import OperatorLeg
@@ -79,6 +81,8 @@ class SipFrontDoor(InDialogSession):
         self.retransmitted_2xx = 0  # operator 2xx seen again after our ACK (defect 3 canary)
         self.timers = Timers(settings.t1_s, settings.t2_s)
         self._reopening: asyncio.Task[None] | None = None
+        self.flood = FloodGuard(settings.flood)
+        self._flood_logged: dict[str, float] = {}
         self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._offers_out: dict[tuple[str, int], RtpSession] = {}
         self._stopping = False
@@ -119,7 +123,11 @@ class SipFrontDoor(InDialogSession):
 
     def socket_health(self) -> SocketHealth | None:
         """The SIP socket's real state (None before ``start``)."""
-        return None if self.transport is None else self.transport.health()
+        if self.transport is None:
+            return None
+        return replace(self.transport.health(),
+                       invites_refused_rate=self.flood.refused[Refusal.RATE],
+                       invites_refused_capacity=self.flood.refused[Refusal.CAPACITY])
 
     @property
     def reopening(self) -> asyncio.Task[None] | None:
@@ -304,7 +312,7 @@ class SipFrontDoor(InDialogSession):
         if elapsed >= 64 * self.timers.t1:
             log.warning("sip.no_ack", call_id=call.call_id)
             self.send_bye(call.dialog)
-            self._end(call, EndReason.ERROR, HungUpBy.SYSTEM)
+            self._end(call, EndReason.NO_ACK, HungUpBy.SYSTEM)
             return
         if elapsed > 0 and self.transport is not None:
             self.transport.send(ok, sipmsg.response_address(call.invite))

@@ -61,6 +61,8 @@ class SocketHealth:
     send_errors: int
     last_send_error: str
     reopened: int
+    invites_refused_rate: int = 0  # flood control: a source over its INVITE rate (503)
+    invites_refused_capacity: int = 0  # flood control: the concurrent-call cap reached (503)
 
 
 @runtime_checkable

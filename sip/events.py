@@ -32,6 +32,7 @@ class EndReason(StrEnum):
     MEDIA_TIMEOUT = "media_timeout"  # no RTP from the caller for too long
     SHUTDOWN = "shutdown"  # service stopping
     ERROR = "error"  # a protocol failure ended the call
+    NO_ACK = "no_ack"  # our 200 OK was never acknowledged (Timer H): no real call took place
 
 
 class OperatorFailure(StrEnum):

@@ -32,6 +32,7 @@ from cti.sip.events import (
     EndReason,
     HungUpBy,
 )
+from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, open_session
 from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, UnsupportedAddressError
@@ -74,6 +75,8 @@ class InboundRequests:
     """Request handling; the attributes and helpers below are provided by SipFrontDoor."""
 
     settings: SipSettings
+    flood: FloodGuard
+    _flood_logged: dict[str, float]
     calls: dict[str, Call]
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
@@ -174,6 +177,10 @@ class InboundRequests:
             log.warning("sip.invite_refused", call_id=msg.call_id, source=source)
             self._reply(msg, 403)
             return
+        refusal = self.flood.admit(source, asyncio.get_running_loop().time(), len(self.calls))
+        if refusal is not None:
+            self._refuse_flood(msg, refusal, source)
+            return
         if "sdp" not in msg.get("content-type").lower() or not msg.body:
             log.warning("sip.invite_without_sdp", call_id=msg.call_id)
             self._reply(msg, 488, extra=[("Warning", '399 cti "INVITE without SDP offer"')])
@@ -229,6 +236,16 @@ class InboundRequests:
         log.info("sip.offered", call_id=call.call_id, caller=caller, called=called,
                  codec=media.codec.name)
         self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
+
+    def _refuse_flood(self, msg: SipMessage, refusal: Refusal, source: str) -> None:
+        """503 + Retry-After; one log line per reason and second, however hard the flood."""
+        now = asyncio.get_running_loop().time()
+        if now - self._flood_logged.get(refusal.value, -1.0) >= 1.0:
+            self._flood_logged[refusal.value] = now
+            log.warning("sip.invite_refused_flood", reason=refusal.value, source=source,
+                        refused=self.flood.refused[refusal], calls=len(self.calls))
+        retry = str(self.flood.limits.retry_after_s)
+        self._reply(msg, 503, extra=[("Retry-After", retry)])
 
     def _ringing(self, call: Call) -> None:
         call.ring_timer = None

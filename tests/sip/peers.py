@@ -74,16 +74,17 @@ async def run_sipp(
     timeout_s: float = 20,
     extra: tuple[str, ...] = (),
     rate: float | None = None,
+    source: str = HOST,
 ) -> SippResult:
-    """Run one SIPp client to completion (bounded by ``timeout_s``)."""
+    """Run one SIPp client to completion (bounded by ``timeout_s``), from ``source``."""
     sipp = need("sipp")
     name = scenario.stem
     local_port = free_udp_port()
     media_port = free_udp_port(even=True)
     err, msg, logf = work / f"{name}.err", work / f"{name}.msg", work / f"{name}.log"
     args = [
-        sipp, "-sf", str(scenario), "-m", str(calls), "-nostdin", "-i", HOST, "-p", str(local_port),
-        "-mi", HOST, "-mp", str(media_port), "-s", "helpdesk",
+        sipp, "-sf", str(scenario), "-m", str(calls), "-nostdin", "-i", source,
+        "-p", str(local_port), "-mi", source, "-mp", str(media_port), "-s", "helpdesk",
         "-timeout", f"{int(timeout_s)}s", "-timeout_error",
         "-trace_err", "-error_file", str(err), "-trace_msg", "-message_file", str(msg),
         "-trace_logs", "-log_file", str(logf), "-trace_rtt", "-rtt_freq", "1",
