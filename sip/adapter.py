@@ -39,13 +39,13 @@ from cti.sip.events import (
 )
 from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.inbound import Call
-from cti.sip.indialog import InDialogSession
 from cti.sip.operator import OperatorLeg
 from cti.sip.rtp import MediaClock, RtpSession
 from cti.sip.session import Negotiated
 from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
 from cti.sip.transaction import Timers
+from cti.sip.transfer import Transfers
 from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
 from cti.sip.uas import ALLOW
 
@@ -57,7 +57,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SipFrontDoor(InDialogSession):
+class SipFrontDoor(Transfers):
     """CallControl over SIP/RTP (direct mode; registered mode with ``settings.registrar``)."""
 
     def __init__(
@@ -164,6 +164,9 @@ class SipFrontDoor(InDialogSession):
     @property
     def contact(self) -> str:
         return f"sip:{self.settings.user}@{self.settings.contact_host}:{self.local[1]}"
+
+    def _local_contact(self) -> tuple[tuple[str, int], str]:
+        return self.local, self.contact
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)

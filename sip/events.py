@@ -117,6 +117,18 @@ class OperatorFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """The operator's phone transferred the caller (REFER, blind): the operator leg is gone,
+    the caller hears the hold tone and waits to be connected to ``target`` (a SIP URI: another
+    operator's phone or a service queue such as ``sip:queue-<service>@host``)."""
+
+    call_id: str
+    operator_uri: str
+    target: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """Final event of a call: after it the call_id is unknown to the CallControl."""
 
@@ -142,6 +154,7 @@ CallEvent = (
     | OperatorConnected
     | OperatorNoAnswer
     | OperatorFailed
+    | CallTransferred
     | CallEnded
     | RegistrationChanged
 )
@@ -151,6 +164,7 @@ __all__ = [
     "CallEnded",
     "CallEvent",
     "CallOffered",
+    "CallTransferred",
     "DigitReceived",
     "DigitSource",
     "EndReason",

@@ -90,6 +90,12 @@ class InboundRequests:
     def _update(self, msg: SipMessage) -> None:
         raise NotImplementedError
 
+    def _refer(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _local_contact(self) -> tuple[tuple[str, int], str]:
+        raise NotImplementedError
+
     def _session_ack(self, msg: SipMessage) -> None:
         raise NotImplementedError
 
@@ -132,6 +138,8 @@ class InboundRequests:
                 self._info(msg)
             case "UPDATE":
                 self._update(msg)
+            case "REFER":
+                self._refer(msg)
             case _:  # OPTIONS
                 self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
                                              *self._common_headers()])

@@ -33,6 +33,7 @@ from cti.sip.events import (
     CallEnded,
     CallEvent,
     CallOffered,
+    CallTransferred,
     DigitReceived,
     DigitSource,
     EndReason,
@@ -233,6 +234,16 @@ class MemoryPhoneNetwork:
         if call.state is not CallState.BRIDGED:
             raise ValueError(f"call {call_id!r} is not bridged")
         self._end(call_id, EndReason.OPERATOR_HUNG_UP, HungUpBy.OPERATOR)
+
+    def operator_transfers(self, call_id: str, target: str) -> None:
+        """The operator presses Transfer (blind REFER to ``target``): the caller waits again."""
+        call = self._call(call_id)
+        if call.state is not CallState.BRIDGED or call.operator_uri is None:
+            raise ValueError(f"call {call_id!r} is not bridged")
+        call.state = next_state(call_id, call.state, Trigger.TRANSFER)
+        uri, call.operator_uri = call.operator_uri, None
+        call.playing, call.looping = ("tone:hold",), True
+        self._stream.put(CallTransferred(call_id, uri, target, self._now()))
 
     def call(self, call_id: str) -> MemoryCall:
         """Inspect a live call (raises CallNotFoundError once ended)."""

@@ -146,6 +146,15 @@ def header_uri(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
+def uri_key(uri: str) -> tuple[str, str, int]:
+    """(user, host, port) of a SIP URI, to compare two URIs for the same phone."""
+    try:
+        host, port = uri_hostport(uri)
+    except SipParseError:
+        return (uri_user(uri), "", 0)
+    return (uri_user(uri), host.lower(), port)
+
+
 def uri_user(uri: str) -> str:
     m = _HOSTPORT.match(uri.strip())
     return (m.group(1) or "") if m else ""

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from cti.sip.message import SipMessage, split_header_list, via_transport
 
 # what the UA core really handles (UPDATE and REFER are added by the modules that serve them)
-ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE")
+ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE", "REFER")
 ALLOW = ", ".join(ALLOWED)
 KNOWN_METHODS = frozenset({*ALLOWED, "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE",
                            "PRACK", "PUBLISH"})
 SUPPORTED: tuple[str, ...] = ()  # option tags we implement (none: 100rel/timer are refused)
 ACCEPT = "application/sdp"
-BODY_TYPES = frozenset({"application/sdp"})
+BODY_TYPES = frozenset({"application/sdp"})  # REFER/NOTIFY bodies are not read
 INFO_BODY_TYPES = frozenset({"application/dtmf-relay", "application/dtmf"})
 
 

@@ -21,6 +21,7 @@ EVENT_KINDS: Final = frozenset(
         "connected",  # data operator_id
         "callback_requested",  # caller chose a callback instead of waiting
         "moved",  # supervisor moved the call: data service
+        "transferred",  # the operator's phone transferred it: from_operator, to_operator, to_service
         "ended",  # data reason, hung_up_by (caller|operator|system)
     }
 )

@@ -7,11 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from peers import Baresip, render, run_sipp, wait_until
+from peers import Baresip, SippServer, free_udp_port, part, render, run_sipp, wait_until
 from rtp_peer import RtpPeer, decode, has_tone
 
 from cti.sip.adapter import SipFrontDoor
-from cti.sip.events import CallEnded, CallEvent, CallOffered, HungUpBy, OperatorConnected
+from cti.sip.events import (
+    CallEnded,
+    CallEvent,
+    CallOffered,
+    CallTransferred,
+    HungUpBy,
+    OperatorConnected,
+)
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]
@@ -112,3 +119,45 @@ async def test_baresip_operator_holds_and_resumes(make_door: MakeDoor, tmp_path:
             receiver.cancel()
             caller_media.close()
         assert "481" not in phone.output()
+
+
+async def test_baresip_operator_transfers_the_caller_to_another_phone(
+    make_door: MakeDoor, tmp_path: Path,
+) -> None:
+    """Transfer key on a real phone: REFER -> 202, NOTIFY sipfrag, the operator leg ends, the
+    caller waits on the hold tone and is connected to the target the coordinator dials."""
+    then = part("uas_then_wait_bye.part", bye_timeout_ms=20000)
+    target_xml = render("uas_operator.xml", tmp_path, media_port=free_udp_port(True), codec=0,
+                        ring_ms=100, then=then)
+    async with Baresip(tmp_path, tone_hz=1300, console=True) as phone, \
+            SippServer(target_xml, tmp_path) as target:
+        def handler(door: SipFrontDoor, event: CallEvent) -> object:
+            async def go() -> None:
+                if isinstance(event, CallOffered):
+                    await door.answer(event.call_id)
+                    await door.connect_to_operator(event.call_id, phone.uri, 10)
+                elif isinstance(event, CallTransferred):
+                    await door.connect_to_operator(event.call_id, event.target, 10)
+
+            return go()
+
+        door, rec = await make_door(handler)  # type: ignore[misc]
+        caller_xml = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
+                            dtmf="", bye_timeout_ms=30000)
+        caller = asyncio.create_task(run_sipp(caller_xml, door.local[1], tmp_path, timeout_s=40))
+        first = await rec.wait_for(lambda e: isinstance(e, OperatorConnected), 10)
+        phone.command(f"/transfer {target.uri}")
+        moved = await rec.wait_for(lambda e: isinstance(e, CallTransferred), 10)
+        assert isinstance(moved, CallTransferred) and moved.target == target.uri
+        assert moved.operator_uri == phone.uri
+        second = await rec.wait_for(
+            lambda e: isinstance(e, OperatorConnected) and e.operator_uri == target.uri, 10)
+        assert second.call_id == first.call_id
+        assert door.legs and all(leg.uri == target.uri for leg in door.legs.values())
+        await door.hangup(first.call_id)
+        result = await caller
+        assert result.returncode == 0, result.errors + result.stderr
+        op = await target.result()
+        assert op.returncode == 0, op.errors + op.stderr
+    log = phone.output()
+    assert "SIP/2.0 200 OK" in log or "transfer" in log.lower()

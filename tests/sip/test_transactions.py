@@ -144,7 +144,7 @@ async def test_require_and_capabilities(make_door: MakeDoor) -> None:
         phone.request("OPTIONS", cseq=2)
         ok = await asyncio.to_thread(phone.expect, 200, "OPTIONS")
         allowed = {m.strip() for m in ok.get("allow").split(",")}
-        assert allowed == {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE"}
+        assert allowed == {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE", "REFER"}
         for method, status in (("PRACK", 405), ("SUBSCRIBE", 405), ("FOO-BAR.1", 501)):
             phone.request(method, cseq=3)
             await asyncio.to_thread(phone.expect, status, method)
@@ -170,5 +170,18 @@ async def test_our_bye_carries_one_contact(make_door: MakeDoor) -> None:
         bye = await asyncio.to_thread(read_bye)
         assert [k for k, _ in bye.headers].count("contact") == 1
         assert bye.from_tag == tag and bye.to_tag == "caller1"
+    finally:
+        phone.close()
+
+
+async def test_a_callers_refer_is_refused_politely(make_door: MakeDoor) -> None:
+    door, rec = await make_door(answering)  # type: ignore[misc]
+    phone, tag = await established(door)
+    try:
+        await rec.wait_for(lambda e: isinstance(e, CallAnswered))
+        phone.request("REFER", cseq=11, to_tag=tag, extra=("Refer-To: <sip:elsewhere@127.0.0.1>",))
+        refused = await asyncio.to_thread(phone.expect, 403, "REFER")
+        assert "helpdesk" in refused.get("warning")
+        assert phone.call_id in door.calls
     finally:
         phone.close()
