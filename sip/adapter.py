@@ -48,6 +48,7 @@ from cti.sip.transaction import Timers
 from cti.sip.transfer import Transfers
 from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
 from cti.sip.uas import ALLOW
+from cti.sip.wire import host_for_uri
 
 log = structlog.get_logger("cti.sip")
 
@@ -163,7 +164,7 @@ class SipFrontDoor(Transfers):
 
     @property
     def contact(self) -> str:
-        return f"sip:{self.settings.user}@{self.settings.contact_host}:{self.local[1]}"
+        return f"sip:{self.settings.user}@{host_for_uri(self.settings.contact_host)}:{self.local[1]}"
 
     def _local_contact(self) -> tuple[tuple[str, int], str]:
         return self.local, self.contact

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from cti.sip import message as sipmsg
 from cti.sip.message import SipMessage
+from cti.sip.wire import host_for_uri
 
 
 @dataclass(slots=True)
@@ -95,7 +96,7 @@ class Dialog:
             cseq = self.local_cseq
         branch = branch or sipmsg.new_branch()
         headers = [
-            ("Via", f"SIP/2.0/UDP {local[0]}:{local[1]};branch={branch};rport"),
+            ("Via", f"SIP/2.0/UDP {host_for_uri(local[0])}:{local[1]};branch={branch};rport"),
             ("Max-Forwards", "70"),
         ]
         headers += [("Route", route) for route in self.route_set]

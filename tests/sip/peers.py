@@ -75,6 +75,7 @@ async def run_sipp(
     extra: tuple[str, ...] = (),
     rate: float | None = None,
     source: str = HOST,
+    target_host: str = HOST,
 ) -> SippResult:
     """Run one SIPp client to completion (bounded by ``timeout_s``), from ``source``."""
     sipp = need("sipp")
@@ -88,7 +89,8 @@ async def run_sipp(
         "-timeout", f"{int(timeout_s)}s", "-timeout_error",
         "-trace_err", "-error_file", str(err), "-trace_msg", "-message_file", str(msg),
         "-trace_logs", "-log_file", str(logf), "-trace_rtt", "-rtt_freq", "1",
-        *(("-r", str(rate)) if rate else ()), *extra, f"{HOST}:{target_port}",
+        *(("-r", str(rate)) if rate else ()), *extra,
+        f"[{target_host}]:{target_port}" if ":" in target_host else f"{target_host}:{target_port}",
     ]
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
