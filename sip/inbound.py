@@ -221,7 +221,8 @@ class InboundRequests:
         try:
             media = await open_session(
                 self.settings.bind_host, self.settings.rtp_ports, offer.codecs[0], offer.event_pt,
-                (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833))
+                (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833),
+                rtcp_interval_s=self.settings.rtcp_interval_s)
         except OSError as exc:
             log.error("sip.rtp_unavailable", call_id=call.call_id, error=str(exc))
             if self.calls.get(call.call_id) is call:

@@ -86,7 +86,8 @@ class OperatorLeg:
             codec = call.media.codec
             self.media = await open_session(
                 door.settings.bind_host, door.settings.rtp_ports, codec, None,
-                ("::1" if ":" in door.settings.bind_host else "127.0.0.1", 9), lambda _d: None)
+                ("::1" if ":" in door.settings.bind_host else "127.0.0.1", 9), lambda _d: None,
+                rtcp_interval_s=door.settings.rtcp_interval_s)
             codecs = (codec, Codec.PCMA if codec is Codec.PCMU else Codec.PCMU)
             sdp = self.sdp.offer(self.media.local_port, codecs, 101)
             invite = self._invite(sdp)

@@ -39,6 +39,7 @@ class SipSettings:
     media_timeout_s: float = 60.0  # no RTP from an answered caller for this long: hang up
     t1_s: float = 0.5  # RFC 3261 T1 (round-trip estimate)
     t2_s: float = 4.0  # RFC 3261 T2 (longest non-INVITE retransmit interval)
+    rtcp_interval_s: float = 5.0  # RFC 3550 reports on every leg
     flood: FloodLimits = field(default_factory=FloodLimits)  # per-source rate, call cap
 
     @property

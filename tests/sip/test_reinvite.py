@@ -215,3 +215,40 @@ async def test_operator_hold_plays_hold_tone_to_the_caller_and_resume_rebridges(
         phone.close()
         operator.media.close()
         operator.close()
+
+
+async def test_rtcp_sender_reports_with_a_report_block_and_cname(make_door: MakeDoor) -> None:
+    door, _ = await make_door(answering, rtcp_interval_s=0.2)  # type: ignore[misc]
+    media, rtcp = RtpSink(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone = Phone(door.local[1])
+    try:
+        rtcp.bind((HOST, media.port + 1))
+        phone.request("INVITE", cseq=1, body=sdp(media.port, "0"))
+        ok = await asyncio.to_thread(phone.expect, 200, "INVITE")
+        phone.request("ACK", cseq=1, to_tag=ok.to_tag)
+        ours = parse_streams(ok.body)[0].port
+        for seq in range(10):  # we talk too, so the report has a block about us
+            media.sock.sendto(bytes([0x80, 0]) + seq.to_bytes(2, "big") + bytes(8) + b"\xff" * 160,
+                              (HOST, ours))
+        rtcp.settimeout(3)
+
+        def report_with_block() -> bytes:
+            while True:
+                data = rtcp.recv(2048)
+                if data[0] & 0x1F:
+                    return data
+
+        data = await asyncio.to_thread(report_with_block)
+        assert data[1] == 200  # SR: we are sending
+        ssrc = int.from_bytes(data[4:8], "big")
+        call = door.calls[phone.call_id]
+        assert call.media is not None and ssrc == call.media.ssrc
+        assert int.from_bytes(data[20:24], "big") > 0  # sender's packet count
+        block_ssrc = int.from_bytes(data[28:32], "big")
+        assert block_ssrc == 0  # the SSRC our RTP packets carried
+        sr_len = (int.from_bytes(data[2:4], "big") + 1) * 4
+        assert data[sr_len + 1] == 202 and b"cti@" in data[sr_len:]  # SDES CNAME follows
+    finally:
+        rtcp.close()
+        media.close()
+        phone.close()
