@@ -10,7 +10,6 @@ import pytest
 from peers import render, run_sipp
 from test_transactions import SDP, Phone, answering
 
-from cti.sip import message as sipmsg
 from cti.sip.events import CallEnded, CallOffered, EndReason
 from cti.sip.flood import FloodGuard, FloodLimits, Refusal
 
@@ -74,15 +73,8 @@ async def test_an_invite_never_acked_ends_at_timer_h_as_no_ack(make_door: MakeDo
         await asyncio.to_thread(phone.expect, 200, "INVITE")
         ended = await rec.wait_for(lambda e: isinstance(e, CallEnded), 10)
         assert isinstance(ended, CallEnded) and ended.reason is EndReason.NO_ACK
-
-        def bye() -> sipmsg.SipMessage:
-            phone.sock.settimeout(3)
-            while True:
-                msg = sipmsg.parse(phone.sock.recv(65535))
-                if msg.method == "BYE":
-                    return msg
-
-        assert (await asyncio.to_thread(bye)).call_id == phone.call_id
+        bye = await asyncio.to_thread(phone.expect_request, "BYE")
+        assert bye.call_id == phone.call_id
         assert door.calls == {}
     finally:
         phone.close()

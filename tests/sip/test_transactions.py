@@ -58,6 +58,14 @@ class Phone:
             if msg.cseq[1] == method and (msg.status or 0) >= 200:
                 raise AssertionError(f"{method}: got {msg.status}, want {status}")
 
+    def expect_request(self, method: str, timeout: float = 3.0) -> sipmsg.SipMessage:
+        """The next request with ``method`` the door sends us (responses skipped)."""
+        self.sock.settimeout(timeout)
+        while True:
+            msg = sipmsg.parse(self.sock.recv(65535))
+            if msg.method == method:
+                return msg
+
     def close(self) -> None:
         self.sock.close()
 
@@ -159,15 +167,7 @@ async def test_our_bye_carries_one_contact(make_door: MakeDoor) -> None:
     try:
         answered = await rec.wait_for(lambda e: isinstance(e, CallAnswered))
         await door.hangup(answered.call_id)
-
-        def read_bye() -> sipmsg.SipMessage:
-            phone.sock.settimeout(3.0)
-            while True:
-                msg = sipmsg.parse(phone.sock.recv(65535))
-                if msg.method == "BYE":
-                    return msg
-
-        bye = await asyncio.to_thread(read_bye)
+        bye = await asyncio.to_thread(phone.expect_request, "BYE")
         assert [k for k, _ in bye.headers].count("contact") == 1
         assert bye.from_tag == tag and bye.to_tag == "caller1"
     finally:
