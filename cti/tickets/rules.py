@@ -33,6 +33,7 @@ OUTCOMES: Final = (
     "after_hours",
     "callback_requested",
     "deflected",
+    "unconfirmed",  # our 200 OK was never acknowledged (Timer H): no real call took place
 )
 
 
@@ -130,12 +131,14 @@ def automatic_status(current: str, facts: TicketFacts, kinds: frozenset[str]) ->
         return "in_progress"
     if facts.outcome == "callback_requested":
         return "callback_requested"
-    if facts.outcome in ("abandoned_ivr", "deflected"):
+    if facts.outcome in ("abandoned_ivr", "deflected", "unconfirmed"):
         return "closed"
     return current
 
 
 def _outcome(first: Mapping[str, CallRecordEvent], ended: CallRecordEvent) -> str:
+    if ended.data.get("reason") == "no_ack":
+        return "unconfirmed"
     if "connected" in first:
         return "answered"
     if "after_hours" in first:

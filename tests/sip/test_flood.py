@@ -78,3 +78,17 @@ async def test_an_invite_never_acked_ends_at_timer_h_as_no_ack(make_door: MakeDo
         assert door.calls == {}
     finally:
         phone.close()
+
+
+def test_a_call_never_acked_has_its_own_ticket_outcome() -> None:
+    from datetime import UTC, datetime
+
+    from cti.tickets.rules import CallRecordEvent, automatic_status, derive
+
+    at = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+    timeline = [CallRecordEvent("c1@x", 1, at, "offered", {}),
+                CallRecordEvent("c1@x", 2, at, "ended", {"reason": "no_ack",
+                                                          "hung_up_by": "system"})]
+    facts = derive(timeline)
+    assert facts.outcome == "unconfirmed"  # not an abandoned or interrupted real call
+    assert automatic_status("new", facts, frozenset({"offered", "ended"})) == "closed"
