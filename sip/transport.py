@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import time
 from collections.abc import Callable
 from typing import cast
@@ -36,13 +37,21 @@ from cti.sip.transaction import (
     Timers,
     TransactionTimeoutError,
 )
-from cti.sip.wire import BadAddressError, checked_destination, family_of, printable
+from cti.sip.wire import (
+    BadAddressError,
+    checked_destination,
+    family_of,
+    is_ip_literal,
+    printable,
+)
 
 __all__ = ["T1", "T2", "ClientTransaction", "SipTransport", "SocketHealth",
            "TransactionTimeoutError", "open_transport", "suppress_future"]
 
 log = structlog.get_logger("cti.sip.transport")
 
+MAX_RESOLVING = 64  # host names being resolved at once (a flood of them is refused, counted)
+RESOLVE_TIMEOUT_S = 5.0
 _VERSION = re.compile(rb"^[A-Za-z]+ \S+ SIP/(\d+\.\d+)\r\n")
 
 
@@ -74,6 +83,7 @@ class SipTransport(asyncio.DatagramProtocol):
         self.last_send_error = ""
         self.reopened = 0
         self.closing = False
+        self._resolving: set[asyncio.Future[None]] = set()
 
     # -- protocol ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -190,6 +200,9 @@ class SipTransport(asyncio.DatagramProtocol):
         except (BadAddressError, TypeError, IndexError) as exc:
             self._send_failed(f"refused destination: {exc}")
             return False
+        if not is_ip_literal(host):  # never resolve on the loop: sendto would block on DNS
+            self._resolve_then_send(data, host, port)
+            return True
         family = family_of(self.local[0])
         if family and family_of(host) not in (0, family):
             self._send_failed(f"destination {printable(host)} is not IPv{family}")
@@ -204,6 +217,33 @@ class SipTransport(asyncio.DatagramProtocol):
             self._send_failed(f"{type(exc).__name__}: {exc}")
             return False
         return True
+
+    def _resolve_then_send(self, data: bytes, host: str, port: int) -> None:
+        if len(self._resolving) >= MAX_RESOLVING:
+            self._send_failed(f"too many host names being resolved; dropped one for {host}")
+            return
+        task = asyncio.ensure_future(self._resolve_and_send(data, host, port))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _resolve_and_send(self, data: bytes, host: str, port: int) -> None:
+        family = socket.AF_INET6 if family_of(self.local[0]) == 6 else socket.AF_INET
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, family=family, type=socket.SOCK_DGRAM)
+        except (OSError, TimeoutError) as exc:
+            self._send_failed(f"cannot resolve {printable(host)}: {exc}")
+            return
+        if not infos:
+            self._send_failed(f"cannot resolve {printable(host)}")
+            return
+        self.send(data, (str(infos[0][4][0]), port))
+
+    async def resolutions_done(self) -> None:
+        """Wait for the sends that are waiting on a host name lookup."""
+        if self._resolving:
+            await asyncio.gather(*self._resolving, return_exceptions=True)
 
     def _send_failed(self, why: str) -> None:
         self.send_errors += 1
@@ -266,6 +306,8 @@ class SipTransport(asyncio.DatagramProtocol):
         for tx in list(self.client.values()):
             self.abandon(tx)
         self.server.clear()
+        for task in list(self._resolving):
+            task.cancel()
         if self.transport is not None:
             self.transport.close()
 

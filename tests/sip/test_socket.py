@@ -128,3 +128,20 @@ async def test_a_dead_socket_is_reported_and_reopened(make_door: MakeDoor) -> No
     assert registry.get_sample_value("cti_sip_socket_reopened_total") == 1
     await still_answers(door)
     assert (registry.get_sample_value("cti_sip_last_datagram_timestamp_seconds") or 0) > 0
+
+
+async def test_host_names_are_resolved_off_the_loop(make_door: MakeDoor) -> None:
+    door, _ = await make_door(lambda d, e: None)  # type: ignore[misc]
+    transport = door.transport
+    assert transport is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        s.settimeout(3)
+        assert transport.send(b"hello", ("localhost", s.getsockname()[1])) is True
+        data = await asyncio.to_thread(s.recv, 100)
+    assert data == b"hello"
+    before = transport.send_errors
+    transport.send(b"x", ("no-such-host.invalid", 5060))
+    await asyncio.wait_for(transport.resolutions_done(), 10)
+    assert transport.send_errors == before + 1 and "resolve" in transport.last_send_error
+    await still_answers(door)
