@@ -108,6 +108,12 @@ class SipSettings:
     password: str
     rtp_ports: tuple[int, int]
     allowed_peers: tuple[str, ...]
+    t1_ms: int = 500  # RFC 3261 T1
+    t2_ms: int = 4000  # RFC 3261 T2
+    invites_per_second: float = 0.0  # per source IP; 0 = off
+    invite_burst: int = 20
+    max_calls: int = 200  # concurrent calls; 0 = no cap
+    retry_after_seconds: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +366,12 @@ def _sip(t: Table) -> SipSettings:
         password=t.text("password", ""),
         rtp_ports=(low, high),
         allowed_peers=t.str_list("allowed_peers", []),
+        t1_ms=t.integer("t1_ms", 500, min=50, max=5000),
+        t2_ms=t.integer("t2_ms", 4000, min=500, max=32000),
+        invites_per_second=t.number("invites_per_second", 0.0, min=0.0, max=10000.0),
+        invite_burst=t.integer("invite_burst", 20, min=1, max=100000),
+        max_calls=t.integer("max_calls", 200, min=0, max=100000),
+        retry_after_seconds=t.integer("retry_after_seconds", 5, min=1, max=3600),
     )
     t.finish()
     return result

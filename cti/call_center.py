@@ -25,8 +25,9 @@ from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy, NotAPhoneNumber
 from cti.sip import events as sip
 from cti.sip import ivr
-from cti.sip.control import CallControl
+from cti.sip.control import CallControl, SocketHealth
 from cti.sip.errors import CallNotFoundError
+from cti.sip.message import uri_key, uri_user
 from cti.tickets.journal import JournalFull
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.writer import TicketWriter
@@ -42,6 +43,7 @@ HOLD_PROMPT = "tone:hold"
 CALLBACK_PROMPT = "callback_registered"
 UNAVAILABLE_PROMPT = "operator_unavailable"
 CALLBACK_KEY = "*"  # pressed while waiting: "call me back instead"
+QUEUE_PREFIX = "queue-"  # a transfer to sip:queue-<service>@... puts the caller in that queue
 
 
 @dataclass
@@ -97,6 +99,12 @@ class CallCenter:
         self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
         self._handled = asyncio.Condition()
         self.sip_state = "off" if control is None else "starting"
+        if control is not None:
+            metrics.watch_sip_socket(self.sip_socket)
+
+    def sip_socket(self) -> SocketHealth | None:
+        """The SIP socket's real state (None without SIP or before it started)."""
+        return None if self._control is None else self._control.socket_health()
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -228,6 +236,8 @@ class CallCenter:
                     routing.OfferFailed(call.call_id, operator_id, reason), now))
                 if call.next_operator and call.call_id in self._calls:
                     await self._ring(call, call.next_operator)
+            case sip.CallTransferred() if call is not None:
+                await self._transferred(call, event, now)
             case sip.CallEnded() if call is not None:
                 await self._ended(call, event, now)
             case sip.RegistrationChanged():
@@ -282,6 +292,34 @@ class CallCenter:
             self._tickets.pop(call.call_id, None)
         log.info("call.ended", call_id=call.call_id, service=call.service, operator=call.operator_id,
                  connected=call.connected, hung_up_by=str(event.hung_up_by))
+
+    async def _transferred(self, call: ActiveCall, event: sip.CallTransferred, now: float) -> None:
+        """The operator's phone transferred the caller (blind REFER) to another operator's phone
+        or to a service queue (``sip:queue-<service>@...``); the caller hears the hold tone.
+
+        The router has no way yet to hand a connected call to someone else, so the target's
+        phone is rung directly: a named operator, or for a queue the available operator with
+        the best skill for it. With nobody to take it, the call goes back to the operator who
+        transferred it. The timeline records the transfer either way."""
+        user = uri_user(event.target)
+        service = user[len(QUEUE_PREFIX):] if user.startswith(QUEUE_PREFIX) else call.service
+        target = uri_key(event.target)
+        operator_id = next((op for op, uri in self._uris.items() if uri_key(uri) == target), None)
+        if operator_id is None and user.startswith(QUEUE_PREFIX):
+            skilled = sorted((-level, op.operator_id) for op in self.router.operators()
+                             if op.state == routing.OperatorState.AVAILABLE
+                             for skill, level in op.skills if skill == service)
+            operator_id = skilled[0][1] if skilled else None
+        await self._record(call, "transferred", {"from_operator": call.operator_id,
+                                                 "to_operator": operator_id, "to_service": service})
+        log.info("call.transferred", call_id=call.call_id, from_operator=call.operator_id,
+                 to_operator=operator_id, to_service=service)
+        back_to = operator_id or call.operator_id
+        if back_to is None or back_to not in self._uris:
+            await self._sip.hangup(call.call_id)  # nobody to take it: never leave a caller hanging
+            return
+        await self._sip.connect_to_operator(call.call_id, self._uris[back_to],
+                                            self._ring_timeout_s)
 
     # -- IVR decisions ---------------------------------------------------------------------
     async def _ivr_decisions(self, call: ActiveCall, decisions: list[ivr.IvrDecision]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from cti.config import Settings
 from cti.routing import OperatorProfile, RoutingRules, ServiceRules, Strategy
 from cti.sip import ivr
+from cti.sip.flood import FloodLimits
 from cti.sip.settings import RegistrarSettings, SipSettings
 
 ROUTING_RING_GRACE_S = 5.0
@@ -67,4 +68,8 @@ def sip_settings(settings: Settings) -> SipSettings:
         allow_from=frozenset(s.allowed_peers),
         registrar=registrar,
         outbound_proxy=(s.registrar.host, s.registrar.port) if registrar and s.registrar else None,
+        t1_s=s.t1_ms / 1000,
+        t2_s=s.t2_ms / 1000,
+        flood=FloodLimits(invites_per_second=s.invites_per_second, burst=s.invite_burst,
+                          max_calls=s.max_calls, retry_after_s=s.retry_after_seconds),
     )

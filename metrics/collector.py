@@ -19,10 +19,11 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from cti.metrics.definitions import answered_in_time
 from cti.metrics.definitions import service_level as service_level_ratio
@@ -54,6 +55,28 @@ from cti.metrics.labels import (
 log = structlog.get_logger(__name__)
 
 ARRIVALS_KEPT = 10_000
+
+
+class SipSocketView(Protocol):
+    """What the metrics read of the SIP socket (cti.sip.control.SocketHealth)."""
+
+    @property
+    def bound(self) -> bool: ...
+
+    @property
+    def send_errors(self) -> int: ...
+
+    @property
+    def last_datagram_at(self) -> float | None: ...
+
+    @property
+    def reopened(self) -> int: ...
+
+    @property
+    def invites_refused_rate(self) -> int: ...
+
+    @property
+    def invites_refused_capacity(self) -> int: ...
 
 
 class CtiMetrics:
@@ -113,6 +136,7 @@ class CtiMetrics:
         self._open_escalations = dict.fromkeys(self._targets, 0)
         self._longest_waits = dict.fromkeys(self._services, (0.0, 0.0))
         self._business_days: dict[tuple[int, int], tuple[dt.date, ...]] = {}
+        self._sip_socket: Callable[[], SipSocketView | None] = lambda: None
         self._define(registry)
         registry.register(self)
 
@@ -256,6 +280,29 @@ class CtiMetrics:
     def sip_registered(self, registered: bool) -> None:
         self._sip.set(1 if registered else 0)
 
+    def watch_sip_socket(self, read: Callable[[], SipSocketView | None]) -> None:
+        """Read the SIP socket's state at every scrape (bound, send errors, last datagram)."""
+        self._sip_socket = read
+
+    def _sip_socket_families(self, scrape: bool) -> list[Metric]:
+        bound = GaugeMetricFamily("cti_sip_socket_bound", "1 while the SIP socket is bound")
+        errors = CounterMetricFamily("cti_sip_send_errors", "SIP datagrams that could not be sent")
+        reopened = CounterMetricFamily("cti_sip_socket_reopened", "Times the SIP socket was reopened")
+        last = GaugeMetricFamily("cti_sip_last_datagram_timestamp_seconds",
+                                 "Unix time of the last datagram received on the SIP socket")
+        refused = CounterMetricFamily("cti_sip_invites_refused",
+                                      "INVITEs answered 503 by flood control", labels=["reason"])
+        view = self._sip_socket() if scrape else None
+        if view is not None:
+            refused.add_metric(["rate"], view.invites_refused_rate)
+            refused.add_metric(["capacity"], view.invites_refused_capacity)
+            bound.add_metric([], 1.0 if view.bound else 0.0)
+            errors.add_metric([], view.send_errors)
+            reopened.add_metric([], view.reopened)
+            if view.last_datagram_at is not None:
+                last.add_metric([], view.last_datagram_at)
+        return [bound, errors, reopened, last, refused]
+
     def ticket_write_failed(self) -> None:
         self._ticket_errors.inc()
 
@@ -304,10 +351,10 @@ class CtiMetrics:
     # -- scrape-time metrics (prometheus_client Collector protocol) ---------
 
     def describe(self) -> list[Metric]:
-        return list(self._scrape_families(None))
+        return [*self._scrape_families(None), *self._sip_socket_families(False)]
 
     def collect(self) -> list[Metric]:
-        return list(self._scrape_families(self._now()))
+        return [*self._scrape_families(self._now()), *self._sip_socket_families(True)]
 
     def _scrape_families(self, now: dt.datetime | None) -> Iterable[Metric]:
         mtd = GaugeMetricFamily("cti_calls_month_to_date", "Calls offered so far this month")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,13 +37,18 @@ from cti.sip.events import (
     RegistrationChanged,
     RegistrationState,
 )
-from cti.sip.inbound import ALLOW, Call, InboundRequests
+from cti.sip.flood import FloodGuard, Refusal
+from cti.sip.inbound import Call
 from cti.sip.operator import OperatorLeg
-from cti.sip.rtp import MediaClock
-from cti.sip.sdp import build_sdp
+from cti.sip.rtp import MediaClock, RtpSession
+from cti.sip.session import Negotiated
 from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
-from cti.sip.transport import T1, T2, SipTransport, open_transport
+from cti.sip.transaction import Timers
+from cti.sip.transfer import Transfers
+from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
+from cti.sip.uas import ALLOW
+from cti.sip.wire import host_for_uri
 
 log = structlog.get_logger("cti.sip")
 
@@ -52,7 +58,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SipFrontDoor(InboundRequests):
+class SipFrontDoor(Transfers):
     """CallControl over SIP/RTP (direct mode; registered mode with ``settings.registrar``)."""
 
     def __init__(
@@ -74,13 +80,22 @@ class SipFrontDoor(InboundRequests):
         self.registration_state = RegistrationState.DIRECT
         self.registration: object | None = None
         self.retransmitted_2xx = 0  # operator 2xx seen again after our ACK (defect 3 canary)
+        self.timers = Timers(settings.t1_s, settings.t2_s)
+        self._reopening: asyncio.Task[None] | None = None
+        self.flood = FloodGuard(settings.flood)
+        self._flood_logged: dict[str, float] = {}
+        self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
+        self._offers_out: dict[tuple[str, int], RtpSession] = {}
+        self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
         self._stream.reopen()
+        self._stopping = False
         self.transport = await open_transport(
-            s.bind_host, s.bind_port, self._on_request, self._on_response
+            s.bind_host, s.bind_port, self._on_request, self._on_response,
+            timers=self.timers, on_lost=self._socket_lost,
         )
         log.info("sip.started", bind=f"{self.local[0]}:{self.local[1]}")
         self.spawn(self._watch_media())
@@ -94,6 +109,7 @@ class SipFrontDoor(InboundRequests):
             self.spawn(reg.run())
 
     async def stop(self) -> None:
+        self._stopping = True
         for call in list(self.calls.values()):
             await self.hangup(call.call_id, reason=EndReason.SHUTDOWN)
         for task in list(self.tasks):
@@ -106,6 +122,38 @@ class SipFrontDoor(InboundRequests):
         self._stream.close()
         log.info("sip.stopped")
 
+    def socket_health(self) -> SocketHealth | None:
+        """The SIP socket's real state (None before ``start``)."""
+        if self.transport is None:
+            return None
+        return replace(self.transport.health(),
+                       invites_refused_rate=self.flood.refused[Refusal.RATE],
+                       invites_refused_capacity=self.flood.refused[Refusal.CAPACITY])
+
+    @property
+    def reopening(self) -> asyncio.Task[None] | None:
+        """The task rebinding a dead SIP socket (None if it never died)."""
+        return self._reopening
+
+    def _socket_lost(self) -> None:
+        if not self._stopping and (self._reopening is None or self._reopening.done()):
+            self._reopening = self.spawn(self._reopen())
+
+    async def _reopen(self) -> None:
+        """The SIP socket died (it never should): bind it again on the same address."""
+        delay = 0.05
+        while self.transport is not None and self.transport.transport is None:
+            host, port = self.transport.local
+            try:
+                await rebind(self.transport, host, port)
+            except OSError as exc:
+                log.error("sip.socket_reopen_failed", bind=f"{host}:{port}", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.warning("sip.socket_reopened", bind=f"{host}:{port}",
+                        reopened=self.transport.reopened)
+
     def events(self) -> AsyncIterator[CallEvent]:
         return self._stream.__aiter__()
 
@@ -116,7 +164,10 @@ class SipFrontDoor(InboundRequests):
 
     @property
     def contact(self) -> str:
-        return f"sip:{self.settings.user}@{self.settings.contact_host}:{self.local[1]}"
+        return f"sip:{self.settings.user}@{host_for_uri(self.settings.contact_host)}:{self.local[1]}"
+
+    def _local_contact(self) -> tuple[tuple[str, int], str]:
+        return self.local, self.contact
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
@@ -139,15 +190,18 @@ class SipFrontDoor(InboundRequests):
         await call.media_ready.wait()
         if call_id not in self.calls or call.media is None:
             raise CallNotFoundError(call_id)
-        sdp = build_sdp(self.settings.contact_host, call.media.local_port, (call.media.codec,),
-                        call.offer.event_pt)
+        agreed = Negotiated(call.offer.address, call.offer.port, call.media.codec,
+                            call.offer.event_pt, call.streams[call.chosen].direction)
+        call.media.remote_direction = agreed.remote_direction
+        call.media.send_enabled = agreed.remote_direction in ("sendrecv", "recvonly")
+        sdp = call.sdp.answer(call.streams, call.chosen, call.media.local_port, agreed)
         ok = sipmsg.build_response(
             call.invite, 200, to_tag=sipmsg.header_tag(call.dialog.local_uri),
             extra=[*self._common_headers(), ("Content-Type", "application/sdp")], body=sdp,
         )
         assert self.transport is not None
         self.transport.respond(call.invite, ok)
-        self._retransmit_ok(call, ok, T1, 0.0)
+        self._retransmit_ok(call, ok, self.timers.t1, 0.0)
         call.answered_at = asyncio.get_running_loop().time()
         self.clock.add(call.media)
         log.info("sip.answered", call_id=call_id, codec=call.media.codec.name)
@@ -207,8 +261,8 @@ class SipFrontDoor(InboundRequests):
     # -- helpers used by OperatorLeg and Registration ------------------------------------------
     def send_bye(self, dialog: Dialog) -> None:
         assert self.transport is not None
-        data, branch = dialog.request("BYE", self.local, self.contact,
-                                      extra=self._common_headers())
+        data, branch = dialog.request("BYE", self.local, self.contact, extra=[
+            ("Allow", ALLOW), ("User-Agent", self.settings.user_agent)])  # Contact: dialog adds it
         tx = self.transport.start_client("BYE", data, branch, dialog.next_hop())
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
 
@@ -259,16 +313,16 @@ class SipFrontDoor(InboundRequests):
         """Timer G: resend the 2xx until the ACK arrives; no ACK in 64*T1 ends the call."""
         if call.acked or not self._live(call):
             return
-        if elapsed >= 64 * T1:
+        if elapsed >= 64 * self.timers.t1:
             log.warning("sip.no_ack", call_id=call.call_id)
             self.send_bye(call.dialog)
-            self._end(call, EndReason.ERROR, HungUpBy.SYSTEM)
+            self._end(call, EndReason.NO_ACK, HungUpBy.SYSTEM)
             return
         if elapsed > 0 and self.transport is not None:
             self.transport.send(ok, sipmsg.response_address(call.invite))
         loop = asyncio.get_running_loop()
         call.ok_timer = loop.call_later(interval, self._retransmit_ok, call, ok,
-                                        min(interval * 2, T2), elapsed + interval)
+                                        min(interval * 2, self.timers.t2), elapsed + interval)
 
     def _end(self, call: Call, reason: EndReason, by: HungUpBy, *, emit: bool = True) -> None:
         """Defect 4: the one place a call's timers, sockets and objects are released."""
@@ -280,7 +334,9 @@ class SipFrontDoor(InboundRequests):
             if timer is not None:
                 timer.cancel()
         call.ok_timer = call.ring_timer = None
+        self._forget_dialog(call.call_id)
         if call.operator is not None:
+            self._forget_dialog(call.operator.sip_call_id)
             call.operator.caller_gone()
             call.operator = None
         if call.media is not None:

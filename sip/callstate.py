@@ -27,6 +27,7 @@ class Trigger(StrEnum):
     CONNECT = "connect"
     OPERATOR_ANSWERED = "operator_answered"
     OPERATOR_FAILED = "operator_failed"  # busy/404/no answer/unreachable
+    TRANSFER = "transfer"  # the operator transferred the caller: back to waiting
     END = "end"  # any hang-up, cancel or failure
 
 
@@ -43,6 +44,7 @@ TRANSITIONS: dict[tuple[CallState, Trigger], CallState] = {
     (_S.CONNECTING, _T.OPERATOR_ANSWERED): _S.BRIDGED,
     (_S.CONNECTING, _T.OPERATOR_FAILED): _S.ANSWERED,
     (_S.CONNECTING, _T.END): _S.ENDED,
+    (_S.BRIDGED, _T.TRANSFER): _S.ANSWERED,
     (_S.BRIDGED, _T.END): _S.ENDED,
 }
 

@@ -24,6 +24,7 @@ Contract, shared by the pyVoIP-backed adapter and the in-memory fake:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from cti.sip.events import CallEvent
@@ -49,6 +50,21 @@ def prompt_names(prompt: Prompt) -> tuple[str, ...]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class SocketHealth:
+    """The SIP socket's real state (for /healthz and the metrics), not what we hope it is."""
+
+    bound: bool
+    local: str
+    datagrams_received: int
+    last_datagram_at: float | None  # unix time
+    send_errors: int
+    last_send_error: str
+    reopened: int
+    invites_refused_rate: int = 0  # flood control: a source over its INVITE rate (503)
+    invites_refused_capacity: int = 0  # flood control: the concurrent-call cap reached (503)
+
+
 @runtime_checkable
 class CallControl(Protocol):
     async def start(self) -> None: ...
@@ -68,3 +84,5 @@ class CallControl(Protocol):
     ) -> None: ...
 
     async def hangup(self, call_id: str) -> None: ...
+
+    def socket_health(self) -> SocketHealth | None: ...

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from cti.sip import message as sipmsg
 from cti.sip.message import SipMessage
+from cti.sip.wire import host_for_uri
 
 
 @dataclass(slots=True)
@@ -24,6 +25,28 @@ class Dialog:
     remote_target: str  # Contact URI of the peer
     route_set: list[str] = field(default_factory=list)
     local_cseq: int = field(default_factory=lambda: random.randint(1, 10_000))
+    remote_cseq: int | None = None  # highest CSeq seen from the peer (12.2.2)
+
+    @property
+    def local_tag(self) -> str:
+        return sipmsg.header_tag(self.local_uri)
+
+    @property
+    def remote_tag(self) -> str:
+        return sipmsg.header_tag(self.remote_uri)
+
+    def matches(self, request: SipMessage) -> bool:
+        """12.2.2: Call-ID, To-tag = our tag, From-tag = their tag (tags parsed with LWS)."""
+        return (request.call_id == self.call_id and request.to_tag == self.local_tag
+                and request.from_tag == self.remote_tag)
+
+    def in_order(self, request: SipMessage) -> bool:
+        """12.2.2: a CSeq lower than the last one seen is out of order (answered 500)."""
+        number = request.cseq[0]
+        if self.remote_cseq is not None and number <= self.remote_cseq:
+            return number == self.remote_cseq and request.method in ("ACK", "CANCEL")
+        self.remote_cseq = number
+        return True
 
     @classmethod
     def as_uas(cls, invite: SipMessage, local_tag: str) -> Dialog:
@@ -35,6 +58,7 @@ class Dialog:
             remote_uri=invite.get("from"),
             remote_target=target,
             route_set=invite.all("record-route"),  # UAS keeps Record-Route order
+            remote_cseq=invite.cseq[0],
         )
 
     @classmethod
@@ -72,7 +96,7 @@ class Dialog:
             cseq = self.local_cseq
         branch = branch or sipmsg.new_branch()
         headers = [
-            ("Via", f"SIP/2.0/UDP {local[0]}:{local[1]};branch={branch};rport"),
+            ("Via", f"SIP/2.0/UDP {host_for_uri(local[0])}:{local[1]};branch={branch};rport"),
             ("Max-Forwards", "70"),
         ]
         headers += [("Route", route) for route in self.route_set]

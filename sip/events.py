@@ -32,6 +32,7 @@ class EndReason(StrEnum):
     MEDIA_TIMEOUT = "media_timeout"  # no RTP from the caller for too long
     SHUTDOWN = "shutdown"  # service stopping
     ERROR = "error"  # a protocol failure ended the call
+    NO_ACK = "no_ack"  # our 200 OK was never acknowledged (Timer H): no real call took place
 
 
 class OperatorFailure(StrEnum):
@@ -116,6 +117,18 @@ class OperatorFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """The operator's phone transferred the caller (REFER, blind): the operator leg is gone,
+    the caller hears the hold tone and waits to be connected to ``target`` (a SIP URI: another
+    operator's phone or a service queue such as ``sip:queue-<service>@host``)."""
+
+    call_id: str
+    operator_uri: str
+    target: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """Final event of a call: after it the call_id is unknown to the CallControl."""
 
@@ -141,6 +154,7 @@ CallEvent = (
     | OperatorConnected
     | OperatorNoAnswer
     | OperatorFailed
+    | CallTransferred
     | CallEnded
     | RegistrationChanged
 )
@@ -150,6 +164,7 @@ __all__ = [
     "CallEnded",
     "CallEvent",
     "CallOffered",
+    "CallTransferred",
     "DigitReceived",
     "DigitSource",
     "EndReason",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from cti.sip import message as sipmsg
+from cti.sip import uas
 from cti.sip.callstate import CallState
 from cti.sip.dialog import Dialog
 from cti.sip.events import (
@@ -31,21 +32,20 @@ from cti.sip.events import (
     EndReason,
     HungUpBy,
 )
+from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, open_session
-from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, build_sdp, parse_offer
+from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, UnsupportedAddressError
+from cti.sip.session import LocalSession, Stream, choose, parse_streams
 from cti.sip.settings import SipSettings
 from cti.sip.transport import SipTransport
+from cti.sip.wire import printable
 
 if TYPE_CHECKING:
     from cti.sip.operator import OperatorLeg
 
 log = structlog.get_logger("cti.sip")
 
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
-KNOWN_UNSUPPORTED = frozenset(
-    {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "UPDATE", "PRACK", "PUBLISH"}
-)
 DTMF_INFO_KEYS = "0123456789*#ABCD"
 RINGING_DELAY_S = 0.15
 
@@ -56,6 +56,9 @@ class Call:
     invite: SipMessage
     dialog: Dialog
     offer: MediaOffer
+    streams: list[Stream]  # the streams of the caller's offer (one m-line each in our answer)
+    chosen: int  # the audio stream we serve
+    sdp: LocalSession
     state: CallState = CallState.OFFERED
     media: RtpSession | None = None
     media_ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -72,12 +75,32 @@ class InboundRequests:
     """Request handling; the attributes and helpers below are provided by SipFrontDoor."""
 
     settings: SipSettings
+    flood: FloodGuard
+    _flood_logged: dict[str, float]
     calls: dict[str, Call]
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
+
+    def _reinvite(self, msg: SipMessage, call: Call, leg: OperatorLeg | None) -> None:
+        raise NotImplementedError
+
+    def _update(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _refer(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _local_contact(self) -> tuple[tuple[str, int], str]:
+        raise NotImplementedError
+
+    def _session_ack(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _media_family(self) -> int:
+        return 6 if ":" in self.settings.bind_host else 4
 
     def _now(self) -> datetime:
         raise NotImplementedError
@@ -94,31 +117,46 @@ class InboundRequests:
     def _end(self, call: Call, reason: EndReason, by: HungUpBy, *, emit: bool = True) -> None:
         raise NotImplementedError
     def _on_request(self, msg: SipMessage) -> None:
+        refusal = uas.rejection(msg)
+        if refusal is not None:
+            log.info("sip.request_refused", method=printable(msg.method or "", 32),
+                     status=refusal.status, reason=refusal.reason,
+                     call_id=printable(msg.call_id))
+            if msg.method != "ACK":
+                self._reply(msg, refusal.status, extra=list(refusal.headers))
+            return
         match msg.method:
             case "INVITE":
                 self._invite(msg)
             case "ACK":
-                call = self.calls.get(msg.call_id)
-                if call is not None and not call.acked and msg.cseq[0] == call.invite.cseq[0]:
-                    call.acked = True
-                    if call.ok_timer is not None:
-                        call.ok_timer.cancel()
-                        call.ok_timer = None
+                self._ack(msg)
             case "CANCEL":
                 self._cancel(msg)
             case "BYE":
                 self._bye(msg)
             case "INFO":
                 self._info(msg)
-            case "OPTIONS":
-                self._reply(msg, 200, extra=[("Accept", "application/sdp"),
-                                             ("Supported", ""), *self._common_headers()])
-            case method if method in KNOWN_UNSUPPORTED:
-                log.info("sip.method_not_allowed", method=method, call_id=msg.call_id)
-                self._reply(msg, 405, extra=[("Allow", ALLOW)])
-            case method:
-                log.info("sip.method_unknown", method=method, call_id=msg.call_id)
-                self._reply(msg, 501, extra=[("Allow", ALLOW)])
+            case "UPDATE":
+                self._update(msg)
+            case "REFER":
+                self._refer(msg)
+            case _:  # OPTIONS
+                self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
+                                             *self._common_headers()])
+
+    def _capabilities(self) -> list[tuple[str, str]]:
+        return [("Supported", ", ".join(uas.SUPPORTED))] if uas.SUPPORTED else []
+
+    def _ack(self, msg: SipMessage) -> None:
+        call = self.calls.get(msg.call_id)
+        if (call is not None and not call.acked and msg.cseq[0] == call.invite.cseq[0]
+                and call.dialog.matches(msg)):
+            call.acked = True
+            if call.ok_timer is not None:
+                call.ok_timer.cancel()
+                call.ok_timer = None
+            return
+        self._session_ack(msg)  # the ACK of a re-INVITE's 2xx (maybe carrying an answer)
 
     def _on_response(self, msg: SipMessage) -> None:
         leg = self.legs.get(msg.call_id)
@@ -135,14 +173,10 @@ class InboundRequests:
     def _invite(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)
         if msg.to_tag:
-            if call is None or call.media is None:
-                self._reply(msg, 481)
+            found = self._in_dialog_request(msg)
+            if found is None:
                 return
-            # re-INVITE (session refresh / hold): keep our media as it is
-            sdp = build_sdp(self.settings.contact_host, call.media.local_port,
-                            (call.media.codec,), call.offer.event_pt)
-            extra = [*self._common_headers(), ("Content-Type", "application/sdp")]
-            self._reply(msg, 200, extra=extra, body=sdp)
+            self._reinvite(msg, *found)
             return
         if call is not None:
             return  # same Call-ID, new branch: a forked copy; the first one wins
@@ -151,14 +185,24 @@ class InboundRequests:
             log.warning("sip.invite_refused", call_id=msg.call_id, source=source)
             self._reply(msg, 403)
             return
+        refusal = self.flood.admit(source, asyncio.get_running_loop().time(), len(self.calls))
+        if refusal is not None:
+            self._refuse_flood(msg, refusal, source)
+            return
         if "sdp" not in msg.get("content-type").lower() or not msg.body:
             log.warning("sip.invite_without_sdp", call_id=msg.call_id)
             self._reply(msg, 488, extra=[("Warning", '399 cti "INVITE without SDP offer"')])
             return
         try:
-            offer = parse_offer(msg.body)
+            streams = parse_streams(msg.body)
+            chosen, agreed = choose(streams, self._media_family())
+            offer = MediaOffer(agreed.address, agreed.port, (agreed.codec,), agreed.event_pt)
+        except UnsupportedAddressError as exc:
+            log.warning("sip.media_refused", call_id=printable(msg.call_id), detail=str(exc))
+            self._reply(msg, 488, extra=[("Warning", '301 cti "Incompatible network address"')])
+            return
         except NoCommonCodecError as exc:
-            log.warning("sip.no_common_codec", call_id=msg.call_id, detail=str(exc))
+            log.warning("sip.no_common_codec", call_id=printable(msg.call_id), detail=str(exc))
             self._reply(msg, 488, extra=[("Warning", '305 cti "Incompatible media format"')])
             return
         except SdpError as exc:
@@ -167,7 +211,8 @@ class InboundRequests:
             return
         assert self.transport is not None
         self.transport.respond(msg, sipmsg.build_response(msg, 100))
-        call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer)
+        call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer, streams,
+                    chosen, LocalSession(self.settings.contact_host))
         self.calls[call.call_id] = call
         self.spawn(self._prepare(call))
 
@@ -176,7 +221,8 @@ class InboundRequests:
         try:
             media = await open_session(
                 self.settings.bind_host, self.settings.rtp_ports, offer.codecs[0], offer.event_pt,
-                (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833))
+                (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833),
+                rtcp_interval_s=self.settings.rtcp_interval_s)
         except OSError as exc:
             log.error("sip.rtp_unavailable", call_id=call.call_id, error=str(exc))
             if self.calls.get(call.call_id) is call:
@@ -200,6 +246,16 @@ class InboundRequests:
                  codec=media.codec.name)
         self._emit(CallOffered(call.call_id, caller, called, self._now(), display))
 
+    def _refuse_flood(self, msg: SipMessage, refusal: Refusal, source: str) -> None:
+        """503 + Retry-After; one log line per reason and second, however hard the flood."""
+        now = asyncio.get_running_loop().time()
+        if now - self._flood_logged.get(refusal.value, -1.0) >= 1.0:
+            self._flood_logged[refusal.value] = now
+            log.warning("sip.invite_refused_flood", reason=refusal.value, source=source,
+                        refused=self.flood.refused[refusal], calls=len(self.calls))
+        retry = str(self.flood.limits.retry_after_s)
+        self._reply(msg, 503, extra=[("Retry-After", retry)])
+
     def _ringing(self, call: Call) -> None:
         call.ring_timer = None
         if self.calls.get(call.call_id) is call and call.state is CallState.OFFERED:
@@ -219,26 +275,54 @@ class InboundRequests:
             log.info("sip.cancelled", call_id=call.call_id)
             self._end(call, EndReason.CALLER_CANCELLED, HungUpBy.CALLER)
 
+    def _find_dialog(self, msg: SipMessage) -> tuple[Call, OperatorLeg | None, Dialog] | None:
+        """The caller's or an operator leg's dialog this in-dialog request belongs to (12.2)."""
+        call = self.calls.get(msg.call_id)
+        if call is not None and call.dialog.matches(msg):
+            return call, None, call.dialog
+        leg = self.legs.get(msg.call_id)
+        if leg is not None and leg.dialog is not None and leg.dialog.matches(msg):
+            return leg.call, leg, leg.dialog
+        return None
+
+    def _in_dialog_request(self, msg: SipMessage) -> tuple[Call, OperatorLeg | None] | None:
+        """Match an in-dialog request and check its CSeq; answer 481/500 when it fails."""
+        found = self._find_dialog(msg)
+        if found is None:
+            log.info("sip.no_dialog", method=msg.method, call_id=printable(msg.call_id))
+            self._reply(msg, 481)
+            return None
+        call, leg, dialog = found
+        if not dialog.in_order(msg):
+            log.info("sip.cseq_out_of_order", method=msg.method, call_id=printable(msg.call_id))
+            self._reply(msg, 500, extra=[("Retry-After", "1")])
+            return None
+        return call, leg
+
     def _bye(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)
-        if call is not None and call.state is not CallState.OFFERED:
-            self._reply(msg, 200)
+        if call is not None and call.state is CallState.OFFERED and not self.legs.get(msg.call_id):
+            self._reply(msg, 481)  # no confirmed dialog yet: a caller must CANCEL
+            return
+        found = self._in_dialog_request(msg)
+        if found is None:
+            return
+        call, leg = found
+        self._reply(msg, 200)
+        if leg is None:
             log.info("sip.caller_bye", call_id=call.call_id)
             self._end(call, EndReason.CALLER_HUNG_UP, HungUpBy.CALLER)
-            return
-        leg = self.legs.get(msg.call_id)
-        if leg is not None and leg.dialog is not None:
-            self._reply(msg, 200)
+        else:
             leg.remote_bye()
-            return
-        self._reply(msg, 481)
 
     def _info(self, msg: SipMessage) -> None:
-        call = self.calls.get(msg.call_id)
-        if call is None:
-            self._reply(msg, 481)
+        found = self._in_dialog_request(msg)
+        if found is None:
             return
+        call, leg = found
         self._reply(msg, 200)
+        if leg is not None:
+            return  # the operator's phone sends its keys to the caller's ears, not to the IVR
         ctype = msg.get("content-type").lower()
         text = msg.body.decode("ascii", "replace")
         digit = ""

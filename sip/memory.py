@@ -26,13 +26,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from cti.sip.callstate import CallState, Trigger, next_state
-from cti.sip.control import Prompt, prompt_names
+from cti.sip.control import Prompt, SocketHealth, prompt_names
 from cti.sip.errors import CallNotFoundError, UnknownPromptError
 from cti.sip.events import (
     CallAnswered,
     CallEnded,
     CallEvent,
     CallOffered,
+    CallTransferred,
     DigitReceived,
     DigitSource,
     EndReason,
@@ -165,6 +166,10 @@ class MemoryPhoneNetwork:
         if call_id in self._calls:
             self._end(call_id, EndReason.HUNG_UP, HungUpBy.SYSTEM)
 
+    def socket_health(self) -> SocketHealth | None:
+        """An in-memory network has no socket."""
+        return None
+
     # -- the test's side of the network -------------------------------------------------
     def dial(self, caller: str = "0355501234", called: str = "helpdesk") -> str:
         """A caller dials in: returns the new call_id and emits CallOffered."""
@@ -229,6 +234,16 @@ class MemoryPhoneNetwork:
         if call.state is not CallState.BRIDGED:
             raise ValueError(f"call {call_id!r} is not bridged")
         self._end(call_id, EndReason.OPERATOR_HUNG_UP, HungUpBy.OPERATOR)
+
+    def operator_transfers(self, call_id: str, target: str) -> None:
+        """The operator presses Transfer (blind REFER to ``target``): the caller waits again."""
+        call = self._call(call_id)
+        if call.state is not CallState.BRIDGED or call.operator_uri is None:
+            raise ValueError(f"call {call_id!r} is not bridged")
+        call.state = next_state(call_id, call.state, Trigger.TRANSFER)
+        uri, call.operator_uri = call.operator_uri, None
+        call.playing, call.looping = ("tone:hold",), True
+        self._stream.put(CallTransferred(call_id, uri, target, self._now()))
 
     def call(self, call_id: str) -> MemoryCall:
         """Inspect a live call (raises CallNotFoundError once ended)."""

@@ -13,7 +13,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from cti.sip import grammar
 from cti.sip.pyvoip import SIPStatus
+from cti.sip.wire import BadAddressError, checked_host, checked_port, printable
 
 MAX_MESSAGE_BYTES = 16_384  # far above any real SIP-over-UDP message
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
@@ -29,15 +31,21 @@ CANONICAL = {
     "proxy-authenticate": "Proxy-Authenticate", "proxy-authorization": "Proxy-Authorization",
     "user-agent": "User-Agent", "allow": "Allow", "supported": "Supported", "expires": "Expires",
 }
-_REQUEST_LINE = re.compile(r"^([A-Za-z]+) (\S+) SIP/2\.0$")
-_STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d)(?: (.*))?$")
-_TAG = re.compile(r";\s*tag=([^;>\s]+)", re.IGNORECASE)
+_TAG = re.compile(r";\s*tag\s*=\s*([^;>\s]+)", re.IGNORECASE)
+_VIA = re.compile(r"^SIP\s*/\s*(\d+\.\d+)\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+(.+)$", re.IGNORECASE)
 _URI_IN_BRACKETS = re.compile(r"<([^>]*)>")
 _HOSTPORT = re.compile(r"^(?:[a-z]+:)?(?:([^@;>]*)@)?([^:;>?]+)(?::(\d+))?", re.IGNORECASE)
 
 
 class SipParseError(ValueError):
-    """A datagram that is not a well-formed SIP message; the message says why."""
+    """A datagram that is not a well-formed SIP message; the message says why.
+
+    ``status`` is the response a request that fails this way gets (400, 513 too large).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def reason_phrase(status: int) -> str:
@@ -63,6 +71,10 @@ class SipMessage:
     def is_request(self) -> bool:
         return self.method is not None
 
+    def has(self, name: str) -> bool:
+        name = name.lower()
+        return any(key == name for key, _ in self.headers)
+
     def get(self, name: str, default: str = "") -> str:
         name = name.lower()
         for key, value in self.headers:
@@ -85,7 +97,7 @@ class SipMessage:
 
     @property
     def cseq(self) -> tuple[int, str]:
-        number, _, method = self.get("cseq").partition(" ")
+        number, method = self.get("cseq").split(None, 1)
         return int(number), method.strip().upper()
 
     @property
@@ -134,41 +146,78 @@ def header_uri(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
+def uri_key(uri: str) -> tuple[str, str, int]:
+    """(user, host, port) of a SIP URI, to compare two URIs for the same phone."""
+    try:
+        host, port = uri_hostport(uri)
+    except SipParseError:
+        return (uri_user(uri), "", 0)
+    return (uri_user(uri), host.lower(), port)
+
+
 def uri_user(uri: str) -> str:
     m = _HOSTPORT.match(uri.strip())
     return (m.group(1) or "") if m else ""
 
 
 def uri_hostport(uri: str, default_port: int = 5060) -> tuple[str, int]:
-    m = _HOSTPORT.match(uri.strip())
-    if not m:
-        raise SipParseError(f"bad URI {uri!r}")
-    return m.group(2), int(m.group(3) or default_port)
+    """The checked (host, port) a request for ``uri`` goes to (SipParseError if unusable)."""
+    text = uri.strip()
+    scheme, colon, rest = text.partition(":")
+    if not colon or not scheme.isalpha():
+        raise SipParseError(f"bad URI {printable(uri)!r}")
+    rest = rest.rsplit("@", 1)[-1] if "@" in rest.split(";", 1)[0].split("?", 1)[0] else rest
+    hostport = re.split(r"[;?>]", rest, maxsplit=1)[0]
+    return split_hostport(hostport, f"bad URI host {printable(uri)!r}", default_port)
 
 
 def via_param(via: str, name: str) -> str | None:
     for part in via.split(";")[1:]:
-        key, eq, value = part.strip().partition("=")
-        if key.lower() == name:
-            return value if eq else ""
+        key, eq, value = part.partition("=")
+        if key.strip().lower() == name:
+            return value.strip() if eq else ""
     return None
 
 
+def via_transport(via: str) -> str:
+    m = _VIA.match(via.split(";")[0].strip())
+    return m.group(2).upper() if m else ""
+
+
 def via_sent_by(via: str) -> tuple[str, int]:
+    """The sent-by host and port of a Via; a host or port no socket could use is a parse error."""
+    m = _VIA.match(via.split(";")[0].strip())
+    if m is None:
+        raise SipParseError(f"bad Via {printable(via)!r}")
+    sent_by = re.sub(r"\s*:\s*", ":", m.group(3).strip())
+    return split_hostport(sent_by, f"bad Via sent-by {printable(sent_by)!r}")
+
+
+def split_hostport(text: str, what: str, default_port: int = 5060) -> tuple[str, int]:
+    """``host[:port]`` / ``[v6][:port]`` -> checked (host, port); SipParseError(what) if not."""
+    if text.startswith("["):
+        host, close, rest = text.partition("]")
+        host += close
+        if not close or (rest and not rest.startswith(":")):
+            raise SipParseError(what)
+        port = rest[1:]
+    else:
+        host, _, port = text.partition(":")
     try:
-        sent_by = via.split(";")[0].split(None, 1)[1].strip()
-    except IndexError:
-        raise SipParseError(f"bad Via {via!r}") from None
-    host, _, port = sent_by.partition(":")
-    if not host or (port and not port.isdigit()):
-        raise SipParseError(f"bad Via {via!r}")
-    return host, int(port or 5060)
+        if port and not (port.isascii() and port.strip().isdigit()):
+            raise BadAddressError(what)
+        number = int(port) if port else default_port
+        if len(port.strip()) > 5:
+            raise BadAddressError(what)
+        return checked_host(host.strip()), checked_port(number)
+    except BadAddressError:
+        raise SipParseError(what) from None
 
 
 def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
     """Parse one datagram; raise SipParseError on anything malformed."""
     if len(data) > MAX_MESSAGE_BYTES:
-        raise SipParseError(f"message too large ({len(data)} bytes)")
+        raise SipParseError(f"message too large ({len(data)} bytes)", 513)
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         raise SipParseError("no blank line after headers")
@@ -181,12 +230,16 @@ def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
     method = uri = None
     status = None
     reason = ""
-    if m := _REQUEST_LINE.match(first):
+    if m := grammar.REQUEST_LINE.match(first):
         method, uri = m.group(1).upper(), m.group(2)
-    elif m := _STATUS_LINE.match(first):
-        status, reason = int(m.group(1)), m.group(2) or ""
+        if (m.group(3), m.group(4)) != ("2", "0"):
+            raise SipParseError(f"SIP version {m.group(3)}.{m.group(4)}", 505)
+    elif m := grammar.STATUS_LINE.match(first):
+        if (m.group(1), m.group(2)) != ("2", "0"):
+            raise SipParseError("response of another SIP version")
+        status, reason = int(m.group(3)), m.group(4) or ""
     else:
-        raise SipParseError(f"bad start line {first[:60]!r}")
+        raise SipParseError(f"bad start line {printable(first, 60)!r}")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
         if line[:1] in (" ", "\t") and headers:  # folded continuation line
@@ -195,8 +248,8 @@ def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
             continue
         name, colon, value = line.partition(":")
         name = name.strip().lower()
-        if not colon or not name or " " in name:
-            raise SipParseError(f"bad header line {line[:60]!r}")
+        if not colon or not grammar.HEADER_NAME.match(name):
+            raise SipParseError(f"bad header line {printable(line, 60)!r}")
         headers.append((COMPACT.get(name, name), value.strip()))
     msg = SipMessage(method, uri, status, reason, headers, body, source)
     for name in REQUIRED:
@@ -208,6 +261,10 @@ def parse(data: bytes, source: tuple[str, int] | None = None) -> SipMessage:
         raise SipParseError(f"bad CSeq {msg.get('cseq')!r}") from None
     if not cseq_method or (method is not None and cseq_method != method):
         raise SipParseError("CSeq method does not match the request method")
+    try:
+        grammar.check(msg)
+    except grammar.GrammarError as exc:
+        raise SipParseError(str(exc)) from None
     for via in msg.all("via"):
         via_sent_by(via)
     length = msg.get("content-length")
@@ -276,7 +333,10 @@ def build_response(
 
 
 def _stamp_via(via: str, source: tuple[str, int]) -> str:
-    host, _ = via_sent_by(via)
+    try:
+        host, _ = via_sent_by(via)
+    except SipParseError:
+        host = ""  # a 400 for an unusable sent-by still says where the request came from
     params = via.split(";")
     out = [params[0]]
     for p in params[1:]:
@@ -291,14 +351,19 @@ def _stamp_via(via: str, source: tuple[str, int]) -> str:
 
 
 def response_address(request: SipMessage) -> tuple[str, int]:
-    """Where a response goes (RFC 3261 18.2.2 + RFC 3581 rport): answer to the Via address."""
+    """Where a response goes (RFC 3261 18.2.2 + RFC 3581 rport).
+
+    The host is always the packet's source address (what 18.2.2 calls ``received``): a
+    ``received=`` parameter arriving on the wire was written by the sender itself and would let
+    it aim our responses at a third host. With ``rport`` the source port too, else the sent-by
+    port of the top Via.
+    """
     via = request.all("via")[0]
     host, port = via_sent_by(via)
     if request.source is not None:
-        received = request.source[0]
         if via_param(via, "rport") is not None:
-            return received, request.source[1]
-        return via_param(via, "received") or received, port
+            return request.source[0], request.source[1]
+        return request.source[0], port
     return host, port
 
 
@@ -314,10 +379,8 @@ def parse_lenient(head: str, source: tuple[str, int] | None) -> SipMessage:
             headers.append((COMPACT.get(key, key), value.strip()))
     msg = SipMessage(parts[0].upper(), parts[1] if len(parts) > 1 else "", None, "", headers,
                      b"", source)
-    vias = msg.all("via")
-    if not vias:
+    if not msg.all("via"):
         raise SipParseError("no Via to answer to")
-    via_sent_by(vias[0])
     if not msg.get("cseq"):
         msg.headers.append(("cseq", f"1 {msg.method}"))
     for name in ("from", "to", "call-id"):

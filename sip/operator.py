@@ -32,8 +32,11 @@ from cti.sip.events import (
 )
 from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, bridge, open_session
-from cti.sip.sdp import Codec, SdpError, build_sdp, parse_offer
+from cti.sip.sdp import Codec, SdpError, parse_offer
+from cti.sip.session import LocalSession
 from cti.sip.transport import ClientTransaction, TransactionTimeoutError
+from cti.sip.uas import ALLOW
+from cti.sip.wire import host_for_uri
 
 if TYPE_CHECKING:
     from cti.sip.adapter import Call, SipFrontDoor
@@ -62,11 +65,13 @@ class OperatorLeg:
         self.uri = uri if uri.startswith("sip:") else f"sip:{uri}"
         self.ring_timeout_s = ring_timeout_s
         self.sip_call_id = sipmsg.new_call_id(door.settings.contact_host)
-        self.local_from = f"<sip:{door.settings.user}@{door.settings.contact_host}>;tag={sipmsg.new_tag()}"
+        host = host_for_uri(door.settings.contact_host)
+        self.local_from = f"<sip:{door.settings.user}@{host}>;tag={sipmsg.new_tag()}"
         self.to = f"<{self.uri}>"
         self.cseq = 1
         self.branch = sipmsg.new_branch()
         self.media: RtpSession | None = None
+        self.sdp = LocalSession(door.settings.contact_host)
         self.dialog: Dialog | None = None
         self.tx: ClientTransaction | None = None
         self.ringing = False
@@ -81,9 +86,10 @@ class OperatorLeg:
             codec = call.media.codec
             self.media = await open_session(
                 door.settings.bind_host, door.settings.rtp_ports, codec, None,
-                ("127.0.0.1", 9), lambda _d: None)
+                ("::1" if ":" in door.settings.bind_host else "127.0.0.1", 9), lambda _d: None,
+                rtcp_interval_s=door.settings.rtcp_interval_s)
             codecs = (codec, Codec.PCMA if codec is Codec.PCMU else Codec.PCMU)
-            sdp = build_sdp(door.settings.contact_host, self.media.local_port, codecs, 101)
+            sdp = self.sdp.offer(self.media.local_port, codecs, 101)
             invite = self._invite(sdp)
             addr = door.settings.outbound_proxy or sipmsg.uri_hostport(self.uri)
             log.info("sip.operator_dial", call_id=call.call_id, operator=self.uri)
@@ -115,7 +121,7 @@ class OperatorLeg:
         """Via/From/To/Call-ID/CSeq of the INVITE transaction (a CANCEL must repeat them)."""
         host, port = self.door.local
         return [
-            ("Via", f"SIP/2.0/UDP {host}:{port};branch={self.branch};rport"),
+            ("Via", f"SIP/2.0/UDP {host_for_uri(host)}:{port};branch={self.branch};rport"),
             ("Max-Forwards", "70"),
             ("From", self.local_from),
             ("To", self.to),
@@ -128,7 +134,7 @@ class OperatorLeg:
         headers = [
             *self._transaction_headers("INVITE"),
             ("Contact", f"<{door.contact}>"),
-            ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+            ("Allow", ALLOW),
             ("User-Agent", door.settings.user_agent),
             ("Content-Type", "application/sdp"),
         ]
@@ -206,7 +212,7 @@ class OperatorLeg:
         assert door.transport is not None
         host, port = door.local
         headers = [
-            ("Via", f"SIP/2.0/UDP {host}:{port};branch={self.branch};rport"),
+            ("Via", f"SIP/2.0/UDP {host_for_uri(host)}:{port};branch={self.branch};rport"),
             ("Max-Forwards", "70"),
             ("From", self.local_from),
             ("To", final.get("to")),

@@ -27,12 +27,14 @@ from typing import cast
 import structlog
 
 from cti.sip.audio import Player, transcode
+from cti.sip.rtcp import ReceptionStats, RtcpSession
 from cti.sip.sdp import Codec
 
 log = structlog.get_logger("cti.sip.rtp")
 
 FRAME_S = 0.020
 MAX_CATCH_UP = 3
+RTCP_INTERVAL_S = 5.0  # RFC 3550 6.2 minimum interval
 BRIDGE_QUEUE_FRAMES = 5
 DTMF_KEYS = "0123456789*#ABCD"
 _HEADER = struct.Struct("!BBHII")
@@ -65,6 +67,12 @@ class RtpSession(asyncio.DatagramProtocol):
         self.packets_in = 0
         self.packets_out = 0
         self.last_rx: float | None = None
+        self.send_enabled = True  # False while the peer holds us (sendonly/inactive offer)
+        self.remote_direction = "sendrecv"  # what the peer last offered or answered
+        self._talkspurt = True  # the next packet sent starts a talkspurt: marker bit (RFC 3551)
+        self.octets_out = 0
+        self.stats = ReceptionStats()  # for RTCP receiver reports
+        self.rtcp: RtcpSession | None = None
         self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
         self._last_event_ended = False
 
@@ -94,6 +102,7 @@ class RtpSession(asyncio.DatagramProtocol):
         payload = data[offset:end]
         pt = second & 0x7F
         self.packets_in += 1
+        self.stats.packet(ssrc, _seq)
         self.last_rx = asyncio.get_running_loop().time()
         if pt == self.event_pt and self.event_pt is not None:
             self._telephone_event(payload, ssrc, ts, bool(second & 0x80))
@@ -134,14 +143,24 @@ class RtpSession(asyncio.DatagramProtocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        header = _HEADER.pack(0x80, int(self.codec), self.seq, self.ts, self.ssrc)
+        if not self.send_enabled:  # held: nothing on the wire, the clock still runs
+            self.ts = (self.ts + len(payload)) & 0xFFFFFFFF
+            self._talkspurt = True
+            return
+        second = int(self.codec) | (0x80 if self._talkspurt else 0)
+        header = _HEADER.pack(0x80, second, self.seq, self.ts, self.ssrc)
         transport.sendto(header + payload, self.remote)
+        self._talkspurt = False
         self.packets_out += 1
+        self.octets_out += len(payload)
         self.seq = (self.seq + 1) & 0xFFFF
         self.ts = (self.ts + len(payload)) & 0xFFFFFFFF
 
     def close(self) -> None:
         self.player = None
+        if self.rtcp is not None:
+            self.rtcp.close()
+            self.rtcp = None
         if self.peer is not None:
             self.peer.peer = None
             self.peer = None
@@ -155,6 +174,15 @@ def bridge(a: RtpSession, b: RtpSession) -> None:
     a.queue.clear()
     b.queue.clear()
     a.peer, b.peer = b, a
+
+
+def unbridge(a: RtpSession, b: RtpSession) -> None:
+    """Stop relaying between two legs (operator hold); each leg plays its own audio again."""
+    if a.peer is b:
+        a.peer = b.peer = None
+    a.queue.clear()
+    b.queue.clear()
+    a._talkspurt = b._talkspurt = True
 
 
 class MediaClock:
@@ -208,10 +236,13 @@ async def open_session(
     event_pt: int | None,
     remote: tuple[str, int],
     on_digit: Callable[[str], None],
+    *,
+    rtcp_interval_s: float = RTCP_INTERVAL_S,
 ) -> RtpSession:
-    """Bind a session on the first free even port in ``ports`` (any port when None)."""
+    """Bind a session on a free even port in ``ports`` (any port when None) and its RTCP
+    socket on the next port (RFC 3550 11)."""
     loop = asyncio.get_running_loop()
-    candidates = [0] if ports is None else list(ports)
+    candidates = [0] * 32 if ports is None else list(ports)
     if ports is not None:
         start = random.randrange(len(candidates))
         candidates = [p for p in candidates[start:] + candidates[:start] if p % 2 == 0]
@@ -222,5 +253,16 @@ async def open_session(
             )
         except OSError:
             continue
+        if proto.local_port % 2 or proto.local_port >= 65535:
+            proto.close()
+            continue
+        rtcp = RtcpSession(proto, rtcp_interval_s, f"cti@{proto.ssrc:08x}")
+        try:
+            await loop.create_datagram_endpoint(lambda r=rtcp: r,  # type: ignore[misc]
+                                                local_addr=(host, proto.local_port + 1))
+        except OSError:
+            proto.close()
+            continue
+        proto.rtcp = rtcp
         return proto
-    raise OSError(f"no free RTP port in {ports}")
+    raise OSError(f"no free RTP/RTCP port pair in {ports}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from cti.sip.pyvoip import PayloadType
+from cti.sip.wire import family_of, printable
 
 
 class Codec(IntEnum):
@@ -24,6 +25,10 @@ class SdpError(ValueError):
 
 class NoCommonCodecError(SdpError):
     """The offer has no codec we support: answer 488 Not Acceptable Here."""
+
+
+class UnsupportedAddressError(NoCommonCodecError):
+    """Media on an address family we do not serve: 488, never a silent 200."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,14 @@ def parse_offer(body: bytes) -> MediaOffer:
     address = media_addr or session_addr
     if port is None or address is None:
         raise SdpError("no m=audio stream with a connection address")
+    if port == 0:
+        raise NoCommonCodecError("the audio stream is refused (port 0)")
+    if port > 65535:
+        raise SdpError(f"audio port {port} out of range")
+    if family_of(address) == 6:
+        raise UnsupportedAddressError(f"IPv6 media address {printable(address)} is not served")
+    if family_of(address) != 4:
+        raise SdpError(f"media address {printable(address)!r} is not an IP address")
     codecs: list[Codec] = []
     event_pt: int | None = None
     for pt in pts:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cti.sip.flood import FloodLimits
+
 
 @dataclass(frozen=True, slots=True)
 class RegistrarSettings:
@@ -35,6 +37,10 @@ class SipSettings:
     user_agent: str = "cti-helpdesk/0.1"
     max_digits_per_second: int = 10  # DTMF flood guard per call
     media_timeout_s: float = 60.0  # no RTP from an answered caller for this long: hang up
+    t1_s: float = 0.5  # RFC 3261 T1 (round-trip estimate)
+    t2_s: float = 4.0  # RFC 3261 T2 (longest non-INVITE retransmit interval)
+    rtcp_interval_s: float = 5.0  # RFC 3550 reports on every leg
+    flood: FloodLimits = field(default_factory=FloodLimits)  # per-source rate, call cap
 
     @property
     def contact_host(self) -> str:

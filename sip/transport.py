@@ -1,15 +1,17 @@
-"""SIP over UDP on the asyncio loop: parsing, server-transaction replay, client transactions.
+"""SIP over UDP on the asyncio loop: the socket, its health, and the transaction layer's I/O.
 
 Replaces pyVoIP's ``SIPClient`` receive loop and send path:
 
-- Defect 2/routing: pyVoIP sends every request and response to the registrar's
-  ``(server, port)``. Here responses go to the Via address (RFC 3261 18.2.2, rport RFC 3581)
-  and requests to the dialog's remote target or first Route.
-- Malformed input (bad start line, missing headers, bad Content-Length, garbage, huge
-  datagrams) is answered 400 with the reason when a Via can be recovered, else dropped; a
+- Responses go to the address RFC 3261 18.2.2 / RFC 3581 name (``message.response_address``:
+  the packet's source, never a ``received=`` taken from the wire); requests to the dialog's
+  remote target or first Route. Every destination is checked (``wire.checked_destination``)
+  before ``sendto``: asyncio closes a datagram socket on any non-OSError from ``sendto``.
+- A send error of any kind is logged and counted and never closes the socket; if the socket
+  dies anyway, ``on_lost`` tells the owner, which reopens it on the same address
+  (``SipFrontDoor._reopen``). ``health()`` is the socket's real state for /healthz and metrics.
+- Malformed input is answered 400 (or 505/513) when a Via can be recovered, else dropped; a
   log line either way, and nothing raises out of ``datagram_received``.
-- A retransmitted request gets the transaction's last response again (no duplicate calls).
-- Client transactions retransmit on RFC 3261 timers A/E and fail after 64*T1.
+- Server and client transactions (RFC 3261 17) live in ``transaction.py``.
 """
 
 from __future__ import annotations
@@ -17,41 +19,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections import OrderedDict
+import socket
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import cast
 
 import structlog
 
 from cti.sip import message as sipmsg
+from cti.sip.control import SocketHealth
 from cti.sip.message import SipMessage, SipParseError
+from cti.sip.transaction import (
+    T1,
+    T2,
+    ClientTransaction,
+    ServerTransactions,
+    Timers,
+    TransactionTimeoutError,
+)
+from cti.sip.wire import (
+    BadAddressError,
+    checked_destination,
+    family_of,
+    is_ip_literal,
+    printable,
+)
+
+__all__ = ["T1", "T2", "ClientTransaction", "SipTransport", "SocketHealth",
+           "TransactionTimeoutError", "open_transport", "suppress_future"]
 
 log = structlog.get_logger("cti.sip.transport")
 
-T1 = 0.5
-T2 = 4.0
-REPLAY_CACHE = 4096
-_VIA_LINE = re.compile(rb"^(?:via|v)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-
-
-class TransactionTimeoutError(TimeoutError):
-    """No final response within 64*T1 (or the caller's own limit)."""
-
-
-@dataclass(slots=True)
-class ClientTransaction:
-    branch: str
-    method: str
-    data: bytes
-    addr: tuple[str, int]
-    final: asyncio.Future[SipMessage]
-    on_provisional: Callable[[SipMessage], None] | None = None
-    provisional_seen: bool = False
-    timer: asyncio.TimerHandle | None = None
-    interval: float = T1
-    started: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
+MAX_RESOLVING = 64  # host names being resolved at once (a flood of them is refused, counted)
+RESOLVE_TIMEOUT_S = 5.0
+_VERSION = re.compile(rb"^[A-Za-z]+ \S+ SIP/(\d+\.\d+)\r\n")
 
 
 class SipTransport(asyncio.DatagramProtocol):
@@ -61,30 +62,65 @@ class SipTransport(asyncio.DatagramProtocol):
         self,
         on_request: Callable[[SipMessage], None],
         on_response: Callable[[SipMessage], None],
+        *,
+        timers: Timers | None = None,
+        on_lost: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.on_request = on_request
         self.on_response = on_response  # responses that match no client transaction
+        self.on_lost = on_lost
+        self.timers = timers or Timers()
+        self._clock = clock
         self.transport: asyncio.DatagramTransport | None = None
         self.local: tuple[str, int] = ("127.0.0.1", 0)
-        self._replay: OrderedDict[tuple[str, str], tuple[bytes, tuple[str, int]] | None] = (
-            OrderedDict()
-        )
+        self.server = ServerTransactions(self.timers, self.send)
         self.client: dict[tuple[str, str], ClientTransaction] = {}
         self.malformed = 0
+        self.received = 0
+        self.last_datagram_at: float | None = None
+        self.send_errors = 0
+        self.last_send_error = ""
+        self.reopened = 0
+        self.closing = False
+        self._resolving: set[asyncio.Future[None]] = set()
 
     # -- protocol ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # selector impl is no subclass
         self.local = transport.get_extra_info("sockname")[:2]
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.closing:
+            return
+        log.error("sip.socket_lost", local=f"{self.local[0]}:{self.local[1]}",
+                  error=repr(exc) if exc else "closed")
+        if self.on_lost is not None:
+            self.on_lost()
+
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received += 1
+        self.last_datagram_at = self._clock()
         try:
-            self._datagram(data, addr)
+            self._datagram(data, addr[:2])
         except Exception:  # never let a datagram kill the transport
             log.exception("sip.datagram_failed", source=f"{addr[0]}:{addr[1]}", size=len(data))
 
     def error_received(self, exc: Exception) -> None:
-        log.info("sip.socket_error", error=str(exc))
+        self._send_failed(f"socket error: {exc}")
+
+    def health(self) -> SocketHealth:
+        t = self.transport
+        return SocketHealth(
+            bound=t is not None and not t.is_closing(),
+            local=f"{self.local[0]}:{self.local[1]}",
+            datagrams_received=self.received,
+            last_datagram_at=self.last_datagram_at,
+            send_errors=self.send_errors,
+            last_send_error=self.last_send_error,
+            reopened=self.reopened,
+        )
 
     def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         if data.strip(b"\r\n") == b"":
@@ -93,44 +129,46 @@ class SipTransport(asyncio.DatagramProtocol):
             msg = sipmsg.parse(data, addr)
         except SipParseError as exc:
             self.malformed += 1
-            self._reject_malformed(data, addr, str(exc))
+            self._reject_malformed(data, addr, exc)
             return
         if msg.is_request:
             self._request(msg)
         else:
             self._response(msg)
 
-    def _reject_malformed(self, data: bytes, addr: tuple[str, int], why: str) -> None:
-        log.warning("sip.malformed", source=f"{addr[0]}:{addr[1]}", reason=why, size=len(data))
-        if data.startswith(b"SIP/2.0") or data[:1].isspace() or len(data) > sipmsg.MAX_MESSAGE_BYTES:
-            return  # never answer a response; a huge datagram may be a reflection attempt
+    def _reject_malformed(self, data: bytes, addr: tuple[str, int], exc: SipParseError) -> None:
+        why = str(exc)
+        log.warning("sip.malformed", source=f"{addr[0]}:{addr[1]}", reason=printable(why, 120),
+                    size=len(data))
+        if data.startswith(b"SIP/") or data[:1].isspace():
+            return  # never answer a response
+        status, reason = exc.status, ""
+        version = _VERSION.match(data[:200])
+        if version and version.group(1) != b"2.0":
+            status, reason = 505, "Version Not Supported"
+        elif status == 400:
+            reason = "Bad Request - " + printable(why.replace("\r", " ").replace("\n", " "), 80)
         try:
-            head = data.split(b"\r\n\r\n", 1)[0]
+            head = data[: sipmsg.MAX_MESSAGE_BYTES].split(b"\r\n\r\n", 1)[0]
             first = head.split(b"\r\n", 1)[0].decode("ascii")
             method = first.split(" ", 1)[0]
-            if method.upper() == "ACK" or not method.isalpha():
+            if method.upper() == "ACK" or not method.isascii():
                 return
-            text = head.decode("utf-8")
-            fake = sipmsg.parse_lenient(text, addr)
+            fake = sipmsg.parse_lenient(head.decode("utf-8"), addr)
         except (UnicodeDecodeError, SipParseError, IndexError, ValueError):
             return
-        reason = "Bad Request - " + why.replace("\r", " ").replace("\n", " ")[:80]
-        self.send(sipmsg.build_response(fake, 400, reason=reason), sipmsg.response_address(fake))
+        # the Via of a malformed request is not to be trusted: answer where it came from
+        self.send(sipmsg.build_response(fake, status, reason=reason or None), addr)
 
     def _request(self, msg: SipMessage) -> None:
-        key = (msg.top_via_branch or msg.call_id, msg.method or "")
-        if msg.method == "ACK":
-            self.on_request(msg)
-            return
-        if key in self._replay:
-            cached = self._replay[key]
-            if cached is not None:
-                self.send(*cached)
-            return
-        self._replay[key] = None
-        if len(self._replay) > REPLAY_CACHE:
-            self._replay.popitem(last=False)
-        self.on_request(msg)
+        match self.server.receive(msg):
+            case "new":
+                self.on_request(msg)
+            case "merged":
+                log.info("sip.merged_request", call_id=printable(msg.call_id), method=msg.method)
+                self.respond(msg, sipmsg.build_response(msg, 482, to_tag=sipmsg.new_tag()))
+            case _:
+                pass  # retransmission absorbed (last response re-sent) or ACK of a non-2xx
 
     def _response(self, msg: SipMessage) -> None:
         try:
@@ -155,19 +193,71 @@ class SipTransport(asyncio.DatagramProtocol):
             tx.final.set_result(msg)
 
     # -- sending -------------------------------------------------------------------------------
-    def send(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(data, addr)
+    def send(self, data: bytes, addr: tuple[str, int]) -> bool:
+        """Send one datagram; False (logged, counted) when it could not be sent."""
+        try:
+            host, port = checked_destination(addr)
+        except (BadAddressError, TypeError, IndexError) as exc:
+            self._send_failed(f"refused destination: {exc}")
+            return False
+        if not is_ip_literal(host):  # never resolve on the loop: sendto would block on DNS
+            self._resolve_then_send(data, host, port)
+            return True
+        family = family_of(self.local[0])
+        if family and family_of(host) not in (0, family):
+            self._send_failed(f"destination {printable(host)} is not IPv{family}")
+            return False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self._send_failed("socket not bound")
+            return False
+        try:
+            transport.sendto(data, (host, port))
+        except Exception as exc:  # a send error is counted, never fatal
+            self._send_failed(f"{type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def _resolve_then_send(self, data: bytes, host: str, port: int) -> None:
+        if len(self._resolving) >= MAX_RESOLVING:
+            self._send_failed(f"too many host names being resolved; dropped one for {host}")
+            return
+        task = asyncio.ensure_future(self._resolve_and_send(data, host, port))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _resolve_and_send(self, data: bytes, host: str, port: int) -> None:
+        family = socket.AF_INET6 if family_of(self.local[0]) == 6 else socket.AF_INET
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, family=family, type=socket.SOCK_DGRAM)
+        except (OSError, TimeoutError) as exc:
+            self._send_failed(f"cannot resolve {printable(host)}: {exc}")
+            return
+        if not infos:
+            self._send_failed(f"cannot resolve {printable(host)}")
+            return
+        self.send(data, (str(infos[0][4][0]), port))
+
+    async def resolutions_done(self) -> None:
+        """Wait for the sends that are waiting on a host name lookup."""
+        if self._resolving:
+            await asyncio.gather(*self._resolving, return_exceptions=True)
+
+    def _send_failed(self, why: str) -> None:
+        self.send_errors += 1
+        self.last_send_error = printable(why, 160)
+        log.warning("sip.send_failed", error=self.last_send_error, errors=self.send_errors)
 
     def respond(self, request: SipMessage, data: bytes) -> None:
-        """Send a response and remember it for retransmissions of the request."""
-        addr = sipmsg.response_address(request)
-        if request.method != "ACK":
-            self._replay[(request.top_via_branch or request.call_id, request.method or "")] = (
-                data,
-                addr,
-            )
-        self.send(data, addr)
+        """Send a response through the request's server transaction (kept for retransmissions)."""
+        try:
+            addr = sipmsg.response_address(request)
+        except SipParseError as exc:
+            self._send_failed(f"no response address: {exc}")
+            return
+        self.server.respond(request, data, addr)
 
     def start_client(
         self,
@@ -180,20 +270,23 @@ class SipTransport(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         tx = ClientTransaction(branch, method, data, addr, loop.create_future(), on_provisional)
         tx.started = loop.time()
+        tx.interval = self.timers.t1
         self.client[(branch, method)] = tx
         self.send(data, addr)
-        tx.timer = loop.call_later(T1, self._retransmit, tx)
+        tx.timer = loop.call_later(self.timers.t1, self._retransmit, tx)
         return tx
 
     def _retransmit(self, tx: ClientTransaction) -> None:
+        """Timers A/E (retransmit) and B/F (give up after 64*T1)."""
         loop = asyncio.get_running_loop()
-        if loop.time() - tx.started >= 64 * T1:
+        if loop.time() - tx.started >= 64 * self.timers.t1:
             self._finish(tx)
             if not tx.final.done():
                 tx.final.set_exception(TransactionTimeoutError(f"{tx.method} timed out"))
             return
         self.send(tx.data, tx.addr)
-        tx.interval = tx.interval * 2 if tx.method == "INVITE" else min(tx.interval * 2, T2)
+        tx.interval = (tx.interval * 2 if tx.method == "INVITE"
+                       else min(tx.interval * 2, self.timers.t2))
         tx.timer = loop.call_later(tx.interval, self._retransmit, tx)
 
     def _finish(self, tx: ClientTransaction) -> None:
@@ -209,8 +302,12 @@ class SipTransport(asyncio.DatagramProtocol):
             tx.final.cancel()
 
     def close(self) -> None:
+        self.closing = True
         for tx in list(self.client.values()):
             self.abandon(tx)
+        self.server.clear()
+        for task in list(self._resolving):
+            task.cancel()
         if self.transport is not None:
             self.transport.close()
 
@@ -220,12 +317,23 @@ async def open_transport(
     port: int,
     on_request: Callable[[SipMessage], None],
     on_response: Callable[[SipMessage], None],
+    *,
+    timers: Timers | None = None,
+    on_lost: Callable[[], None] | None = None,
 ) -> SipTransport:
     loop = asyncio.get_running_loop()
     _, proto = await loop.create_datagram_endpoint(
-        lambda: SipTransport(on_request, on_response), local_addr=(host, port)
+        lambda: SipTransport(on_request, on_response, timers=timers, on_lost=on_lost),
+        local_addr=(host, port),
     )
     return proto
+
+
+async def rebind(proto: SipTransport, host: str, port: int) -> None:
+    """Bind a new socket on (host, port) for an existing transport (its state survives)."""
+    loop = asyncio.get_running_loop()
+    await loop.create_datagram_endpoint(lambda: proto, local_addr=(host, port))
+    proto.reopened += 1
 
 
 def suppress_future(fut: asyncio.Future[SipMessage]) -> None:

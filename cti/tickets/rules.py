@@ -21,6 +21,7 @@ EVENT_KINDS: Final = frozenset(
         "connected",  # data operator_id
         "callback_requested",  # caller chose a callback instead of waiting
         "moved",  # supervisor moved the call: data service
+        "transferred",  # the operator's phone transferred it: from_operator, to_operator, to_service
         "ended",  # data reason, hung_up_by (caller|operator|system); recovered, last_state
         # when the service closed it at start-up (see cti.tickets.recovery)
     }
@@ -34,6 +35,7 @@ OUTCOMES: Final = (
     "callback_requested",
     "deflected",
     "interrupted",
+    "unconfirmed",  # our 200 OK was never acknowledged (Timer H): no real call took place
 )
 
 
@@ -132,7 +134,7 @@ def automatic_status(current: str, facts: TicketFacts, kinds: frozenset[str]) ->
     if facts.outcome == "callback_requested" or (
             facts.outcome == "interrupted" and "callback_requested" in kinds):
         return "callback_requested"  # a callback to do, even if the service died meanwhile
-    if facts.outcome in ("abandoned_ivr", "deflected"):
+    if facts.outcome in ("abandoned_ivr", "deflected", "unconfirmed"):
         return "closed"
     return current
 
@@ -140,6 +142,8 @@ def automatic_status(current: str, facts: TicketFacts, kinds: frozenset[str]) ->
 def _outcome(first: Mapping[str, CallRecordEvent], ended: CallRecordEvent) -> str:
     if ended.data.get("recovered"):
         return "interrupted"  # closed at start-up: the end was never recorded (crash)
+    if ended.data.get("reason") == "no_ack":
+        return "unconfirmed"
     if "connected" in first:
         return "answered"
     if "after_hours" in first:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from cti.keys import CALL_CENTER, ENGINE, REGISTRY, TICKET_WRITER
+from cti.clock import wire_time
+from cti.keys import CALL_CENTER, ENGINE, REGISTRY, SETTINGS, TICKET_WRITER
 from cti.web.body import reply
 
 routes = web.RouteTableDef()
@@ -26,9 +28,13 @@ async def healthz(request: web.Request) -> web.Response:
         parts["db"] = "ok"
     except (TimeoutError, OSError, SQLAlchemyError) as exc:
         parts["db"] = f"error: {type(exc).__name__}"
-    sip_state = request.app[CALL_CENTER].sip_state
+    center = request.app[CALL_CENTER]
+    sip_state = center.sip_state
     parts["sip"] = sip_state if sip_state in ("off", "direct", "registered", "starting") \
         else f"error: {sip_state}"
+    socket = center.sip_socket()
+    if socket is not None and not socket.bound:
+        parts["sip"] = "error: SIP socket not bound"
     writer = request.app[TICKET_WRITER]
     # Open route: error classes only (a database message can quote the value it refused).
     parts["tickets"] = "ok" if writer.healthy else \
@@ -44,6 +50,14 @@ async def healthz(request: web.Request) -> web.Response:
                                **parts}
     if warnings:
         body["warnings"] = warnings
+    if socket is not None:
+        last = socket.last_datagram_at
+        body["sip_socket"] = {
+            "bound": socket.bound, "local": socket.local, "send_errors": socket.send_errors,
+            "last_send_error": socket.last_send_error or None, "reopened": socket.reopened,
+            "last_datagram_at": None if last is None else wire_time(
+                datetime.fromtimestamp(last, UTC), request.app[SETTINGS].hours.timezone),
+        }
     return reply(body, status=200 if not failing else 503)
 
 

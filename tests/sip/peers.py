@@ -74,20 +74,23 @@ async def run_sipp(
     timeout_s: float = 20,
     extra: tuple[str, ...] = (),
     rate: float | None = None,
+    source: str = HOST,
+    target_host: str = HOST,
 ) -> SippResult:
-    """Run one SIPp client to completion (bounded by ``timeout_s``)."""
+    """Run one SIPp client to completion (bounded by ``timeout_s``), from ``source``."""
     sipp = need("sipp")
     name = scenario.stem
     local_port = free_udp_port()
     media_port = free_udp_port(even=True)
     err, msg, logf = work / f"{name}.err", work / f"{name}.msg", work / f"{name}.log"
     args = [
-        sipp, "-sf", str(scenario), "-m", str(calls), "-nostdin", "-i", HOST, "-p", str(local_port),
-        "-mi", HOST, "-mp", str(media_port), "-s", "helpdesk",
+        sipp, "-sf", str(scenario), "-m", str(calls), "-nostdin", "-i", source,
+        "-p", str(local_port), "-mi", source, "-mp", str(media_port), "-s", "helpdesk",
         "-timeout", f"{int(timeout_s)}s", "-timeout_error",
         "-trace_err", "-error_file", str(err), "-trace_msg", "-message_file", str(msg),
         "-trace_logs", "-log_file", str(logf), "-trace_rtt", "-rtt_freq", "1",
-        *(("-r", str(rate)) if rate else ()), *extra, f"{HOST}:{target_port}",
+        *(("-r", str(rate)) if rate else ()), *extra,
+        f"[{target_host}]:{target_port}" if ":" in target_host else f"{target_host}:{target_port}",
     ]
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=work, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -191,8 +194,9 @@ class Baresip(_PeerProcess):
     """baresip as an auto-answering operator phone that sends a sine tone."""
 
     def __init__(self, work: Path, *, tone_hz: int = 1300, codecs: str = "PCMA,PCMU",
-                 registrar: tuple[int, str] | None = None) -> None:
-        """``registrar``: (Kamailio port, password) to register as 201 there."""
+                 registrar: tuple[int, str] | None = None, console: bool = False) -> None:
+        """``registrar``: (Kamailio port, password) to register as 201 there; ``console``: accept
+        menu commands (``/hold``, ``/resume``, ``/transfer URI``) on a UDP port (``command``)."""
         self.dir = work / "baresip"
         self.dir.mkdir(exist_ok=True)
         self.port = free_udp_port()
@@ -208,6 +212,10 @@ class Baresip(_PeerProcess):
             text = (Path(__file__).parent / "baresip" / f"{name}.template").read_text()
             for key, value in values.items():
                 text = text.replace("{{" + key + "}}", str(value))
+            if name == "config" and console:
+                self.console_port = free_udp_port()
+                text += (f"module_app\t\tmenu.so\nmodule\t\t\tcons.so\n"
+                         f"cons_listen\t\t127.0.0.1:{self.console_port}\n")
             (self.dir / name).write_text(text)
         self.log = work / "baresip.log"
         self.proc: asyncio.subprocess.Process | None = None
@@ -215,6 +223,11 @@ class Baresip(_PeerProcess):
     @property
     def uri(self) -> str:
         return f"sip:201@{HOST}:{self.port}"
+
+    def command(self, text: str) -> None:
+        """One menu command through the cons module (needs ``console=True``)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(f"{text}\n".encode(), (HOST, self.console_port))
 
     async def __aenter__(self) -> Baresip:
         logf = self.log.open("wb")
@@ -224,6 +237,8 @@ class Baresip(_PeerProcess):
         )
         logf.close()
         await wait_udp_bound(self.port)
+        if hasattr(self, "console_port"):
+            await wait_udp_bound(self.console_port)
         return self
 
 

@@ -1,0 +1,94 @@
+"""Flood control (per-source INVITE rate, concurrent-call cap) and Timer H for unACKed INVITEs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from peers import render, run_sipp
+from test_transactions import SDP, Phone, answering
+
+from cti.sip.events import CallEnded, CallOffered, EndReason
+from cti.sip.flood import FloodGuard, FloodLimits, Refusal
+
+MakeDoor = Callable[..., object]
+
+
+def test_token_bucket_per_source_and_call_cap() -> None:
+    guard = FloodGuard(FloodLimits(invites_per_second=2, burst=3, max_calls=5))
+    assert [guard.admit("10.0.0.1", 0.0, 0) for _ in range(4)] == [None, None, None, Refusal.RATE]
+    assert guard.admit("10.0.0.2", 0.0, 0) is None  # another source is not affected
+    assert guard.admit("10.0.0.1", 0.5, 0) is None  # one token back after 1/rate seconds
+    assert guard.admit("10.0.0.1", 0.5, 0) is Refusal.RATE
+    assert guard.admit("10.0.0.3", 0.5, 5) is Refusal.CAPACITY
+    assert guard.refused == {Refusal.RATE: 2, Refusal.CAPACITY: 1}
+
+
+@pytest.mark.peers
+async def test_a_flood_from_one_source_does_not_stop_other_callers(
+    make_door: MakeDoor, tmp_path: Path,
+) -> None:
+    limits = FloodLimits(invites_per_second=5, burst=10, max_calls=0, retry_after_s=7)
+    door, rec = await make_door(answering, flood=limits)  # type: ignore[misc]
+    flood_dir, caller_dir = tmp_path / "flood", tmp_path / "caller"
+    flood_dir.mkdir()
+    caller_dir.mkdir()
+    flood_xml = render("uac_basic.xml", flood_dir, codecs="0", pause_ms=300)
+    caller_xml = render("uac_basic.xml", caller_dir, codecs="0", pause_ms=300)
+    flood = asyncio.create_task(run_sipp(flood_xml, door.local[1], flood_dir, calls=400,
+                                         rate=200, timeout_s=20, extra=("-l", "400")))
+    await rec.wait_for(lambda e: isinstance(e, CallOffered), 10)  # the flood is on
+    legit = await run_sipp(caller_xml, door.local[1], caller_dir, calls=5, rate=5,
+                           timeout_s=20, source="127.0.0.2")
+    await flood
+    assert legit.returncode == 0, legit.errors + legit.stderr  # every one got through
+    health = door.socket_health()
+    assert health is not None and health.invites_refused_rate >= 300
+    assert health.invites_refused_capacity == 0
+    assert "Retry-After: 7" in (flood_dir / "uac_basic.msg").read_text(errors="replace") or \
+        "Retry-After: 7" in (flood_dir / "uac_basic.err").read_text(errors="replace")
+
+
+async def test_call_cap_answers_503_with_retry_after(make_door: MakeDoor) -> None:
+    door, _ = await make_door(answering, flood=FloodLimits(max_calls=1, retry_after_s=9))  # type: ignore[misc]
+    first, second = Phone(door.local[1]), Phone(door.local[1])
+    try:
+        first.request("INVITE", cseq=1, body=SDP)
+        await asyncio.to_thread(first.expect, 200, "INVITE")
+        second.request("INVITE", cseq=1, body=SDP)
+        busy = await asyncio.to_thread(second.expect, 503, "INVITE")
+        assert busy.get("retry-after") == "9"
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_an_invite_never_acked_ends_at_timer_h_as_no_ack(make_door: MakeDoor) -> None:
+    door, rec = await make_door(answering, t1_s=0.05)  # type: ignore[misc]
+    phone = Phone(door.local[1])
+    try:
+        phone.request("INVITE", cseq=1, body=SDP)  # and never an ACK
+        await asyncio.to_thread(phone.expect, 200, "INVITE")
+        ended = await rec.wait_for(lambda e: isinstance(e, CallEnded), 10)
+        assert isinstance(ended, CallEnded) and ended.reason is EndReason.NO_ACK
+        bye = await asyncio.to_thread(phone.expect_request, "BYE")
+        assert bye.call_id == phone.call_id
+        assert door.calls == {}
+    finally:
+        phone.close()
+
+
+def test_a_call_never_acked_has_its_own_ticket_outcome() -> None:
+    from datetime import UTC, datetime
+
+    from cti.tickets.rules import CallRecordEvent, automatic_status, derive
+
+    at = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+    timeline = [CallRecordEvent("c1@x", 1, at, "offered", {}),
+                CallRecordEvent("c1@x", 2, at, "ended", {"reason": "no_ack",
+                                                          "hung_up_by": "system"})]
+    facts = derive(timeline)
+    assert facts.outcome == "unconfirmed"  # not an abandoned or interrupted real call
+    assert automatic_status("new", facts, frozenset({"offered", "ended"})) == "closed"
