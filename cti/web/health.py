@@ -51,12 +51,12 @@ async def healthz(request: web.Request) -> web.Response:
     if warnings:
         body["warnings"] = warnings
     if socket is not None:
-        last = socket.last_datagram_at
+        heard = socket.last_datagram_at
         body["sip_socket"] = {
             "bound": socket.bound, "local": socket.local, "send_errors": socket.send_errors,
             "last_send_error": socket.last_send_error or None, "reopened": socket.reopened,
-            "last_datagram_at": None if last is None else wire_time(
-                datetime.fromtimestamp(last, UTC), request.app[SETTINGS].hours.timezone),
+            "last_datagram_at": None if heard is None else wire_time(
+                datetime.fromtimestamp(heard, UTC), request.app[SETTINGS].hours.timezone),
         }
     return reply(body, status=200 if not failing else 503)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -114,3 +115,17 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         assert diff == [], f"models and migrations differ: {diff}"
     finally:
         await engine.dispose()
+
+
+async def test_every_migration_keeps_the_sqlite_search_triggers(tmp_path: Path) -> None:
+    """A migration that rebuilds a table on SQLite (batch mode) drops its triggers with it."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'search.db'}")
+    try:
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            triggers = set((await conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+    finally:
+        await engine.dispose()
+    assert {"ticket_fts_ai", "ticket_fts_ad", "ticket_fts_au", "knowledge_fts_ai", "knowledge_fts_ad",
+            "knowledge_fts_au"} <= triggers

@@ -15,12 +15,15 @@ from tests_support import Prometheus, running_prometheus, wait_for
 from cti.metrics import CtiMetrics
 from cti.metrics.dashboards import dashboards, panel_queries, render
 from cti.metrics.rules import all_expressions, rule_groups
+from cti.reports.schedule import ReportMetrics
 
 from .conftest import MovableClock
 
 
 @pytest.fixture
 def served_metrics(metrics: CtiMetrics, registry: CollectorRegistry) -> Iterator[tuple[CtiMetrics, int]]:
+    # The monthly-report schedule registers its own series on the service's registry; failing.
+    ReportMetrics(registry).failing.set(1)
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     try:
         yield metrics, int(server.server_port)

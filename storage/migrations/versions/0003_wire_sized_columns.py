@@ -31,11 +31,37 @@ WIDENED = (  # table, column, old type, nullable
 )
 
 
+# SQLite's batch mode rebuilds ``tickets`` and so drops the full-text triggers of 0002 with the
+# old table: without them, tickets stored afterwards are never found as similar past answers.
+SQLITE_TICKET_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS ticket_fts_ai AFTER INSERT ON tickets BEGIN
+        INSERT INTO ticket_fts(rowid, summary, answer) VALUES (new.id, new.summary, new.answer);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS ticket_fts_ad AFTER DELETE ON tickets BEGIN
+        INSERT INTO ticket_fts(ticket_fts, rowid, summary, answer)
+        VALUES ('delete', old.id, old.summary, old.answer);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS ticket_fts_au AFTER UPDATE OF summary, answer ON tickets BEGIN
+        INSERT INTO ticket_fts(ticket_fts, rowid, summary, answer)
+        VALUES ('delete', old.id, old.summary, old.answer);
+        INSERT INTO ticket_fts(rowid, summary, answer) VALUES (new.id, new.summary, new.answer);
+    END""",
+    "INSERT INTO ticket_fts(ticket_fts) VALUES ('rebuild')",
+)
+
+
+def _restore_ticket_search() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in SQLITE_TICKET_TRIGGERS:
+            op.execute(statement)
+
+
 def upgrade() -> None:
     for table, column, old, nullable in WIDENED:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(column, type_=sa.Text(), existing_type=old,
                                existing_nullable=nullable)
+    _restore_ticket_search()
     with op.batch_alter_table("escalations") as batch:
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_index("ix_escalations_next_attempt_at", ["next_attempt_at"])
@@ -49,3 +75,4 @@ def downgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(column, type_=old, existing_type=sa.Text(),
                                existing_nullable=nullable)
+    _restore_ticket_search()
