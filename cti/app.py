@@ -18,11 +18,12 @@ from cti.call_center import CallCenter
 from cti.caller_id import NotAPhoneNumber
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
-from cti.console_feed import ConsoleFeed
 from cti.escalation.wiring import Context as EscalationContext
 from cti.escalation.wiring import escalation_context
-from cti.hours import HelpdeskHours
-from cti.incidents import IncidentBoard
+from cti.floor.bindings import binding_problems
+from cti.floor.feed import ConsoleFeed
+from cti.floor.hours import HelpdeskHours
+from cti.floor.incidents import IncidentBoard
 from cti.keys import (
     AUTH,
     CALL_CENTER,
@@ -46,12 +47,13 @@ from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory
 from cti.storage.operators import OperatorRecord, sync_operators
 from cti.storage.tickets import count_calls_since
-from cti.storage.users import count_users
+from cti.storage.users import list_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
 from cti.web import (
     calendar,
     console,
+    desk,
     escalations,
     floor,
     health,
@@ -106,7 +108,7 @@ def build_app(
         reply_base_url=settings.escalation.reply_base_url or None))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
-                  reports.routes, console.routes, knowledge.routes):
+                  reports.routes, console.routes, knowledge.routes, desk.routes):
         app.add_routes(table)
     return app
 
@@ -130,9 +132,13 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
         month_start = now.astimezone(settings.hours.timezone).replace(
             day=1, hour=0, minute=0, second=0, microsecond=0)
         app[METRICS].month_to_date(await count_calls_since(sessions, month_start), now)
-        if await count_users(sessions) == 0:
+        known = await list_users(sessions)
+        if not known:
             log.warning("auth.no_users",
                         hint="create one: cti user add NAME --role admin (password from CTI_PASSWORD)")
+        for problem in binding_problems(known, [o.id for o in settings.operators]):
+            log.warning("auth.operator_binding", kind=problem.kind, subject=problem.subject,
+                        detail=problem.message)
         log.info("database.ready", backend=engine.dialect.name)
         yield
     finally:

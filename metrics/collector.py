@@ -44,6 +44,7 @@ from cti.metrics.labels import (
     DEFAULT_ESCALATION_TARGETS,
     DEFAULT_OPERATOR_STATES,
     DEFAULT_OUTCOMES,
+    DEFAULT_UNROUTED_REASONS,
     HANDLE_BUCKETS,
     QUEUE_WAIT_BUCKETS,
     UnknownLabelError,
@@ -140,6 +141,10 @@ class CtiMetrics:
                           registry=registry)  # fmt: skip
         self._ticket_errors = Counter("cti_tickets_write_errors", "Failed ticket writes",
                                       registry=registry)  # fmt: skip
+        self._unrouted = Counter("cti_calls_unrouted", "Calls that ended before reaching a queue",
+                                 ["reason"], registry=registry)  # fmt: skip
+        for reason in DEFAULT_UNROUTED_REASONS:
+            self._unrouted.labels(reason)
         for service in self._services:
             self._offered.labels(service)
             self._waiting.labels(service).set(0)
@@ -188,6 +193,11 @@ class CtiMetrics:
         self._calls.labels(service, outcome).inc()
         if in_queue and outcome in self._abandon_outcomes:
             self._count_for_service_level(service, answered_in_time=False)
+
+    def call_unrouted(self, reason: str) -> None:
+        """A call ended before any service's queue: after hours, or a hang-up in the menu."""
+        self._check("reason", reason, DEFAULT_UNROUTED_REASONS)
+        self._unrouted.labels(reason).inc()
 
     def call_answered(self, service: str, wait_s: float) -> None:
         self._check("service", service, self._services)

@@ -69,6 +69,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # The configured operator this console user works as (role operator); checked against the
+    # config at start-up and by `cti config check`, so no foreign key to the synced table.
+    operator_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
 
 
 class ApiToken(Base):
@@ -79,6 +82,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    operator_id: Mapped[str | None] = mapped_column(String(32), default=None)  # role operator
 
 
 class WebSession(Base):

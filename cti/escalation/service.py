@@ -16,13 +16,13 @@ import structlog
 
 from cti.clock import Clock
 from cti.config import BusinessCalendar, Service, Settings
-from cti.console_feed import ConsoleFeed
 from cti.errors import IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.escalation import business_time
 from cti.escalation.errors import AlreadyAnswered, NoEscalationContact, WrongReplyToken
 from cti.escalation.message import EscalationContent, content
 from cti.escalation.status import check_transition
 from cti.escalation.tokens import ReplyTokens
+from cti.floor.feed import ConsoleFeed
 from cti.redaction import Redactor
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
@@ -175,7 +175,7 @@ class EscalationService:
         event = {"type": "escalation_answered", **self._event(done),
                  "ticket_status": recorded.ticket_status, "answer": text, "channel": channel}
         if done.ticket_operator_id:
-            self._feed.to_user(done.ticket_operator_id, event)
+            self._feed.to_operator(done.ticket_operator_id, event)
         self._feed.to_floor(event)
         return Answered(done, recorded.ticket_status)
 

@@ -20,7 +20,7 @@ from cti.storage import audit
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import EscalationView
 from cti.web.body import json_object, reply
-from cti.web.security import allow_roles, principal, public
+from cti.web.security import allow_roles, operator_of, principal, public
 
 routes = web.RouteTableDef()
 EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
@@ -66,7 +66,7 @@ def _reference(request: web.Request) -> str:
 
 
 def _own(who: Principal, operator_id: str | None) -> None:
-    if who.role == Role.OPERATOR and operator_id != who.name:
+    if who.role == Role.OPERATOR and operator_id != operator_of(who):
         raise Forbidden("operators escalate and answer their own tickets only")
 
 
@@ -139,7 +139,7 @@ async def list_escalations(request: web.Request) -> web.Response:
     service = request.app[ESCALATIONS]
     now, found = await service.list(
         status=status, ticket_id=ticket_id,
-        operator_id=who.name if who.role == Role.OPERATOR else q.get("operator"),
+        operator_id=operator_of(who) if who.role == Role.OPERATOR else q.get("operator"),
         overdue_only=overdue == "true", limit=limit)
     if who.role in READERS:
         await _audit(request, who.name, who.role.value, "escalations.list", "escalations",

@@ -49,7 +49,7 @@ async def set_state(request: web.Request) -> web.Response:
     if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
         raise NotFound(f"no operator {operator_id!r}")
     by_supervisor = who.role in SUPERVISORS
-    if not by_supervisor and who.name != operator_id:
+    if not by_supervisor and who.operator_id != operator_id:
         raise Forbidden("operators change only their own state")
     if who.role == Role.MANAGER:
         raise Forbidden("managers read the floor; supervisors change it")
@@ -78,7 +78,7 @@ async def extend_wrap_up(request: web.Request) -> web.Response:
     operator_id = request.match_info["id"]
     if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
         raise NotFound(f"no operator {operator_id!r}")
-    if who.role not in SUPERVISORS and who.name != operator_id:
+    if who.role not in SUPERVISORS and who.operator_id != operator_id:
         raise Forbidden("operators extend only their own wrap-up")
     center = request.app[CALL_CENTER]
     decisions = await center.submit(lambda: _apply(center, WrapUpExtended(operator_id)))

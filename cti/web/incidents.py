@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cti.auth import ANY_ROLE, SUPERVISORS
 from cti.errors import InvalidRequest
-from cti.incidents import IncidentNotice
+from cti.floor.incidents import IncidentNotice
 from cti.keys import CALL_CENTER, CLOCK, INCIDENTS, SESSIONS, SETTINGS
 from cti.routing import IncidentPriority
 from cti.storage import audit

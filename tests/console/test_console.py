@@ -65,7 +65,8 @@ async def desk(aiohttp_server: Callable[..., Any], make_settings: Callable[..., 
     await engine.dispose()
     server = await aiohttp_server(build_app(settings, control=network), host="127.0.0.1")
     now = datetime.now(UTC)
-    await add_user(server.app[SESSIONS], "op02", "operator", hash_password("pw-op02-console"), now)
+    await add_user(server.app[SESSIONS], "op02", "operator", hash_password("pw-op02-console"), now,
+                   operator_id="op02")
     await add_user(server.app[SESSIONS], "sv01", "supervisor", hash_password("pw-sv01-console"), now)
     await knowledge.create_article(server.app[SESSIONS], "skysea", knowledge.ArticleText(
         title="USBメモリが使えない", question="USBメモリを挿しても使えない",

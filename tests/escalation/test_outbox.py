@@ -80,7 +80,7 @@ async def test_unsent_mail_survives_a_restart(
     # Not ``as_role``: it would start a third app (and sender) on the same database.
     token = new_secret()
     await add_token(first.app[SESSIONS], "test-operator", "operator", digest(token),
-                    datetime.now(UTC))
+                    datetime.now(UTC), operator_id="test-operator")
     headers = {"Authorization": f"Bearer {token}"}
     reference = await escalate(first, headers, ticket_id, "city")
 

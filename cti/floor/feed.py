@@ -51,9 +51,11 @@ class ConsoleFeed:
     def connected(self) -> int:
         return len(self._subscriptions)
 
-    def to_user(self, name: str, message: dict[str, Any]) -> int:
-        """Send to every console of one user (an operator may have two tabs); how many got it."""
-        return self._send((s for s in self._subscriptions if s.who.name == name), message)
+    def to_operator(self, operator_id: str, message: dict[str, Any]) -> int:
+        """Send to every console of the user bound to one operator (an operator may have two
+        tabs); how many got it."""
+        return self._send((s for s in self._subscriptions if s.who.operator_id == operator_id),
+                          message)
 
     def to_floor(self, message: dict[str, Any]) -> int:
         """Send to every supervisor, manager and admin console."""
