@@ -9,9 +9,20 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cti.auth import ANY_ROLE, SUPERVISORS, Role
+from cti.auth import ANY_ROLE, READERS, SUPERVISORS, Role
 from cti.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from cti.keys import CALL_CENTER, CLOCK, CONSOLE_SOCKETS, FEED, SESSIONS, SETTINGS
+from cti.floor.wallboard import snapshot
+from cti.keys import (
+    CALL_CENTER,
+    CLOCK,
+    CONSOLE_SOCKETS,
+    FEED,
+    HOURS,
+    INCIDENTS,
+    METRICS,
+    SESSIONS,
+    SETTINGS,
+)
 from cti.routing import (
     CallMoved,
     CallTaken,
@@ -144,6 +155,15 @@ async def queues(request: web.Request) -> web.Response:
                      "position": c.position, "priority": c.priority, "level": c.level}
                     for c in q.waiting],
     } for q in center.router.queues(center.now())]})
+
+
+@routes.get("/api/floor")
+@allow_roles(READERS)
+async def wallboard(request: web.Request) -> web.Response:
+    """The wallboard in one read: queues with today's figures, operators, hours, incident, alerts."""
+    app = request.app
+    return reply(snapshot(app[CALL_CENTER], app[SETTINGS], app[METRICS], app[HOURS],
+                          app[INCIDENTS], app[FEED], app[CLOCK]()))
 
 
 @routes.get("/api/events")

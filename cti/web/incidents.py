@@ -7,7 +7,7 @@ from aiohttp import web
 from cti.auth import ANY_ROLE, SUPERVISORS
 from cti.errors import InvalidRequest
 from cti.floor.incidents import IncidentNotice
-from cti.keys import CALL_CENTER, CLOCK, INCIDENTS, SESSIONS, SETTINGS
+from cti.keys import CALL_CENTER, CLOCK, FEED, INCIDENTS, SESSIONS, SETTINGS
 from cti.routing import IncidentPriority
 from cti.storage import audit
 from cti.web.body import json_object, parse_instant, reply
@@ -53,6 +53,7 @@ async def declare(request: web.Request) -> web.Response:
     await _set_priority(request, previous, notice)
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
         now, who.name, who.role.value, "incident.declare", service or "all", notice.as_json()))
+    request.app[FEED].to_everyone({"type": "incident", "incident": notice.as_json()})
     return reply({"incident": notice.as_json()})
 
 
@@ -65,6 +66,7 @@ async def clear(request: web.Request) -> web.Response:
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
         request.app[CLOCK](), who.name, who.role.value, "incident.clear",
         (previous.service or "all") if previous else "none", {}))
+    request.app[FEED].to_everyone({"type": "incident", "incident": None})
     return reply({"incident": None})
 
 
