@@ -60,6 +60,7 @@ from cti.web import (
     incidents,
     knowledge,
     planning,
+    records,
     reports,
     session,
     tickets,
@@ -108,7 +109,8 @@ def build_app(
         reply_base_url=settings.escalation.reply_base_url or None))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
-                  reports.routes, console.routes, knowledge.routes, desk.routes):
+                  reports.routes, console.routes, knowledge.routes, desk.routes,
+                  records.routes):
         app.add_routes(table)
     return app
 

@@ -2,10 +2,12 @@
 import { $, api, loadServices, text } from "./api.js";
 import { fillServiceChoices, onDeskEvent, refreshDesk, startDesk, wireDesk } from "./desk.js";
 import { onFloorEvent, startFloor, wireFloor } from "./floor.js";
+import { startRecords, wireRecords } from "./records.js";
 
 const VIEWS = {
   desk: { roles: ["operator"], label: "受付 / Desk" },
   floor: { roles: ["supervisor", "manager", "admin"], label: "フロア / Floor" },
+  records: { roles: ["supervisor", "manager", "admin"], label: "記録 / Records" },
 };
 let me = null;
 let allowed = [];
@@ -59,6 +61,10 @@ async function start(user, role) {
   await showBanner();
   if (allowed.includes("desk")) await startDesk(me);
   if (allowed.includes("floor")) await startFloor(me);
+  if (allowed.includes("records")) {
+    const operators = await api("GET", "/api/operators");
+    startRecords(me, operators.operators);
+  }
   const wanted = location.hash.slice(1);
   show(allowed.includes(wanted) ? wanted : allowed[0]);
   connect();
@@ -105,4 +111,5 @@ async function onEvent(event) {
 
 wireDesk();
 wireFloor();
+wireRecords();
 api("GET", "/api/session").then((who) => start(who.user, who.role)).catch(() => null);
