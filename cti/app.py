@@ -59,6 +59,7 @@ from cti.web import (
     health,
     incidents,
     knowledge,
+    openapi,
     planning,
     records,
     reports,
@@ -110,7 +111,7 @@ def build_app(
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
                   reports.routes, console.routes, knowledge.routes, desk.routes,
-                  records.routes):
+                  records.routes, openapi.routes):
         app.add_routes(table)
     return app
 

@@ -7,14 +7,29 @@ from aiohttp import web
 from cti.floor import desk
 from cti.keys import CALL_CENTER, SESSIONS
 from cti.web.body import reply
+from cti.web.openapi import documented
 from cti.web.security import allow_any_user, principal
 from cti.web.tickets import ticket_json
 
 routes = web.RouteTableDef()
 
 
+DESK = {
+    "type": "object", "required": ["user", "role", "operator_id", "operator", "call",
+                                   "open_tickets", "ticket_id"],
+    "properties": {
+        "user": {"type": "string"}, "role": {"type": "string"},
+        "operator_id": {"type": ["string", "null"]},
+        "operator": {"type": ["object", "null"]}, "call": {"type": ["object", "null"]},
+        "open_tickets": {"type": "array", "items": {"type": "object"}},
+        "ticket_id": {"type": ["integer", "null"]},
+    },
+}
+
+
 @routes.get("/api/me/desk")
 @allow_any_user
+@documented(response=DESK)
 async def my_desk(request: web.Request) -> web.Response:
     """Who I am, which operator I work as, my state, the call offered to me or that I am
     talking, my open tickets and the one the ticket form should show."""

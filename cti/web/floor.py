@@ -33,6 +33,7 @@ from cti.routing import (
 )
 from cti.storage import audit
 from cti.web.body import json_object, reply
+from cti.web.openapi import documented
 from cti.web.security import allow_any_user, allow_roles, principal
 
 log = structlog.get_logger()
@@ -159,6 +160,14 @@ async def queues(request: web.Request) -> web.Response:
 
 @routes.get("/api/floor")
 @allow_roles(READERS)
+@documented(response={"type": "object", "required": [
+    "services", "operators", "hours", "incident", "alerts"], "properties": {
+    "services": {"type": "array", "items": {"type": "object", "required": [
+        "id", "waiting_count", "longest_wait_s", "waiting", "today"]}},
+    "operators": {"type": "array", "items": {"type": "object", "required": [
+        "id", "state", "in_state_s", "call"]}},
+    "hours": {"type": "object"}, "incident": {"type": ["object", "null"]},
+    "alerts": {"type": "array"}}})
 async def wallboard(request: web.Request) -> web.Response:
     """The wallboard in one read: queues with today's figures, operators, hours, incident, alerts."""
     app = request.app

@@ -18,6 +18,7 @@ from cti.storage import records as store
 from cti.tickets.rules import OUTCOMES
 from cti.tickets.status import STATUSES
 from cti.web.body import parse_instant, reply
+from cti.web.openapi import documented
 from cti.web.security import allow, allow_roles, principal
 from cti.web.tickets import ticket_json
 
@@ -39,6 +40,22 @@ def _bounded(request: web.Request, name: str, max_length: int) -> str | None:
     if value is not None and len(value) > max_length:
         raise InvalidRequest(f"{name} must be at most {max_length} characters", field=name)
     return value
+
+
+TEXT = {"type": "string", "maxLength": 200}
+INSTANT = {"type": "string", "format": "date-time"}
+FILTERS: dict[str, dict[str, Any]] = {
+    "since": INSTANT, "until": INSTANT, "service": TEXT, "category": TEXT, "status": TEXT,
+    "outcome": TEXT, "operator": TEXT, "escalation_target": {"enum": list(TARGETS)}, "q": TEXT,
+}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
+PAGE = {"type": "object", "required": ["tickets", "total", "next_cursor"], "properties": {
+    "tickets": {"type": "array", "items": {"type": "object"}},
+    "total": {"type": "integer", "minimum": 0}, "next_cursor": {"type": ["string", "null"]}}}
+AUDIT = {"type": "object", "required": ["entries", "total", "next_before"], "properties": {
+    "entries": {"type": "array", "items": {"type": "object", "required": [
+        "id", "at", "actor", "role", "action", "target", "detail"]}},
+    "total": {"type": "integer", "minimum": 0}, "next_before": {"type": ["integer", "null"]}}}
 
 
 def record_query(request: web.Request) -> store.RecordQuery:
@@ -74,6 +91,7 @@ async def _audit(request: web.Request, who: Principal, action: str, detail: dict
 
 @routes.get("/api/records")
 @allow_roles(READERS)
+@documented(query={**FILTERS, "cursor": TEXT, "limit": LIMIT}, response=PAGE)
 async def search(request: web.Request) -> web.Response:
     """Tickets matching the filters, newest first: a page, the total, the cursor to the next."""
     query = record_query(request)
@@ -91,6 +109,8 @@ async def search(request: web.Request) -> web.Response:
 
 @routes.get("/api/records/export")
 @allow_roles(READERS)
+@documented(query={**FILTERS, "format": {"enum": ["csv", "xlsx"]}}, content_type=(
+    "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 async def export_records(request: web.Request) -> web.StreamResponse:
     """The filtered list as ``format=csv`` or ``format=xlsx`` (at most 100,000 rows)."""
     kind = request.query.get("format", "csv")
@@ -120,6 +140,8 @@ async def export_records(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/audit")
 @allow(Role.ADMIN)
+@documented(query={"actor": TEXT, "action": TEXT, "before": {"type": "integer"}, "limit": LIMIT},
+            response=AUDIT)
 async def audit_log(request: web.Request) -> web.Response:
     """The audit log, newest first (``actor``, ``action``, ``before`` id, ``limit``)."""
     try:
