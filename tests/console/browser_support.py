@@ -45,8 +45,26 @@ def artefact_dir(tmp_path: Path) -> Path:
 
 
 async def new_page(browser: Any) -> Any:
-    context = await browser.new_context(viewport=VIEWPORT, locale="ja-JP")
+    # bypass_csp: axe-core is injected by the test, not served by the console
+    context = await browser.new_context(viewport=VIEWPORT, locale="ja-JP", bypass_csp=True)
     return await context.new_page()
+
+
+async def screen(page: Any, folder: Path, name: str, *, full_page: bool = False) -> None:
+    """Keep a screenshot of this screen and check it with axe-core: no serious or critical
+    accessibility violation."""
+    await page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+    try:
+        from axe_playwright_python.async_playwright import Axe
+    except ImportError:
+        if os.environ.get("CTI_REQUIRE_PEERS") == "1":
+            pytest.fail("axe-playwright-python is not installed (test extra)")
+        return
+    results = await Axe().run(page)
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at "
+           + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+           for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"{name}: " + "; ".join(bad)
 
 
 async def login(page: Any, base: str, user: str, password: str) -> None:

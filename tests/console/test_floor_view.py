@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from browser_support import artefact_dir, login, new_page
+from browser_support import artefact_dir, login, new_page, screen
 from conftest import PASSWORDS
 from console_support import call_to_menu, settle
 
@@ -59,7 +59,7 @@ async def test_supervisor_moves_takes_forces_declares_and_sees_the_figures(
     row = f"#waiting tr[data-call='{call_id}']"
     await page.wait_for_selector(row, timeout=10_000)
     assert "インターネット分離環境" in await page.inner_text(row)
-    await page.screenshot(path=str(shots / "floor-waiting.png"))
+    await screen(page, shots, "floor-waiting")
 
     await page.select_option(f"{row} select.move-to", "skysea")  # op02 has SKYSEA, but is offline
     await page.click(f"{row} button.move")
@@ -102,7 +102,7 @@ async def test_supervisor_moves_takes_forces_declares_and_sees_the_figures(
     isolation = "#kpis tbody tr[data-service=isolation] td"
     assert await page.locator(isolation).nth(2).inner_text() == "1"  # offered: the menu choice
     await page.wait_for_selector("#floor-alerts li", timeout=10_000)
-    await page.screenshot(path=str(shots / "floor.png"), full_page=True)
+    await screen(page, shots, "floor", full_page=True)
 
     manager = await new_page(browser)
     await login(manager, base, "mgr01", PASSWORDS["mgr01"])

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from browser_support import artefact_dir, login, new_page
+from browser_support import artefact_dir, login, new_page, screen
 from conftest import PASSWORDS
 from console_support import call_to_menu
 
@@ -32,11 +32,11 @@ async def test_a_bound_operator_takes_a_call_and_a_reload_keeps_the_pop_and_the_
     await wrong.fill("input[name=password]", "nope")
     await wrong.click("#login button[type=submit]")
     await wrong.wait_for_selector("#login-error:has-text('パスワードが違います')", timeout=10_000)
-    await wrong.screenshot(path=str(shots / "login.png"))
+    await screen(wrong, shots, "login")
 
     await login(page, base, "alice", PASSWORDS["alice"])
     await page.wait_for_selector("#idle-note:has-text('受付可にすると')", timeout=10_000)
-    await page.screenshot(path=str(shots / "operator-idle.png"))
+    await screen(page, shots, "operator-idle")
     network.set_operator(OP02_URI, OperatorBehaviour.RING)
     await page.wait_for_selector("body[data-live='1']", timeout=10_000)
     await page.keyboard.press("F2")  # 受付可
@@ -62,7 +62,7 @@ async def test_a_bound_operator_takes_a_call_and_a_reload_keeps_the_pop_and_the_
     await page.fill("#answer", "SKYSEAの一時利用申請を案内")
     await page.keyboard.press("Control+Enter")
     await page.wait_for_selector("#saved:has-text('保存しました')", timeout=10_000)
-    await page.screenshot(path=str(shots / "operator-call.png"))
+    await screen(page, shots, "operator-call")
 
     await page.reload()  # mid-call: everything comes back from the server
     await page.wait_for_selector("#call:not([hidden])", timeout=10_000)
@@ -83,7 +83,7 @@ async def test_a_bound_operator_takes_a_call_and_a_reload_keeps_the_pop_and_the_
     await page.fill("#kb-query", "USBメモリ")
     await page.click("#kb-form button[type=submit]")
     await page.wait_for_selector("#kb-results li:has-text('USB一時利用申請')", timeout=10_000)
-    await page.screenshot(path=str(shots / "operator-wrap-up.png"))
+    await screen(page, shots, "operator-wrap-up")
 
     await page.select_option("#away-reason", "meeting")
     await page.keyboard.press("F3")

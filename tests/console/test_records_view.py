@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-from browser_support import artefact_dir, login, new_page
+from browser_support import artefact_dir, login, new_page, screen
 from conftest import PASSWORDS
 from console_support import make_tickets
 
@@ -44,7 +44,7 @@ async def test_manager_searches_opens_exports_and_the_admin_sees_the_reads(
     await page.wait_for_selector("#rec-escalations li:has-text('保守窓口')", timeout=10_000)
     timeline = await page.inner_text("#rec-timeline")
     assert "応答 / Connected" in timeline and "終了 / Ended" in timeline
-    await page.screenshot(path=str(shots / "records.png"), full_page=True)
+    await screen(page, shots, "records", full_page=True)
 
     await page.select_option("#rec-target", "")
     await page.fill("#rec-q", "VPN")
@@ -68,5 +68,5 @@ async def test_manager_searches_opens_exports_and_the_admin_sees_the_reads(
     await admin.wait_for_selector("#audit-log tbody tr:has-text('records.export')", timeout=10_000)
     log = await admin.inner_text("#audit-log")
     assert "ticket.read" in log and "records.search" in log
-    await admin.screenshot(path=str(shots / "audit-log.png"), full_page=True)
+    await screen(admin, shots, "audit-log", full_page=True)
     assert len(ids) == 23
