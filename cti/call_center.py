@@ -314,8 +314,8 @@ class CallCenter:
     async def route_decisions(self, decisions: list[routing.Decision]) -> None:
         for decision in decisions:
             await self._route_decision(decision)
-        if decisions:
-            self._publish_floor()
+        if any(not isinstance(d, routing.Announce) for d in decisions):  # announcements change
+            self._publish_floor()  # nothing on the floor: no wallboard re-read for them
 
     async def _route_decision(self, decision: routing.Decision) -> None:
         call = self._calls.get(getattr(decision, "call_id", ""))

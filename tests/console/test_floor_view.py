@@ -61,8 +61,9 @@ async def test_supervisor_moves_takes_forces_declares_and_sees_the_figures(
     assert "インターネット分離環境" in await page.inner_text(row)
     await screen(page, shots, "floor-waiting")
 
-    await page.select_option(f"{row} select.move-to", "skysea")  # op02 has SKYSEA, but is offline
-    await page.click(f"{row} button.move")
+    await page.check(f"{row} input[name=waiting-call]")
+    await page.select_option("#move-to", "skysea")  # op02 has SKYSEA, but is offline
+    await page.click("#move")
     await page.wait_for_selector(f"{row}:has-text('SKYSEA')", timeout=10_000)
     assert center.router.call(call_id).service == "skysea"
 
@@ -80,8 +81,9 @@ async def test_supervisor_moves_takes_forces_declares_and_sees_the_figures(
     await page.wait_for_selector("#kpis tbody tr[data-service=skysea] td:has-text('+2')",
                                  timeout=10_000)
 
-    await page.select_option(f"{row} select.take-by", "op01")
-    await page.click(f"{row} button.take")
+    await page.check(f"{row} input[name=waiting-call]")
+    await page.select_option("#take-by", "op01")
+    await page.click("#take")
     async with asyncio.timeout(10):
         await center.wait_for(lambda: network.call(call_id).operator_uri == OP01_URI)
     network.operator_answers(call_id)

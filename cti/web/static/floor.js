@@ -27,6 +27,7 @@ export async function startFloor(who) {
   for (const node of document.querySelectorAll(".supervisor-only")) node.hidden = !controls;
   $("incident-service").replaceChildren(option("", "全サービス / All services"),
     ...Object.keys(services).map((id) => option(id, shortName(id))));
+  $("move-to").replaceChildren(...Object.keys(services).map((id) => option(id, shortName(id))));
   $("incident-delta").replaceChildren(...[5, 4, 3, 2, 1, 0, -1, -2, -3, -4, -5]
     .map((d) => option(String(d), d > 0 ? `+${d}` : String(d), d === 0)));
   setInterval(tick, 1000);
@@ -67,9 +68,13 @@ function restoreChoices(kept) {
 
 function render() {
   const kept = keepChoices();
+  const take = $("take-by").value;
+  const moveTo = $("move-to").value;
   const focused = document.activeElement?.closest?.("tr")?.dataset;
   renderBoard();
   restoreChoices(kept);
+  if ([...$("take-by").options].some((o) => o.value === take)) $("take-by").value = take;
+  $("move-to").value = moveTo || $("move-to").value;
   if (focused?.operator) document.querySelector(`#floor-operators tr[data-operator="${focused.operator}"] select`)?.focus();
 }
 
@@ -90,15 +95,7 @@ function renderBoard() {
       el("td", {}, seconds(t.asa_seconds)), el("td", {}, seconds(t.aht_seconds)),
       el("td", {}, s.priority_delta ? `+${s.priority_delta}` : "—"));
   }));
-  const waiting = board.services.flatMap((s) => s.waiting.map((c) => ({ ...c, service: s.id })));
-  $("waiting").tBodies[0].replaceChildren(...waiting.map((c) => el("tr", { dataset: { call: c.call_id } },
-    el("td", {}, shortName(c.service)),
-    el("td", { class: "wait", dataset: { base: c.wait_s, live: "1" } }, seconds(c.wait_s)),
-    el("td", {}, c.state === "offered" ? `呼出中 / Ringing ${c.offered_to.join(", ")}` : `${c.position} 番目 / #${c.position}`),
-    el("td", { class: "actions" }, ...(controls ? callControls(c) : [])))));
-  if (!waiting.length) {
-    $("waiting").tBodies[0].append(el("tr", {}, el("td", { colspan: "4", class: "muted" }, "待ち呼なし / No waiting calls")));
-  }
+  renderWaiting(board.services.flatMap((s) => s.waiting.map((c) => ({ ...c, service: s.id }))), controls);
   $("floor-operators").tBodies[0].replaceChildren(...board.operators.map((o) => el("tr", { dataset: { operator: o.id, state: o.state } },
     el("th", { scope: "row" }, `${o.name}（${o.id}）`),
     el("td", {}, el("span", { class: `state state-${o.state}` }, stateLabel(o.state, o.reason)),
@@ -123,16 +120,48 @@ function renderHours() {
   $("hours-now").className = h.open ? "ok" : "error";
 }
 
-function callControls(call) {
-  const moveTo = el("select", { "aria-label": "移動先 / Move to", class: "move-to" },
-    ...Object.keys(services).filter((id) => id !== call.service).map((id) => option(id, shortName(id))));
-  const takeBy = el("select", { "aria-label": "担当者 / Operator", class: "take-by" },
-    ...board.operators.filter((o) => ["available", "away", "wrap_up"].includes(o.state))
-      .map((o) => option(o.id, `${o.name}（${STATE_LABELS[o.state]}）`)));
-  return [
-    moveTo, el("button", { type: "button", class: "move", onclick: () => act(`/api/calls/${encodeURIComponent(call.call_id)}/move`, { service: moveTo.value }) }, "移動 / Move"),
-    takeBy, el("button", { type: "button", class: "take", disabled: !takeBy.options.length, onclick: () => act(`/api/calls/${encodeURIComponent(call.call_id)}/take`, { operator_id: takeBy.value }) }, "割当 / Take"),
-  ];
+// Waiting rows are keyed by call id and updated in place (100 calls must not cost a full
+// re-render per event); one action bar acts on the selected call.
+function renderWaiting(calls, controls) {
+  const body = $("waiting").tBodies[0];
+  const rows = new Map([...body.querySelectorAll("tr[data-call]")].map((row) => [row.dataset.call, row]));
+  body.querySelector("tr.empty")?.remove();
+  const order = [];
+  for (const call of calls) {
+    let row = rows.get(call.call_id);
+    rows.delete(call.call_id);
+    if (!row) {
+      const pick = el("input", { type: "radio", name: "waiting-call", value: call.call_id,
+        "aria-label": `この待ち呼を選択 / Select this call`, onchange: () => showSelected() });
+      row = el("tr", { dataset: { call: call.call_id } }, el("td", {}, controls ? pick : ""),
+        el("td"), el("td", { class: "wait" }), el("td"));
+    }
+    const cells = row.cells;
+    cells[1].textContent = shortName(call.service);
+    cells[2].dataset.base = call.wait_s;
+    cells[2].dataset.live = "1";
+    cells[2].textContent = seconds(call.wait_s);
+    cells[3].textContent = call.state === "offered" ? `呼出中 / Ringing ${call.offered_to.join(", ")}` : `${call.position} 番目 / #${call.position}`;
+    order.push(row);
+  }
+  for (const stale of rows.values()) stale.remove();
+  order.forEach((row, index) => { if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null); });
+  if (!calls.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: "4", class: "muted" }, "待ち呼なし / No waiting calls")));
+  $("call-actions").hidden = !controls;
+  $("take-by").replaceChildren(...board.operators.filter((o) => ["available", "away", "wrap_up"].includes(o.state))
+    .map((o) => option(o.id, `${o.name}（${STATE_LABELS[o.state]}）`)));
+  showSelected();
+}
+
+function selectedCall() {
+  return document.querySelector("#waiting input[name=waiting-call]:checked")?.value || null;
+}
+
+function showSelected() {
+  const call = selectedCall();
+  text("selected-call", call ? document.querySelector(`#waiting tr[data-call="${CSS.escape(call)}"] td:nth-child(2)`)?.textContent || call : "未選択 / None");
+  $("move").disabled = !call;
+  $("take").disabled = !call || !$("take-by").options.length;
 }
 
 function stateControls(operator) {
@@ -176,4 +205,12 @@ export function wireFloor() {
     await act("/api/incident", body, "PUT");
   });
   $("incident-clear").addEventListener("click", () => act("/api/incident", undefined, "DELETE"));
+  $("move").addEventListener("click", () => {
+    const call = selectedCall();
+    if (call) act(`/api/calls/${encodeURIComponent(call)}/move`, { service: $("move-to").value });
+  });
+  $("take").addEventListener("click", () => {
+    const call = selectedCall();
+    if (call) act(`/api/calls/${encodeURIComponent(call)}/take`, { operator_id: $("take-by").value });
+  });
 }
