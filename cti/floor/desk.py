@@ -36,9 +36,10 @@ async def open_tickets(sessions: store.Sessions, operator_id: str) -> list[store
 
 
 def current_ticket_id(pop: dict[str, Any] | None, open_: list[store.TicketView]) -> int | None:
-    """The ticket the form should show: the current call's, else the newest one still in
-    progress (the operator is in wrap-up or came back after the call ended)."""
+    """The ticket the form should show: the current call's, else the newest one still being
+    worked on (the operator is in wrap-up or came back after the call ended)."""
     if pop is not None:  # a call now: its ticket, or none yet ("ticket_ready" follows)
         return int(pop["ticket_id"]) if pop.get("ticket_id") is not None else None
-    in_progress = [t for t in open_ if t.status == "in_progress"]
-    return in_progress[0].id if in_progress else None
+    # "new" too: the call's end may not be applied yet (the writer moves it to in_progress)
+    working = [t for t in open_ if t.status in ("new", "in_progress")]
+    return working[0].id if working else None
