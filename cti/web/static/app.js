@@ -2,12 +2,14 @@
 import { $, api, loadServices, text } from "./api.js";
 import { fillServiceChoices, onDeskEvent, refreshDesk, startDesk, wireDesk } from "./desk.js";
 import { onFloorEvent, startFloor, wireFloor } from "./floor.js";
+import { showLibrary, startLibrary, wireLibrary } from "./library.js";
 import { startRecords, wireRecords } from "./records.js";
 
 const VIEWS = {
   desk: { roles: ["operator"], label: "受付 / Desk" },
   floor: { roles: ["supervisor", "manager", "admin"], label: "フロア / Floor" },
   records: { roles: ["supervisor", "manager", "admin"], label: "記録 / Records" },
+  library: { roles: ["supervisor", "manager", "admin"], label: "エスカレーション・ナレッジ / Escalations & knowledge" },
 };
 let me = null;
 let allowed = [];
@@ -37,6 +39,7 @@ function show(view) {
     $(`tab-${name}`)?.setAttribute("aria-current", name === view ? "page" : "false");
   }
   history.replaceState(null, "", `#${view}`);
+  if (view === "library") showLibrary();
 }
 
 async function start(user, role) {
@@ -65,6 +68,7 @@ async function start(user, role) {
     const operators = await api("GET", "/api/operators");
     startRecords(me, operators.operators);
   }
+  if (allowed.includes("library")) startLibrary(me);
   const wanted = location.hash.slice(1);
   show(allowed.includes(wanted) ? wanted : allowed[0]);
   connect();
@@ -112,4 +116,5 @@ async function onEvent(event) {
 wireDesk();
 wireFloor();
 wireRecords();
+wireLibrary();
 api("GET", "/api/session").then((who) => start(who.user, who.role)).catch(() => null);
