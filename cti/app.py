@@ -51,6 +51,7 @@ from cti.storage.users import list_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
 from cti.web import (
+    admin,
     calendar,
     console,
     desk,
@@ -111,7 +112,7 @@ def build_app(
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
                   reports.routes, console.routes, knowledge.routes, desk.routes,
-                  records.routes, openapi.routes):
+                  records.routes, openapi.routes, admin.routes):
         app.add_routes(table)
     return app
 

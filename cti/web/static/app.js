@@ -2,6 +2,7 @@
 import { $, api, loadServices, text } from "./api.js";
 import { fillServiceChoices, onDeskEvent, refreshDesk, startDesk, wireDesk } from "./desk.js";
 import { onFloorEvent, startFloor, wireFloor } from "./floor.js";
+import { loadAdmin } from "./admin.js";
 import { showLibrary, startLibrary, wireLibrary } from "./library.js";
 import { startRecords, wireRecords } from "./records.js";
 
@@ -10,6 +11,7 @@ const VIEWS = {
   floor: { roles: ["supervisor", "manager", "admin"], label: "フロア / Floor" },
   records: { roles: ["supervisor", "manager", "admin"], label: "記録 / Records" },
   library: { roles: ["supervisor", "manager", "admin"], label: "エスカレーション・ナレッジ / Escalations & knowledge" },
+  admin: { roles: ["admin"], label: "管理 / Admin" },
 };
 let me = null;
 let allowed = [];
@@ -40,6 +42,7 @@ function show(view) {
   }
   history.replaceState(null, "", `#${view}`);
   if (view === "library") showLibrary();
+  if (view === "admin") loadAdmin().catch(() => null);
 }
 
 async function start(user, role) {
