@@ -15,7 +15,8 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .tables import AuditEntryRow, EscalationRow, TicketRow
-from .tickets import TicketView, _view
+from .tickets import TicketFilter, TicketView, _view
+from .tickets import _filtered as tickets_filtered
 
 Sessions = async_sessionmaker[AsyncSession]
 EXPORT_LIMIT = 100_000  # rows in one CSV/XLSX export
@@ -66,15 +67,12 @@ def _like(text: str) -> str:
 
 
 def _filtered(query: Select[Any], q: RecordQuery) -> Select[Any]:
-    if q.since is not None:
-        query = query.where(TicketRow.received_at >= q.since)
-    if q.until is not None:
-        query = query.where(TicketRow.received_at < q.until)
-    for column, value in ((TicketRow.service, q.service), (TicketRow.category, q.category),
-                          (TicketRow.status, q.status), (TicketRow.outcome, q.outcome),
-                          (TicketRow.operator_id, q.operator_id)):
-        if value is not None:
-            query = query.where(column == value)
+    """The ticket list's filters, plus category, escalation target and words."""
+    query = tickets_filtered(query, TicketFilter(
+        since=q.since, until=q.until, service=q.service, status=q.status, outcome=q.outcome,
+        operator_id=q.operator_id))
+    if q.category is not None:
+        query = query.where(TicketRow.category == q.category)
     if q.escalation_target is not None:
         query = query.where(exists().where(EscalationRow.ticket_id == TicketRow.id,
                                            EscalationRow.target == q.escalation_target))
