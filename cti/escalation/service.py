@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -181,6 +181,15 @@ class EscalationService:
 
     def overdue(self, view: EscalationView, now: datetime) -> bool:
         return business_time.is_overdue(view.due_at, view.answered_at, now)
+
+    def business_age(self, view: EscalationView, now: datetime) -> timedelta | None:
+        """Business time from the escalation to its answer (or to now while it waits); None
+        when the span is too long to count."""
+        try:
+            return business_time.business_time_between(self._calendar, view.created_at,
+                                                       view.answered_at or now)
+        except business_time.NoBusinessDays:
+            return None
 
     def _service(self, service_id: str | None) -> Service | None:
         if service_id is None:

@@ -46,7 +46,8 @@ async def bind(request: web.Request) -> web.Response:
     """``{"operator_id": "op01"}`` binds the user to that operator; ``null`` unbinds (audited)."""
     body = await json_object(request)
     operator_id = body.get("operator_id")
-    if operator_id is not None and operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+    if operator_id is not None and (not isinstance(operator_id, str) or operator_id not in {
+            o.id for o in request.app[SETTINGS].operators}):
         raise InvalidRequest("operator_id must be a configured operator or null", field="operator_id")
     name = request.match_info["name"][:64]
     try:

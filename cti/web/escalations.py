@@ -7,6 +7,7 @@ line). Every other route declares its roles; operators act on their own tickets 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,10 @@ routes = web.RouteTableDef()
 EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 LISTERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 MAX_REFERENCE = 32
+
+
+def _seconds(span: timedelta | None) -> int | None:
+    return None if span is None else round(span.total_seconds())
 
 
 def escalation_json(view: EscalationView, overdue: bool) -> dict[str, Any]:
@@ -145,7 +150,9 @@ async def list_escalations(request: web.Request) -> web.Response:
         await _audit(request, who.name, who.role.value, "escalations.list", "escalations",
                      {"query": dict(q), "count": len(found)})
     return reply({"now": now.isoformat(),
-                  "escalations": [escalation_json(v, service.overdue(v, now)) for v in found]})
+                  "escalations": [{**escalation_json(v, service.overdue(v, now)),
+                                   "business_age_s": _seconds(service.business_age(v, now))}
+                                  for v in found]})
 
 
 def _answered_json(answered: Answered) -> dict[str, Any]:

@@ -114,7 +114,7 @@ async def move_call(request: web.Request) -> web.Response:
     """A supervisor moves a waiting call to another service's queue (keeping its place)."""
     body = await json_object(request)
     service = body.get("service")
-    if service not in {s.id for s in request.app[SETTINGS].services}:
+    if not isinstance(service, str) or service not in {s.id for s in request.app[SETTINGS].services}:
         raise InvalidRequest("service must be a configured service id", field="service")
     return await _floor_action(request, CallMoved(request.match_info["call_id"], service))
 
@@ -125,7 +125,8 @@ async def take_call(request: web.Request) -> web.Response:
     """A supervisor hands a waiting call to a chosen operator (rings their phone now)."""
     body = await json_object(request)
     operator_id = body.get("operator_id")
-    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+    if not isinstance(operator_id, str) or operator_id not in {
+            o.id for o in request.app[SETTINGS].operators}:
         raise InvalidRequest("operator_id must be a configured operator", field="operator_id")
     return await _floor_action(request, CallTaken(request.match_info["call_id"], operator_id))
 

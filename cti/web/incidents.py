@@ -30,7 +30,8 @@ async def declare(request: web.Request) -> web.Response:
     body = await json_object(request)
     now = request.app[CLOCK]()
     service = body.get("service")
-    if service is not None and service not in {s.id for s in request.app[SETTINGS].services}:
+    if service is not None and (not isinstance(service, str) or service not in {
+            s.id for s in request.app[SETTINGS].services}):
         raise InvalidRequest("service must be a configured service id or null", field="service")
     message_ja, message_en = body.get("message_ja"), body.get("message_en", "")
     if not isinstance(message_ja, str) or not message_ja.strip() or len(message_ja) > MAX_MESSAGE:

@@ -34,6 +34,7 @@ async def test_supervisor_follows_escalations_and_keeps_knowledge(
     await page.click("#tab-library")
     await page.wait_for_selector("#esc-table tbody tr:has-text('ESC-T-1')", timeout=10_000)
     assert "保守窓口" in await page.inner_text("#esc-table tbody")
+    assert "時間 / h" in await page.inner_text("#esc-table tbody")  # age in business hours
     await page.select_option("#esc-filter", "answered")
     await page.click("#esc-form button[type=submit]")
     await page.wait_for_selector("#esc-count:has-text('0 件')", timeout=10_000)

@@ -76,6 +76,9 @@ async def test_search_pages_counts_exports_and_audits(client: Client,
     assert len(values) == 2 and values[1][9] == "'=SUM(A1) VPNにつながらない"  # never a formula
     assert values[1][6] == "op02"
 
+    escalations = await (await client.get("/api/escalations", headers=manager)).json()
+    assert [e["business_age_s"] for e in escalations["escalations"]] == [0]  # made "in the future"
+
     admin = await as_role("admin")
     log = await (await client.get("/api/audit", params={"actor": "test-manager"},
                                   headers=admin)).json()
@@ -83,3 +86,10 @@ async def test_search_pages_counts_exports_and_audits(client: Client,
     assert actions.count("records.export") == 2 and "records.search" in actions
     assert log["total"] == len(actions)
     assert (await client.get("/api/audit", headers=manager)).status == 403
+    # found by schemathesis: an object where an id belongs is a 400, never a 500
+    for method, path, body in (("PUT", "/api/users/mgr/operator", {"operator_id": {}}),
+                               ("POST", "/api/calls/c1/move", {"service": {}}),
+                               ("POST", "/api/calls/c1/take", {"operator_id": []}),
+                               ("PUT", "/api/incident", {"message_ja": "x", "service": {}})):
+        answer = await client.request(method, path, json=body, headers=admin)
+        assert answer.status == 400, (path, await answer.text())

@@ -30,7 +30,7 @@ async function loadEscalations() {
     el("td", {}, e.reference), el("td", {}, e.ticket_reference), el("td", {}, e.contact_name || e.target),
     el("td", {}, ESCALATION_STATUS_LABELS[e.status] || e.status), el("td", {}, localTime(e.created_at)),
     el("td", {}, e.due_at ? localTime(e.due_at) : "—"),
-    el("td", {}, e.overdue ? "⚠ 期限超過 / Overdue" : ""),
+    el("td", {}, `${e.business_age_s === null ? "—" : `${(e.business_age_s / 3600).toFixed(1)} 時間 / h`}${e.overdue ? " ⚠ 期限超過 / Overdue" : ""}`),
     el("td", { class: "excerpt" }, e.answer || e.last_error || ""))));
 }
 
