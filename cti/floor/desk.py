@@ -21,7 +21,9 @@ def operator_state(center: CallCenter, operator_id: str) -> dict[str, Any] | Non
     now = center.now()
     return {
         "id": operator_id, "state": view.state, "reason": view.reason,
-        "in_state_s": round(max(0.0, now - view.since), 1), "call_id": view.call_id,
+        # since 0: not changed since the service started (no meaningful duration)
+        "in_state_s": round(max(0.0, now - view.since), 1) if view.since else None,
+        "call_id": view.call_id,
         "pending_state": view.pending_state, "pending_reason": view.pending_reason,
         "wrap_up_left_s": (round(max(0.0, view.wrap_up_ends_at - now), 1)
                            if view.wrap_up_ends_at is not None and view.state == "wrap_up"

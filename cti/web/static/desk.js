@@ -61,7 +61,7 @@ function tick() {
   const op = desk?.operator;
   if (!op) return;
   const passed = (performance.now() - stateAt) / 1000;
-  text("state-clock", seconds(op.in_state_s + passed));
+  text("state-clock", op.in_state_s === null ? "" : seconds(op.in_state_s + passed));
   if (op.state === "wrap_up" && op.wrap_up_left_s !== null) {
     text("wrap-left", seconds(op.wrap_up_left_s - passed));
   }
