@@ -1,25 +1,32 @@
 # The two commands: `make run` (the service on its embedded defaults) and `make test`.
+# `make db` prepares the local PostgreSQL that `make test` uses (role and database `test`).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 STAMP  := $(VENV)/.installed
+# -qq: pip's own progress and this machine's index notices are noise for a first run; errors show.
+PIP    := $(VENV)/bin/pip install -qq
 
-.PHONY: run test bench clean
+.PHONY: run test bench db clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(STAMP): pyproject.toml setup.py
+	@echo "cti: installing into $(VENV) (first run only, about a minute)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) --upgrade pip
+	@$(PIP) -e '.[test]'
+	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/cti db upgrade
-	$(VENV)/bin/cti serve
+	@$(VENV)/bin/cti db upgrade
+	@$(VENV)/bin/cti serve
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+db:
+	@sh tests/postgres-test-db.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

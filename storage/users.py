@@ -108,6 +108,11 @@ async def find_credentials(sessions: Sessions, username: str) -> Credentials | N
         return None if row is None else Credentials(_view(row), row.password_hash)
 
 
+async def count_users(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return len((await session.scalars(select(User.id))).all())
+
+
 async def add_token(
     sessions: Sessions, name: str, role: str, token_hash: str, now: datetime,
     operator_id: str | None = None,
@@ -152,3 +157,14 @@ async def delete_web_session(sessions: Sessions, id_hash: str) -> None:
     async with sessions() as session:
         await session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
         await session.commit()
+
+
+async def revoke_token(sessions: Sessions, token_hash: str) -> bool:
+    """The token stops working at once; False when there was no such token."""
+    async with sessions() as session:
+        row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+        if row is None:
+            return False
+        row.revoked = True
+        await session.commit()
+        return True

@@ -90,7 +90,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         asyncio.run(_admin("SELECT 1"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+        message = (f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}; run `make db` "
+                   "(or set CTI_TEST_POSTGRES_URL)")
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (CTI_REQUIRE_POSTGRES=1)")
         pytest.skip(message)

@@ -88,6 +88,7 @@ async def _serve(settings: Settings) -> int:
         await runner.cleanup()
         return EXIT_FAILED
     log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
+    print(await _welcome(settings, runner.app), file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,6 +98,26 @@ async def _serve(settings: Settings) -> int:
     await runner.cleanup()
     log.info("service.stopped")
     return 0
+
+
+async def _welcome(settings: Settings, app: web.Application) -> str:
+    """What a person starting the service needs to know, and nothing else."""
+    from cti.keys import SESSIONS
+    from cti.storage.users import count_users
+
+    sip = settings.sip
+    lines = ["", "cti is running. / cti が起動しました。",
+             f"  console / コンソール:  http://{settings.http.listen}/",
+             f"  metrics:               http://{settings.http.listen}/metrics"]
+    if sip.mode == "off":
+        lines.append("  SIP:                   off")
+    else:
+        lines.append(f"  SIP ({sip.mode}):  sip:{sip.username}@{sip.listen} (UDP)")
+    if await count_users(app[SESSIONS]) == 0:
+        lines += ["  No console user yet. Create the first one (in another terminal):",
+                  "    .venv/bin/cti user add admin --role admin"]
+    lines.append("  Stop with Ctrl-C. / 停止は Ctrl-C。")
+    return "\n".join(lines) + "\n"
 
 
 async def _db_upgrade(settings: Settings) -> int:
