@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # for `import console_support`
 
 from browser_support import launch
+from console_support import PASSWORDS
 
 from cti.app import build_app
 from cti.auth import hash_password
@@ -22,9 +23,6 @@ from cti.keys import SESSIONS
 from cti.sip.memory import MemoryPhoneNetwork
 from cti.storage import knowledge
 from cti.storage.users import add_user
-
-PASSWORDS = {"alice": "pw-alice-console", "sv01": "pw-sv01-console", "mgr01": "pw-mgr01-console",
-             "admin": "pw-admin-console"}
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from cti.tickets.rules import CallRecordEvent
 from cti.tickets.status import check_transition
 
 T0 = datetime(2027, 4, 5, 0, 30, tzinfo=UTC)  # 09:30 in Sapporo
+PASSWORDS = {"alice": "pw-alice-console", "sv01": "pw-sv01-console", "mgr01": "pw-mgr01-console",
+             "admin": "pw-admin-console"}  # the console fixture's users (invented)
 
 
 async def settle(app: Any, predicate: Callable[[], bool]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from browser_support import artefact_dir, login, new_page, screen
-from conftest import PASSWORDS
+from console_support import PASSWORDS
 
 from cti.auth import hash_password
 from cti.keys import SESSIONS

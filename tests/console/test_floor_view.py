@@ -11,8 +11,7 @@ from typing import Any
 
 import aiohttp
 from browser_support import artefact_dir, login, new_page, screen
-from conftest import PASSWORDS
-from console_support import call_to_menu, settle
+from console_support import PASSWORDS, call_to_menu, settle
 
 from cti.auth import digest, new_secret
 from cti.keys import CALL_CENTER, SESSIONS, SETTINGS

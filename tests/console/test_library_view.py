@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from browser_support import artefact_dir, login, new_page, screen
-from conftest import PASSWORDS
-from console_support import T0, make_tickets
+from console_support import PASSWORDS, T0, make_tickets
 
 from cti.keys import SESSIONS
 from cti.sip.memory import MemoryPhoneNetwork

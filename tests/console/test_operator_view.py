@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from browser_support import artefact_dir, login, new_page, screen
-from conftest import PASSWORDS
-from console_support import call_to_menu
+from console_support import PASSWORDS, call_to_menu
 
 from cti.keys import CALL_CENTER, SESSIONS
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour

@@ -9,8 +9,7 @@ from typing import Any
 
 import openpyxl
 from browser_support import artefact_dir, login, new_page, screen
-from conftest import PASSWORDS
-from console_support import make_tickets
+from console_support import PASSWORDS, make_tickets
 
 from cti.sip.memory import MemoryPhoneNetwork
 
