@@ -66,7 +66,8 @@ async def main(calls: int) -> None:
     headers: dict[str, dict[str, str]] = {}
     for op in settings.operators:
         secret = new_secret()
-        await add_token(app[SESSIONS], op.id, "operator", digest(secret), datetime.now(UTC))
+        await add_token(app[SESSIONS], op.id, "operator", digest(secret), datetime.now(UTC),
+                        operator_id=op.id)
         headers[op.id] = {"Authorization": f"Bearer {secret}"}
         network.set_operator(op.uri, OperatorBehaviour.RING)
     latencies: list[float] = []

@@ -19,11 +19,12 @@ from cti.auth import Authenticator
 from cti.call_center import CallCenter
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
-from cti.console_feed import ConsoleFeed
 from cti.escalation.wiring import Context as EscalationContext
 from cti.escalation.wiring import escalation_context
-from cti.hours import HelpdeskHours
-from cti.incidents import IncidentBoard
+from cti.floor.bindings import binding_problems
+from cti.floor.feed import ConsoleFeed
+from cti.floor.hours import HelpdeskHours
+from cti.floor.incidents import IncidentBoard
 from cti.keys import (
     AUTH,
     CALL_CENTER,
@@ -52,18 +53,22 @@ from cti.storage import create_engine, require_current, session_factory
 from cti.storage.operators import OperatorRecord, sync_operators
 from cti.storage.recovery import close_unfinished_calls
 from cti.storage.tickets import count_calls_since
-from cti.storage.users import count_users
+from cti.storage.users import list_users
 from cti.tickets.journal import Journal
 from cti.tickets.writer import TicketWriter
 from cti.web import (
+    admin,
     calendar,
     console,
+    desk,
     escalations,
     floor,
     health,
     incidents,
     knowledge,
+    openapi,
     planning,
+    records,
     reports,
     session,
     tickets,
@@ -130,7 +135,8 @@ def build_app(
     app.cleanup_ctx.append(schedule_context(report_mailer))
     for table in (health.routes, session.routes, calendar.routes, tickets.routes, floor.routes,
                   planning.routes, incidents.routes, escalations.routes,
-                  reports.routes, console.routes, knowledge.routes):
+                  reports.routes, console.routes, knowledge.routes, desk.routes,
+                  records.routes, openapi.routes, admin.routes):
         app.add_routes(table)
     return app
 
@@ -160,9 +166,13 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
         month_start = now.astimezone(settings.hours.timezone).replace(
             day=1, hour=0, minute=0, second=0, microsecond=0)
         app[METRICS].month_to_date(await count_calls_since(sessions, month_start), now)
-        if await count_users(sessions) == 0:
+        known = await list_users(sessions)
+        if not known:
             log.warning("auth.no_users",
                         hint="create one: cti user add NAME --role admin (password from CTI_PASSWORD)")
+        for problem in binding_problems(known, [o.id for o in settings.operators]):
+            log.warning("auth.operator_binding", kind=problem.kind, subject=problem.subject,
+                        detail=problem.message)
         log.info("database.ready", backend=engine.dialect.name)
         yield
     finally:

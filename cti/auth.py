@@ -39,6 +39,7 @@ class Principal:
     name: str
     role: Role
     via: str  # "session" or "token"
+    operator_id: str | None = None  # the configured operator this user works as (users only)
 
 
 _hasher = PasswordHasher()
@@ -99,15 +100,20 @@ class Authenticator:
         await users.add_web_session(
             self._sessions, digest(session_id), found.user.id, now, now + self._lifetime
         )
-        return LoginResult(session_id, Principal(found.user.username, Role(found.user.role), "session"))
+        return LoginResult(session_id, _principal(found.user))
 
     async def logout(self, session_id: str) -> None:
         await users.delete_web_session(self._sessions, digest(session_id))
 
     async def from_session(self, session_id: str, now: datetime) -> Principal | None:
         user = await users.find_web_session(self._sessions, digest(session_id), now)
-        return None if user is None else Principal(user.username, Role(user.role), "session")
+        return None if user is None else _principal(user)
 
     async def from_token(self, token: str, now: datetime) -> Principal | None:
         found = await users.find_token(self._sessions, digest(token), now)
-        return None if found is None else Principal(found.name, Role(found.role), "token")
+        return None if found is None else Principal(found.name, Role(found.role), "token",
+                                                   found.operator_id)
+
+
+def _principal(user: users.UserView) -> Principal:
+    return Principal(user.username, Role(user.role), "session", user.operator_id)

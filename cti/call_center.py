@@ -19,8 +19,8 @@ import structlog
 
 from cti import routing
 from cti.clock import Clock
-from cti.console_feed import ConsoleFeed
-from cti.hours import HelpdeskHours
+from cti.floor.feed import ConsoleFeed
+from cti.floor.hours import HelpdeskHours
 from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy, NotAPhoneNumber
 from cti.sip import events as sip
@@ -59,7 +59,10 @@ class ActiveCall:
     leg_operator: str | None = None  # whose phone the outbound leg is ringing now
     next_operator: str | None = None  # offered while the previous leg had not ended yet
     connected: bool = False
+    connected_at: float | None = None  # routing clock, for the handle time
+    after_hours: bool = False
     hang_up_after_playback: bool = False
+    pop: dict[str, Any] | None = None  # the last screen pop sent for this call
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -184,7 +187,7 @@ class CallCenter:
         the database (so the ticket is theirs to open), tell their console it is ready."""
         self._tickets[event.call_id] = ticket_id
         if event.kind == "operator_offered" and event.data.get("operator_id"):
-            self._feed.to_user(str(event.data["operator_id"]), {
+            self._feed.to_operator(str(event.data["operator_id"]), {
                 "type": "ticket_ready", "call_id": event.call_id, "ticket_id": ticket_id})
 
     def _next_deadline(self) -> float | None:
@@ -267,6 +270,7 @@ class CallCenter:
             if status.open:
                 await self._ivr_decisions(call, call.ivr.start(now))
                 return
+            call.after_hours = True
             await self._record(call, "after_hours", {"reason_code": status.reason_code})
             reopen = (status.next_open.astimezone(self._hours.calendar_zone)
                       if status.next_open else None)
@@ -283,8 +287,10 @@ class CallCenter:
                                                 if call.connected
                                                 else routing.CallerHungUp(call.call_id))
                 await self.route_decisions(self.router.handle(routing_event, now))
-            elif call.ivr.state is not ivr.IvrState.IDLE:  # IDLE: gone before we answered
-                call.ivr.caller_hung_up(now)
+            else:
+                if call.ivr.state is not ivr.IvrState.IDLE:  # IDLE: gone before we answered
+                    call.ivr.caller_hung_up(now)
+                self._metrics.call_unrouted("after_hours" if call.after_hours else "menu_hangup")
         finally:
             await self._record(call, "ended", {"reason": str(event.reason),
                                                "hung_up_by": str(event.hung_up_by)})
@@ -346,8 +352,8 @@ class CallCenter:
     async def route_decisions(self, decisions: list[routing.Decision]) -> None:
         for decision in decisions:
             await self._route_decision(decision)
-        if decisions:
-            self._publish_floor()
+        if any(not isinstance(d, routing.Announce) for d in decisions):  # announcements change
+            self._publish_floor()  # nothing on the floor: no wallboard re-read for them
 
     async def _route_decision(self, decision: routing.Decision) -> None:
         call = self._calls.get(getattr(decision, "call_id", ""))
@@ -367,6 +373,7 @@ class CallCenter:
                     call.next_operator = operator_id
             case routing.Connect(operator_id=operator_id, waited_s=waited) if call:
                 call.operator_id, call.connected = operator_id, True
+                call.connected_at = self._monotonic()
                 await self._record(call, "connected", {"operator_id": operator_id})
                 self._metrics.call_answered(decision.service, waited)
             case routing.Overflow(level=level) if call:
@@ -386,10 +393,12 @@ class CallCenter:
                                      CALLBACK_PROMPT if reachable else UNAVAILABLE_PROMPT)
             case routing.CallClosed(outcome=outcome, service=service):
                 self._metrics.call_ended(service, outcome)
+                if call is not None and call.connected_at is not None:
+                    self._metrics.call_finished(service, self._monotonic() - call.connected_at)
             case routing.OperatorStateChanged() | routing.OperatorStatePending() | \
                     routing.WrapUpScheduled():
                 self._feed.to_floor({"type": "operator", **_plain(decision)})
-                self._feed.to_user(decision.operator_id, {"type": "my_state", **_plain(decision)})
+                self._feed.to_operator(decision.operator_id, {"type": "my_state", **_plain(decision)})
             case routing.NotifySupervisor():
                 self._feed.to_floor({"type": "alert", **_plain(decision)})
                 log.warning("routing.supervisor_alert", kind=decision.kind,
@@ -405,12 +414,23 @@ class CallCenter:
         await self._sip.connect_to_operator(call.call_id, self._uris[operator_id],
                                             self._ring_timeout_s)
 
+    def screen_pop_for(self, operator_id: str) -> dict[str, Any] | None:
+        """The screen pop of the call ringing or connected to ``operator_id`` now (a console
+        that reloads or logs in late shows it again), with the ticket id once known."""
+        view = next((v for v in self.router.operators() if v.operator_id == operator_id), None)
+        call = self._calls.get(view.call_id) if view is not None and view.call_id else None
+        if call is None or call.pop is None or call.operator_id != operator_id:
+            return None
+        return {**call.pop, "ticket_id": self._tickets.get(call.call_id),
+                "connected": call.connected}
+
     def _screen_pop(self, call: ActiveCall, offer: routing.Offer) -> None:
-        delivered = self._feed.to_user(offer.operator_id, {
+        call.pop = {
             "type": "screen_pop", "call_id": call.call_id, "service": offer.service,
             "caller": call.caller_display, "waited_s": round(offer.waited_s, 1),
             "ticket_id": self._tickets.get(call.call_id), "level": offer.level,
-        })
+        }
+        delivered = self._feed.to_operator(offer.operator_id, call.pop)
         log.info("console.screen_pop", call_id=call.call_id, operator=offer.operator_id,
                  consoles=delivered)
 

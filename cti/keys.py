@@ -10,12 +10,12 @@ from cti.auth import Authenticator
 from cti.call_center import CallCenter
 from cti.clock import Clock
 from cti.config import Settings
-from cti.console_feed import ConsoleFeed
 from cti.escalation.outbox import EscalationOutbox
 from cti.escalation.overdue import OverdueWatch
 from cti.escalation.service import EscalationService
-from cti.hours import HelpdeskHours
-from cti.incidents import IncidentBoard
+from cti.floor.feed import ConsoleFeed
+from cti.floor.hours import HelpdeskHours
+from cti.floor.incidents import IncidentBoard
 from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy
 from cti.privacy.redaction import Redactor

@@ -26,7 +26,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from cti.metrics.definitions import answered_in_time
-from cti.metrics.definitions import service_level as service_level_ratio
 from cti.metrics.erlang import StaffingError, staffing
 from cti.metrics.forecast import (
     DEFAULT_AHT_SECONDS,
@@ -47,10 +46,12 @@ from cti.metrics.labels import (
     DEFAULT_ESCALATION_TARGETS,
     DEFAULT_OPERATOR_STATES,
     DEFAULT_OUTCOMES,
+    DEFAULT_UNROUTED_REASONS,
     HANDLE_BUCKETS,
     QUEUE_WAIT_BUCKETS,
     UnknownLabelError,
 )
+from cti.metrics.today import DayTally, TodayFigures
 
 log = structlog.get_logger(__name__)
 
@@ -129,8 +130,7 @@ class CtiMetrics:
         self._lock = threading.Lock()
         self._arrivals = {s: deque[float](maxlen=ARRIVALS_KEPT) for s in self._services}
         self._handles = {s: deque[float](maxlen=handle_samples) for s in self._services}
-        self._sl_day: dt.date | None = None
-        self._sl_counts: dict[str, list[int]] = {}
+        self._today = DayTally(self._services)
         self._mtd = 0
         self._mtd_month: tuple[int, int] | None = None
         self._open_escalations = dict.fromkeys(self._targets, 0)
@@ -169,6 +169,10 @@ class CtiMetrics:
         self._tickets_rejected = Counter(
             "cti_tickets_rejected", "Call records the database can never accept, set aside",
             registry=registry)
+        self._unrouted = Counter("cti_calls_unrouted", "Calls that ended before reaching a queue",
+                                 ["reason"], registry=registry)  # fmt: skip
+        for reason in DEFAULT_UNROUTED_REASONS:
+            self._unrouted.labels(reason)
         for service in self._services:
             self._offered.labels(service)
             self._waiting.labels(service).set(0)
@@ -208,6 +212,7 @@ class CtiMetrics:
             self._arrivals[service].append(now.timestamp())
             self._roll_month(now)
             self._mtd += 1
+        self._count_today(now, lambda today: today.offered(service))
 
     def call_ended(self, service: str, outcome: str, *, in_queue: bool = True) -> None:
         """A call reached its end.  An abandon counts against the service level when the
@@ -216,19 +221,25 @@ class CtiMetrics:
         self._check("outcome", outcome, self._outcomes)
         self._calls.labels(service, outcome).inc()
         if in_queue and outcome in self._abandon_outcomes:
-            self._count_for_service_level(service, answered_in_time=False)
+            self._count_today(self._now(), lambda today: today.abandoned(service))
+
+    def call_unrouted(self, reason: str) -> None:
+        """A call ended before any service's queue: after hours, or a hang-up in the menu."""
+        self._check("reason", reason, DEFAULT_UNROUTED_REASONS)
+        self._unrouted.labels(reason).inc()
 
     def call_answered(self, service: str, wait_s: float) -> None:
         self._check("service", service, self._services)
         self._queue_wait.labels(service).observe(wait_s)
-        self._count_for_service_level(
-            service, answered_in_time=answered_in_time(wait_s, self._threshold))
+        in_time = answered_in_time(wait_s, self._threshold)
+        self._count_today(self._now(), lambda today: today.answered(service, wait_s, in_time=in_time))
 
     def call_finished(self, service: str, handle_s: float) -> None:
         self._check("service", service, self._services)
         self._handle.labels(service).observe(handle_s)
         with self._lock:
             self._handles[service].append(handle_s)
+        self._count_today(self._now(), lambda today: today.finished(service, handle_s))
 
     def queue_changed(self, service: str, waiting: int, longest_wait_s: float) -> None:
         self._check("service", service, self._services)
@@ -326,21 +337,20 @@ class CtiMetrics:
             self._mtd = 0
             self._mtd_month = (now.year, now.month)
 
-    def _count_for_service_level(self, service: str, *, answered_in_time: bool) -> None:
-        now = self._now()
+    def _count_today(self, now: dt.datetime, count: Callable[[DayTally], None]) -> None:
+        """Today's figures count business hours only."""
         if not self.is_open(now):
             return
         with self._lock:
-            self._roll_day(now.date())
-            counts = self._sl_counts.setdefault(service, [0, 0])
-            counts[0] += int(answered_in_time)
-            counts[1] += 1
+            self._today.roll(now.date())
+            count(self._today)
 
-    def _roll_day(self, today: dt.date) -> None:
-        """A new day's service level starts empty (so yesterday's never alerts this morning)."""
-        if self._sl_day != today:
-            self._sl_day = today
-            self._sl_counts = {}
+    def today(self) -> list[TodayFigures]:
+        """Today's offered / answered / abandoned / service level / ASA / AHT per service."""
+        now = self._now()
+        with self._lock:
+            self._today.roll(now.date())
+            return self._today.figures()
 
     def _days(self, year: int, month: int) -> tuple[dt.date, ...]:
         key = (year, month)
@@ -378,15 +388,21 @@ class CtiMetrics:
             "cti_service_level_ratio",
             "Share of today's queued calls (business hours) answered within the threshold",
             labels=["service"])  # fmt: skip
+        counts_today = GaugeMetricFamily(
+            "cti_calls_today", "Today's calls in business hours (offered, answered, abandoned)",
+            labels=["service", "kind"])  # fmt: skip
+        means_today = GaugeMetricFamily(
+            "cti_mean_seconds_today",
+            "Today's average speed of answer (kind=answer) and handle time (kind=handle)",
+            labels=["service", "kind"])  # fmt: skip
         families = (mtd, base, expected, forecast, open_now, planned, rate, recommended,
-                    service_level, longest)  # fmt: skip
+                    service_level, longest, counts_today, means_today)  # fmt: skip
         if now is None:
             return families
         with self._lock:
             self._roll_month(now)
-            self._roll_day(now.date())
-            ratios = {s: r for s, c in self._sl_counts.items()
-                      if (r := service_level_ratio(c[0], c[1])) is not None}
+            self._today.roll(now.date())
+            today = self._today.figures()
             waits = {s: w + max(0.0, now.timestamp() - at) if at else 0.0
                      for s, (w, at) in self._longest_waits.items()}  # fmt: skip
             month_to_date = self._mtd
@@ -403,8 +419,14 @@ class CtiMetrics:
         forecast.add_metric([], projected)
         open_now.add_metric([], 1.0 if is_open else 0.0)
         planned.add_metric([], self._planned(now, days, baseline * scale) if is_open else 0.0)
-        for service, ratio in ratios.items():
-            service_level.add_metric([service], ratio)
+        for figures in today:
+            if figures.service_level is not None:
+                service_level.add_metric([figures.service], figures.service_level)
+            for kind in ("offered", "answered", "abandoned"):
+                counts_today.add_metric([figures.service, kind], getattr(figures, kind))
+            for kind, mean in (("answer", figures.asa_seconds), ("handle", figures.aht_seconds)):
+                if mean is not None:
+                    means_today.add_metric([figures.service, kind], mean)
         for service, wait in waits.items():
             longest.add_metric([service], wait)
         for service in self._services:

@@ -14,6 +14,8 @@ DEFAULT_OUTCOMES: tuple[str, ...] = (
     "after_hours",
     "failed",
 )
+# Calls that ended before reaching a service's queue (no service label to count them under).
+DEFAULT_UNROUTED_REASONS: tuple[str, ...] = ("after_hours", "menu_hangup")
 # cti.routing's OperatorState values.
 DEFAULT_OPERATOR_STATES: tuple[str, ...] = (
     "offline",

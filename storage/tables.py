@@ -69,6 +69,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # The configured operator this console user works as (role operator); checked against the
+    # config at start-up and by `cti config check`, so no foreign key to the synced table.
+    operator_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
 
 
 class ApiToken(Base):
@@ -83,6 +86,7 @@ class ApiToken(Base):
     # The user the token acts for, if any: disabling that user stops the token at once.
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[str | None] = mapped_column(String(32), default=None)  # role operator
 
 
 class WebSession(Base):

@@ -51,6 +51,7 @@ class TicketFilter:
     outcome: str | None = None
     operator_id: str | None = None
     caller_hash: str | None = None
+    statuses: frozenset[str] | None = None  # any of these (with ``status``: both must hold)
     limit: int = 200
 
 
@@ -193,6 +194,8 @@ def _filtered(query: Select[Any], f: TicketFilter) -> Select[Any]:
                           (TicketRow.caller_hash, f.caller_hash)):
         if value is not None:
             query = query.where(column == value)
+    if f.statuses is not None:
+        query = query.where(TicketRow.status.in_(sorted(f.statuses)))
     return query
 
 

@@ -26,6 +26,13 @@ class UserView:
     username: str
     role: str
     disabled: bool
+    operator_id: str | None = None
+
+
+class OperatorTaken(ValueError):
+    def __init__(self, operator_id: str) -> None:
+        super().__init__(f"operator {operator_id!r} is already bound to another user")
+        self.operator_id = operator_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,7 @@ class TokenView:
     id: int
     name: str
     role: str
+    operator_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +61,44 @@ class TokenListing:
 
 
 def _view(row: User) -> UserView:
-    return UserView(row.id, row.username, row.role, row.disabled)
+    return UserView(row.id, row.username, row.role, row.disabled, row.operator_id)
 
 
 async def add_user(
-    sessions: Sessions, username: str, role: str, password_hash: str, now: datetime
+    sessions: Sessions, username: str, role: str, password_hash: str, now: datetime,
+    operator_id: str | None = None,
 ) -> UserView:
     async with sessions() as session:
+        if operator_id is not None and await session.scalar(
+                select(User.id).where(User.operator_id == operator_id)) is not None:
+            raise OperatorTaken(operator_id)
         row = User(username=username, role=role, password_hash=password_hash, disabled=False,
-                   created_at=now)
+                   created_at=now, operator_id=operator_id)
         session.add(row)
         try:
             await session.commit()
         except IntegrityError:
             raise DuplicateUser(username) from None
+        return _view(row)
+
+
+async def list_users(sessions: Sessions) -> list[UserView]:
+    async with sessions() as session:
+        rows = (await session.scalars(select(User).order_by(User.username))).all()
+        return [_view(row) for row in rows]
+
+
+async def bind_operator(sessions: Sessions, username: str, operator_id: str | None) -> UserView:
+    """Bind (or with None, unbind) a user to a configured operator id."""
+    async with sessions() as session:
+        row = await session.scalar(select(User).where(User.username == username))
+        if row is None:
+            raise LookupError(username)
+        if operator_id is not None and await session.scalar(select(User.id).where(
+                User.operator_id == operator_id, User.id != row.id)) is not None:
+            raise OperatorTaken(operator_id)
+        row.operator_id = operator_id
+        await session.commit()
         return _view(row)
 
 
@@ -94,14 +126,14 @@ async def count_users(sessions: Sessions) -> int:
 
 async def add_token(
     sessions: Sessions, name: str, role: str, token_hash: str, now: datetime, *,
-    expires_at: datetime | None = None, user_id: int | None = None,
+    expires_at: datetime | None = None, user_id: int | None = None, operator_id: str | None = None,
 ) -> TokenView:
     async with sessions() as session:
         row = ApiToken(name=name, role=role, token_hash=token_hash, revoked=False, created_at=now,
-                       expires_at=expires_at, user_id=user_id)
+                       expires_at=expires_at, user_id=user_id, operator_id=operator_id)
         session.add(row)
         await session.commit()
-        return TokenView(row.id, row.name, row.role)
+        return TokenView(row.id, row.name, row.role, row.operator_id)
 
 
 async def find_token(sessions: Sessions, token_hash: str,
@@ -117,7 +149,7 @@ async def find_token(sessions: Sessions, token_hash: str,
                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > at),
                    or_(ApiToken.user_id.is_(None), User.disabled.is_(False)))
         )
-        return None if row is None else TokenView(row.id, row.name, row.role)
+        return None if row is None else TokenView(row.id, row.name, row.role, row.operator_id)
 
 
 async def list_tokens(sessions: Sessions) -> list[TokenListing]:
@@ -142,11 +174,6 @@ async def find_user(sessions: Sessions, username: str) -> UserView | None:
     async with sessions() as session:
         row = await session.scalar(select(User).where(User.username == username))
         return None if row is None else _view(row)
-
-
-async def list_users(sessions: Sessions) -> list[UserView]:
-    async with sessions() as session:
-        return [_view(r) for r in (await session.scalars(select(User).order_by(User.username)))]
 
 
 async def _change_user(sessions: Sessions, username: str, *, end_sessions: bool,

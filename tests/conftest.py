@@ -184,6 +184,6 @@ def as_role(client: TestClient) -> Callable[[str], object]:  # type: ignore[type
     async def make(role: str) -> dict[str, str]:
         token = new_secret()
         await add_token(client.app[SESSIONS], f"test-{role}", role, digest(token),
-                        datetime.now(UTC))
+                        datetime.now(UTC), operator_id="test-operator" if role == "operator" else None)
         return {"Authorization": f"Bearer {token}"}
     return make

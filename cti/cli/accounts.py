@@ -29,7 +29,15 @@ def register(sub: SubParsers) -> None:
     add = with_config(user_sub.add_parser("add", help="add a user (password: $CTI_PASSWORD or prompt)"))
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.set_defaults(run=lambda settings, args: asyncio.run(_user_add(settings, args.name, Role(args.role))))
+    add.add_argument("--operator", metavar="OPERATOR_ID",
+                     help="the configured operator this user works as (required for --role operator)")
+    add.set_defaults(run=lambda settings, args: asyncio.run(
+        _user_add(settings, args.name, Role(args.role), args.operator)))
+    bind = with_config(user_sub.add_parser("bind", help="bind a user to a configured operator"))
+    bind.add_argument("name")
+    bind.add_argument("--operator", required=True, metavar="OPERATOR_ID")
+    bind.set_defaults(run=lambda settings, args: asyncio.run(
+        _user_bind(settings, args.name, args.operator)))
     for command, disabled, text in (("disable", True, "refuse the user's logins, sessions and tokens"),
                                     ("enable", False, "let a disabled user log in again")):
         parser = with_config(user_sub.add_parser(command, help=text))
@@ -52,12 +60,27 @@ def register(sub: SubParsers) -> None:
                         help="30d, 12h, a date YYYY-MM-DD, or never (default: [auth] token_days)")
     create.add_argument("--user", metavar="NAME",
                         help="the user the token acts for: disabling them stops it")
+    create.add_argument("--operator", metavar="OPERATOR_ID",
+                        help="the configured operator the token acts as (required for --role operator)")
     create.set_defaults(run=_token_create_command)
     token_list = with_config(token_sub.add_parser("list", help="every token (never the secret)"))
     token_list.set_defaults(run=lambda settings, args: asyncio.run(_token_list(settings)))
     revoke = with_config(token_sub.add_parser("revoke", help="stop a token at once"))
     revoke.add_argument("token_id", type=int, metavar="ID", help="the id from `cti token list`")
     revoke.set_defaults(run=lambda settings, args: asyncio.run(_token_revoke(settings, args.token_id)))
+
+
+def _check_operator(settings: Settings, role: Role, operator_id: str | None) -> None:
+    """An operator works as exactly one configured operator; other roles take no calls."""
+    configured = [o.id for o in settings.operators]
+    if role == Role.OPERATOR and operator_id is None:
+        raise Refused(f"--role operator needs --operator (one of {', '.join(configured)})",
+                      EXIT_CONFIG)
+    if role != Role.OPERATOR and operator_id is not None:
+        raise Refused("--operator is for --role operator only", EXIT_CONFIG)
+    if operator_id is not None and operator_id not in configured:
+        raise Refused(f"--operator {operator_id!r} is not a configured operator "
+                      f"(one of {', '.join(configured)})", EXIT_CONFIG)
 
 
 def _read_password(name: str) -> str:
@@ -84,14 +107,30 @@ def _new_password_hash(settings: Settings, name: str) -> str:
     return hash_password(password)
 
 
-async def _user_add(settings: Settings, name: str, role: Role) -> int:
+async def _user_add(settings: Settings, name: str, role: Role, operator_id: str | None) -> int:
+    _check_operator(settings, role, operator_id)
     password_hash = _new_password_hash(settings, name)
     try:
         await with_sessions(settings, lambda s: user_store.add_user(
-            s, name, role.value, password_hash, utc_now()))
-    except user_store.DuplicateUser as exc:
+            s, name, role.value, password_hash, utc_now(), operator_id))
+    except (user_store.DuplicateUser, user_store.OperatorTaken) as exc:
         raise Refused(str(exc)) from None
-    print(f"user {name} added with role {role.value}")
+    bound = f" as operator {operator_id}" if operator_id else ""
+    print(f"user {name} added with role {role.value}{bound}")
+    return 0
+
+
+async def _user_bind(settings: Settings, name: str, operator_id: str) -> int:
+    _check_operator(settings, Role.OPERATOR, operator_id)
+    try:
+        user = await with_sessions(settings, lambda s: user_store.bind_operator(s, name, operator_id))
+    except user_store.OperatorTaken as exc:
+        raise Refused(str(exc)) from None
+    except LookupError:
+        raise Refused(f"no user {name!r}") from None
+    if user.role != Role.OPERATOR:
+        print(f"warning: {name} has role {user.role}, which takes no calls", file=sys.stderr)
+    print(f"user {name} works as operator {operator_id}")
     return 0
 
 
@@ -143,11 +182,13 @@ def expiry(text: str | None, now: datetime, default_days: int, zone: tzinfo) -> 
 def _token_create_command(settings: Settings, args: argparse.Namespace) -> int:
     now = utc_now()
     expires_at = expiry(args.expires, now, settings.auth.token_days, settings.hours.timezone)
-    return asyncio.run(_token_create(settings, args.name, Role(args.role), expires_at, args.user))
+    return asyncio.run(_token_create(settings, args.name, Role(args.role), expires_at, args.user,
+                                     args.operator))
 
 
 async def _token_create(settings: Settings, name: str, role: Role, expires_at: datetime | None,
-                        username: str | None) -> int:
+                        username: str | None, operator_id: str | None) -> int:
+    _check_operator(settings, role, operator_id)
     token = new_secret()
 
     async def create(sessions: user_store.Sessions) -> None:
@@ -158,7 +199,7 @@ async def _token_create(settings: Settings, name: str, role: Role, expires_at: d
                 raise Refused(f"no user {username!r}")
             user_id = owner.id
         await user_store.add_token(sessions, name, role.value, digest(token), utc_now(),
-                                   expires_at=expires_at, user_id=user_id)
+                                   expires_at=expires_at, user_id=user_id, operator_id=operator_id)
 
     await with_sessions(settings, create)
     until = wire_time(expires_at, settings.hours.timezone) if expires_at else "never"

@@ -81,7 +81,8 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     async def issue(sessions: user_store.Sessions) -> None:
         for op_id, secret in secrets.items():
-            await user_store.add_token(sessions, op_id, "operator", digest(secret), now)
+            await user_store.add_token(sessions, op_id, "operator", digest(secret), now,
+                                       operator_id=op_id)
         await user_store.add_token(sessions, "demo", "supervisor", digest(supervisor), now)
 
     async def revoke(sessions: user_store.Sessions) -> None:

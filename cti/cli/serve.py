@@ -10,13 +10,16 @@ import sys
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
-from cti.cli.common import EXIT_FAILED, SubParsers, with_config
+from cti.cli.common import EXIT_FAILED, Refused, SubParsers, with_config, with_sessions
 from cti.config import Settings
 from cti.config.describe import describe
+from cti.floor.bindings import BindingProblem, binding_problems
 from cti.storage import SchemaOutdated, create_engine, current_revision, upgrade
 
 log = structlog.get_logger()
+DATABASE_CHECK_S = 5.0
 
 
 def register(sub: SubParsers) -> None:
@@ -39,7 +42,25 @@ def register(sub: SubParsers) -> None:
 def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     print(json.dumps(describe(settings), ensure_ascii=False, indent=2))
     print("configuration ok", file=sys.stderr)
+    try:
+        problems = asyncio.run(_binding_problems(settings))
+    except (Refused, OSError, TimeoutError, SQLAlchemyError) as exc:
+        print(f"users not checked (database: {str(exc)[:200]})", file=sys.stderr)
+        return 0
+    for problem in problems:
+        print(f"warning: {problem.message}", file=sys.stderr)
+    if not problems:
+        print("users and operators ok", file=sys.stderr)
     return 0
+
+
+async def _binding_problems(settings: Settings) -> list[BindingProblem]:
+    """Users against the configured operators, when the database is there (bounded wait)."""
+    from cti.storage.users import list_users
+
+    async with asyncio.timeout(DATABASE_CHECK_S):
+        found = await with_sessions(settings, list_users)
+    return binding_problems(found, [o.id for o in settings.operators])
 
 
 async def _serve(settings: Settings) -> int:

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from cti.clock import Clock
-from cti.console_feed import ConsoleFeed
+from cti.floor.feed import ConsoleFeed
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
 
@@ -42,7 +42,7 @@ class OverdueWatch:
                      "target": view.target, "status": view.status,
                      "due_at": view.due_at.isoformat() if view.due_at else None}
             if view.ticket_operator_id:
-                self._feed.to_user(view.ticket_operator_id, event)
+                self._feed.to_operator(view.ticket_operator_id, event)
             self._feed.to_floor(event)
             log.warning("escalation.overdue", reference=view.reference, ticket_id=view.ticket_id,
                         target=view.target)

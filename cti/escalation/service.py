@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
 
 from cti.clock import Clock
 from cti.config import BusinessCalendar, Service, Settings
-from cti.console_feed import ConsoleFeed
 from cti.errors import IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.escalation import business_time
 from cti.escalation.errors import AlreadyAnswered, NoEscalationContact, WrongReplyToken
 from cti.escalation.message import EscalationContent, content
 from cti.escalation.status import check_transition
 from cti.escalation.tokens import ReplyTokens
+from cti.floor.feed import ConsoleFeed
 from cti.privacy.redaction import Redactor
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
@@ -175,12 +175,21 @@ class EscalationService:
         event = {"type": "escalation_answered", **self._event(done),
                  "ticket_status": recorded.ticket_status, "answer": text, "channel": channel}
         if done.ticket_operator_id:
-            self._feed.to_user(done.ticket_operator_id, event)
+            self._feed.to_operator(done.ticket_operator_id, event)
         self._feed.to_floor(event)
         return Answered(done, recorded.ticket_status)
 
     def overdue(self, view: EscalationView, now: datetime) -> bool:
         return business_time.is_overdue(view.due_at, view.answered_at, now)
+
+    def business_age(self, view: EscalationView, now: datetime) -> timedelta | None:
+        """Business time from the escalation to its answer (or to now while it waits); None
+        when the span is too long to count."""
+        try:
+            return business_time.business_time_between(self._calendar, view.created_at,
+                                                       view.answered_at or now)
+        except business_time.NoBusinessDays:
+            return None
 
     def _service(self, service_id: str | None) -> Service | None:
         if service_id is None:

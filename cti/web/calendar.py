@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cti.auth import SUPERVISORS
 from cti.errors import InvalidRequest
-from cti.keys import CLOCK, HOURS, SESSIONS
+from cti.keys import CLOCK, FEED, HOURS, SESSIONS
 from cti.storage import audit
 from cti.web.body import json_object, parse_instant, reply
 from cti.web.security import allow_any_user, allow_roles, principal
@@ -42,4 +42,5 @@ async def set_override(request: web.Request) -> web.Response:
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
         now, who.name, who.role.value, "hours.override", "calendar",
         {"mode": mode, "until": until.isoformat() if until else None}))
+    request.app[FEED].to_everyone({"type": "hours", **hours.status(now).as_json()})
     return reply(hours.status(now).as_json())

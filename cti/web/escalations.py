@@ -7,6 +7,7 @@ line). Every other route declares its roles; operators act on their own tickets 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,12 +21,16 @@ from cti.storage import audit
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import EscalationView
 from cti.web.body import json_object, reply
-from cti.web.security import allow_roles, principal, public
+from cti.web.security import allow_roles, operator_of, principal, public
 
 routes = web.RouteTableDef()
 EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 LISTERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 MAX_REFERENCE = 32
+
+
+def _seconds(span: timedelta | None) -> int | None:
+    return None if span is None else round(span.total_seconds())
 
 
 def escalation_json(view: EscalationView, overdue: bool) -> dict[str, Any]:
@@ -67,7 +72,7 @@ def _reference(request: web.Request) -> str:
 
 
 def _own(who: Principal, operator_id: str | None) -> None:
-    if who.role == Role.OPERATOR and operator_id != who.name:
+    if who.role == Role.OPERATOR and operator_id != operator_of(who):
         raise Forbidden("operators escalate and answer their own tickets only")
 
 
@@ -140,13 +145,15 @@ async def list_escalations(request: web.Request) -> web.Response:
     service = request.app[ESCALATIONS]
     now, found = await service.list(
         status=status, ticket_id=ticket_id,
-        operator_id=who.name if who.role == Role.OPERATOR else q.get("operator"),
+        operator_id=operator_of(who) if who.role == Role.OPERATOR else q.get("operator"),
         overdue_only=overdue == "true", limit=limit)
     if who.role in READERS:
         await _audit(request, who.name, who.role.value, "escalations.list", "escalations",
                      {"query": dict(q), "count": len(found)})
     return reply({"now": now.isoformat(),
-                  "escalations": [escalation_json(v, service.overdue(v, now)) for v in found]})
+                  "escalations": [{**escalation_json(v, service.overdue(v, now)),
+                                   "business_age_s": _seconds(service.business_age(v, now))}
+                                  for v in found]})
 
 
 def _answered_json(answered: Answered) -> dict[str, Any]:

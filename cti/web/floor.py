@@ -9,9 +9,20 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cti.auth import ANY_ROLE, SUPERVISORS, Role
+from cti.auth import ANY_ROLE, READERS, SUPERVISORS, Role
 from cti.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from cti.keys import CALL_CENTER, CLOCK, CONSOLE_SOCKETS, FEED, SESSIONS, SETTINGS
+from cti.floor.wallboard import snapshot
+from cti.keys import (
+    CALL_CENTER,
+    CLOCK,
+    CONSOLE_SOCKETS,
+    FEED,
+    HOURS,
+    INCIDENTS,
+    METRICS,
+    SESSIONS,
+    SETTINGS,
+)
 from cti.routing import (
     CallMoved,
     CallTaken,
@@ -22,6 +33,7 @@ from cti.routing import (
 )
 from cti.storage import audit
 from cti.web.body import json_object, reply
+from cti.web.openapi import documented
 from cti.web.security import allow_any_user, allow_roles, principal
 
 log = structlog.get_logger()
@@ -49,7 +61,7 @@ async def set_state(request: web.Request) -> web.Response:
     if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
         raise NotFound(f"no operator {operator_id!r}")
     by_supervisor = who.role in SUPERVISORS
-    if not by_supervisor and who.name != operator_id:
+    if not by_supervisor and who.operator_id != operator_id:
         raise Forbidden("operators change only their own state")
     if who.role == Role.MANAGER:
         raise Forbidden("managers read the floor; supervisors change it")
@@ -78,7 +90,7 @@ async def extend_wrap_up(request: web.Request) -> web.Response:
     operator_id = request.match_info["id"]
     if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
         raise NotFound(f"no operator {operator_id!r}")
-    if who.role not in SUPERVISORS and who.name != operator_id:
+    if who.role not in SUPERVISORS and who.operator_id != operator_id:
         raise Forbidden("operators extend only their own wrap-up")
     center = request.app[CALL_CENTER]
     decisions = await center.submit(lambda: _apply(center, WrapUpExtended(operator_id)))
@@ -102,7 +114,7 @@ async def move_call(request: web.Request) -> web.Response:
     """A supervisor moves a waiting call to another service's queue (keeping its place)."""
     body = await json_object(request)
     service = body.get("service")
-    if service not in {s.id for s in request.app[SETTINGS].services}:
+    if not isinstance(service, str) or service not in {s.id for s in request.app[SETTINGS].services}:
         raise InvalidRequest("service must be a configured service id", field="service")
     return await _floor_action(request, CallMoved(request.match_info["call_id"], service))
 
@@ -113,7 +125,8 @@ async def take_call(request: web.Request) -> web.Response:
     """A supervisor hands a waiting call to a chosen operator (rings their phone now)."""
     body = await json_object(request)
     operator_id = body.get("operator_id")
-    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+    if not isinstance(operator_id, str) or operator_id not in {
+            o.id for o in request.app[SETTINGS].operators}:
         raise InvalidRequest("operator_id must be a configured operator", field="operator_id")
     return await _floor_action(request, CallTaken(request.match_info["call_id"], operator_id))
 
@@ -144,6 +157,23 @@ async def queues(request: web.Request) -> web.Response:
                      "position": c.position, "priority": c.priority, "level": c.level}
                     for c in q.waiting],
     } for q in center.router.queues(center.now())]})
+
+
+@routes.get("/api/floor")
+@allow_roles(READERS)
+@documented(response={"type": "object", "required": [
+    "services", "operators", "hours", "incident", "alerts"], "properties": {
+    "services": {"type": "array", "items": {"type": "object", "required": [
+        "id", "waiting_count", "longest_wait_s", "waiting", "today"]}},
+    "operators": {"type": "array", "items": {"type": "object", "required": [
+        "id", "state", "in_state_s", "call"]}},
+    "hours": {"type": "object"}, "incident": {"type": ["object", "null"]},
+    "alerts": {"type": "array"}}})
+async def wallboard(request: web.Request) -> web.Response:
+    """The wallboard in one read: queues with today's figures, operators, hours, incident, alerts."""
+    app = request.app
+    return reply(snapshot(app[CALL_CENTER], app[SETTINGS], app[METRICS], app[HOURS],
+                          app[INCIDENTS], app[FEED], app[CLOCK]()))
 
 
 @routes.get("/api/events")

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from cti.auth import ANY_ROLE, SUPERVISORS
 from cti.errors import InvalidRequest
-from cti.incidents import IncidentNotice
-from cti.keys import CALL_CENTER, CLOCK, INCIDENTS, REDACTOR, SESSIONS, SETTINGS
+from cti.floor.incidents import IncidentNotice
+from cti.keys import CALL_CENTER, CLOCK, FEED, INCIDENTS, REDACTOR, SESSIONS, SETTINGS
 from cti.routing import IncidentPriority
 from cti.storage import audit
 from cti.web.body import json_object, parse_instant, reply
@@ -30,7 +30,8 @@ async def declare(request: web.Request) -> web.Response:
     body = await json_object(request)
     now = request.app[CLOCK]()
     service = body.get("service")
-    if service is not None and service not in {s.id for s in request.app[SETTINGS].services}:
+    if service is not None and (not isinstance(service, str) or service not in {
+            s.id for s in request.app[SETTINGS].services}):
         raise InvalidRequest("service must be a configured service id or null", field="service")
     message_ja, message_en = body.get("message_ja"), body.get("message_en", "")
     if not isinstance(message_ja, str) or not message_ja.strip() or len(message_ja) > MAX_MESSAGE:
@@ -54,6 +55,7 @@ async def declare(request: web.Request) -> web.Response:
     await _set_priority(request, previous, notice)
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
         now, who.name, who.role.value, "incident.declare", service or "all", notice.as_json()))
+    request.app[FEED].to_everyone({"type": "incident", "incident": notice.as_json()})
     return reply({"incident": notice.as_json()})
 
 
@@ -66,6 +68,7 @@ async def clear(request: web.Request) -> web.Response:
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
         request.app[CLOCK](), who.name, who.role.value, "incident.clear",
         (previous.service or "all") if previous else "none", {}))
+    request.app[FEED].to_everyone({"type": "incident", "incident": None})
     return reply({"incident": None})
 
 

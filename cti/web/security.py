@@ -71,6 +71,14 @@ class CrossOriginRefused(Forbidden):
     error_id = "cross_origin_refused"
 
 
+def operator_of(who: Principal) -> str:
+    """The operator id a user with role operator works as; refuses an unbound user."""
+    if who.operator_id is None:
+        raise Forbidden(f"user {who.name!r} is not bound to an operator: "
+                        f"cti user add {who.name} --role operator --operator OPERATOR_ID")
+    return who.operator_id
+
+
 def principal(request: web.Request) -> Principal:
     found = request.get(PRINCIPAL)
     if found is None:

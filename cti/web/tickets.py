@@ -19,7 +19,7 @@ from cti.storage import tickets as store
 from cti.tickets.rules import OUTCOMES
 from cti.tickets.status import STATUSES, IllegalTicketTransition, check_transition
 from cti.web.body import json_object, parse_instant, reply
-from cti.web.security import allow, allow_any_user, allow_roles, principal
+from cti.web.security import allow, allow_any_user, allow_roles, operator_of, principal
 
 routes = web.RouteTableDef()
 MAX_TEXT = 4000
@@ -82,7 +82,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         service=_choice(request, "service", frozenset(s.id for s in settings.services)),
         status=_choice(request, "status", STATUSES),
         outcome=_choice(request, "outcome", OUTCOMES),
-        operator_id=who.name if who.role == Role.OPERATOR else q.get("operator"),
+        operator_id=operator_of(who) if who.role == Role.OPERATOR else q.get("operator"),
         limit=limit,
     )
     found = await store.list_tickets(request.app[SESSIONS], filters)
@@ -96,7 +96,7 @@ async def _load_for(request: web.Request, who: Principal) -> tuple[store.TicketV
         view, timeline = await store.get_ticket(request.app[SESSIONS], ticket_id)
     except (ValueError, store.TicketNotFound):
         raise NotFound(f"no ticket {request.match_info['id']}") from None
-    if who.role == Role.OPERATOR and view.operator_id != who.name:
+    if who.role == Role.OPERATOR and view.operator_id != operator_of(who):
         raise Forbidden("operators see their own tickets only")
     return view, timeline
 

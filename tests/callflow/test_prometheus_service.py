@@ -37,7 +37,8 @@ async def test_prometheus_scrapes_the_service(
     server = await aiohttp_server(build_app(settings, control=network), host="127.0.0.1")
     center = server.app[CALL_CENTER]
     secret = new_secret()
-    await add_token(server.app[SESSIONS], "op02", "operator", digest(secret), datetime.now(UTC))
+    await add_token(server.app[SESSIONS], "op02", "operator", digest(secret), datetime.now(UTC),
+                    operator_id="op02")
 
     async def wait(predicate: Callable[[], bool]) -> None:
         async with asyncio.timeout(10):

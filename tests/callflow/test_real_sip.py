@@ -156,7 +156,8 @@ async def test_call_through_the_whole_service(
     await engine.dispose()
     client = await aiohttp_client(build_app(settings))
     secret = new_secret()
-    await add_token(client.app[SESSIONS], "op02", "operator", digest(secret), datetime.now(UTC))
+    await add_token(client.app[SESSIONS], "op02", "operator", digest(secret), datetime.now(UTC),
+                    operator_id="op02")
     ready = await client.put("/api/operators/op02/state", json={"state": "available"},
                              headers={"Authorization": f"Bearer {secret}"})
     assert ready.status == 200

@@ -90,7 +90,8 @@ def test_demo_places_calls_that_become_tickets_with_masked_text(tmp_path: Path) 
     settings = load_settings(str(config), env)
     tokens = {}
     for operator in settings.operators:
-        made = _run(["token", "create", operator.id, "--role", "operator"], env)
+        made = _run(["token", "create", operator.id, "--role", "operator", "--operator", operator.id],
+                    env)
         assert made.returncode == 0, made.stderr
         tokens[operator.id] = made.stdout.strip().splitlines()[-1]
 

@@ -40,7 +40,8 @@ async def test_escalate_mail_arrives_redacted_and_vendor_answers_by_reply_url(
 ) -> None:
     ticket_id = await ticket_for(client, 1)
     operator = await as_role("operator")
-    console = client.app[FEED].subscribe(Principal("test-operator", Role.OPERATOR, "session"))
+    console = client.app[FEED].subscribe(Principal(
+        "test-operator", Role.OPERATOR, "session", "test-operator"))
     floor = client.app[FEED].subscribe(Principal("sv01", Role.SUPERVISOR, "session"))
 
     response = await client.post(f"/api/tickets/{ticket_id}/escalations", headers=operator,
@@ -269,7 +270,8 @@ async def test_overdue_escalations_are_pushed_once(
     client: Client, as_role: Callable[[str], Any], clock: Any
 ) -> None:
     operator = await as_role("operator")
-    console = client.app[FEED].subscribe(Principal("test-operator", Role.OPERATOR, "session"))
+    console = client.app[FEED].subscribe(Principal(
+        "test-operator", Role.OPERATOR, "session", "test-operator"))
     watch = client.app[ESCALATION_OVERDUE]
     opened = await (await client.post(f"/api/tickets/{await ticket_for(client, 1)}/escalations",
                                       headers=operator, json={"target": "city"})).json()

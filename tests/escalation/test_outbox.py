@@ -105,7 +105,7 @@ async def test_unsent_mail_survives_a_restart(
     # Not ``as_role``: it would start a third app (and sender) on the same database.
     token = new_secret()
     await add_token(first.app[SESSIONS], "test-operator", "operator", digest(token),
-                    datetime.now(UTC))
+                    datetime.now(UTC), operator_id="test-operator")
     headers = {"Authorization": f"Bearer {token}"}
     reference = await escalate(first, headers, ticket_id, "city")
 
@@ -216,7 +216,8 @@ async def test_a_connection_lost_after_data_is_uncertain_never_blocks_the_others
             overdue_check_s=3600.0)))
         sessions = client.app[SESSIONS]
         token = new_secret()
-        await add_token(sessions, "test-operator", "operator", digest(token), datetime.now(UTC))
+        await add_token(sessions, "test-operator", "operator", digest(token), datetime.now(UTC),
+                        operator_id="test-operator")
         operator = {"Authorization": f"Bearer {token}"}
         dropped = await escalate(client, operator, await ticket_for(client, 1), "vendor")
         others = [await escalate(client, operator, await ticket_for(client, n), "city")

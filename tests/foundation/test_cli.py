@@ -75,7 +75,8 @@ def test_serve_upgrade_users_tokens_and_clean_shutdown(tmp_path: Path) -> None:
     added = run(["user", "add", "sv01", "--role", "supervisor"], tmp_path, CTI_PASSWORD="kumo-ringo-hashi-27",
                 **env)
     assert added.returncode == 0, added.stderr
-    again = run(["user", "add", "sv01", "--role", "operator"], tmp_path, CTI_PASSWORD="kumo-ringo-hashi-27",
+    again = run(["user", "add", "sv01", "--role", "operator", "--operator", "op01"], tmp_path,
+                CTI_PASSWORD="kumo-ringo-hashi-27",
                 **env)
     assert again.returncode == 1 and "already exists" in again.stderr
     made = run(["token", "create", "grafana", "--role", "manager"], tmp_path, **env)

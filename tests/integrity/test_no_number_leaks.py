@@ -105,7 +105,8 @@ async def test_no_output_carries_a_callers_number(
     client: Client = await aiohttp_client(build_app(settings, control=network, escalation=(
         escalation_context(reply_base_url="https://cti.example.invalid", overdue_check_s=3600.0))))
     secret = new_secret()
-    await add_token(client.app[SESSIONS], "op01", "operator", digest(secret), datetime.now(UTC))
+    await add_token(client.app[SESSIONS], "op01", "operator", digest(secret), datetime.now(UTC),
+                    operator_id="op01")
     operator = {"Authorization": f"Bearer {secret}"}
     supervisor_secret = new_secret()
     await add_token(client.app[SESSIONS], "sv01", "supervisor", digest(supervisor_secret),

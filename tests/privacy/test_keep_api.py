@@ -47,7 +47,8 @@ async def _operator(client: Client) -> dict[str, str]:
     from cti.storage.users import add_token
 
     token = new_secret()
-    await add_token(client.app[SESSIONS], "test-operator", "operator", digest(token), datetime.now(UTC))
+    await add_token(client.app[SESSIONS], "test-operator", "operator", digest(token), datetime.now(UTC),
+                    operator_id="test-operator")
     return {"Authorization": f"Bearer {token}"}
 
 

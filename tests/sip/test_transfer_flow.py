@@ -33,7 +33,8 @@ async def desk(
 
 async def token(client: Client, name: str, role: str) -> dict[str, str]:
     secret = new_secret()
-    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC))
+    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
+                    operator_id=name if role == "operator" else None)
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -34,7 +34,8 @@ async def answered_call(client: Client, n: int, operator: str, caller: str) -> N
 
 async def token_for(client: Client, name: str, role: str) -> dict[str, str]:
     secret = new_secret()
-    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC))
+    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
+                    operator_id=name if role == "operator" else None)
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -7,6 +7,7 @@ events (and is told so with a ``dropped`` count) rather than slowing the call fl
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from cti.auth import Principal, Role
 
 log = structlog.get_logger()
 QUEUE_LIMIT = 256
+ALERTS_KEPT = 50  # the wallboard shows the latest alerts again after a reload
+ALERT_TYPES = frozenset({"alert", "escalation_overdue"})
 FLOOR_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 
 
@@ -38,6 +41,7 @@ class Subscription:
 class ConsoleFeed:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self.recent_alerts: deque[dict[str, Any]] = deque(maxlen=ALERTS_KEPT)
 
     def subscribe(self, who: Principal) -> Subscription:
         subscription = Subscription(who)
@@ -51,13 +55,21 @@ class ConsoleFeed:
     def connected(self) -> int:
         return len(self._subscriptions)
 
-    def to_user(self, name: str, message: dict[str, Any]) -> int:
-        """Send to every console of one user (an operator may have two tabs); how many got it."""
-        return self._send((s for s in self._subscriptions if s.who.name == name), message)
+    def to_operator(self, operator_id: str, message: dict[str, Any]) -> int:
+        """Send to every console of the user bound to one operator (an operator may have two
+        tabs); how many got it."""
+        return self._send((s for s in self._subscriptions if s.who.operator_id == operator_id),
+                          message)
 
     def to_floor(self, message: dict[str, Any]) -> int:
-        """Send to every supervisor, manager and admin console."""
+        """Send to every supervisor, manager and admin console (alerts are also kept)."""
+        if message.get("type") in ALERT_TYPES:
+            self.recent_alerts.appendleft(message)
         return self._send((s for s in self._subscriptions if s.who.role in FLOOR_ROLES), message)
+
+    def to_everyone(self, message: dict[str, Any]) -> int:
+        """Send to every console (the hours changed, an incident notice went up or down)."""
+        return self._send(self._subscriptions, message)
 
     def _send(self, targets: Iterable[Subscription], message: dict[str, Any]) -> int:
         count = 0
