@@ -7,11 +7,13 @@ including substitute holidays, come from the maintained ``holidays`` package, no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
+
+from cti.clock import wire_time
 
 from .settings import HoursSettings
 
@@ -47,8 +49,11 @@ class CalendarStatus:
             "open": self.open,
             "reason": self.reason,
             "reason_code": self.reason_code,
-            "next_open": self.next_open.isoformat() if self.next_open else None,
-            "closes_at": self.closes_at.isoformat() if self.closes_at else None,
+            # computed in the helpdesk's zone (``BusinessCalendar.status``): written in their own
+            "next_open": wire_time(self.next_open, self.next_open.tzinfo or UTC)
+            if self.next_open else None,
+            "closes_at": wire_time(self.closes_at, self.closes_at.tzinfo or UTC)
+            if self.closes_at else None,
         }
 
 

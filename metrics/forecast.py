@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from cti.clock import wire_time
 from cti.metrics.erlang import Staffing, evaluate, staffing
 from cti.metrics.errors import PlanningInputError
 
@@ -118,7 +119,7 @@ class MonthForecast:
             "baseline_calls": self.baseline_calls,
             "peak_baseline_calls": self.peak_baseline_calls,
             "month_to_date": self.month_to_date,
-            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "as_of": wire_time(self.as_of, self.as_of.tzinfo or dt.UTC) if self.as_of else None,
             "business_days": len(self.business_days),
             "business_days_elapsed": round(self.business_days_elapsed, 4),
             "scale": round(self.scale, 4),

@@ -9,11 +9,12 @@ side. ``GET /api/escalations?overdue=true`` is the durable view of the same thin
 from __future__ import annotations
 
 import asyncio
+from datetime import tzinfo
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from cti.clock import Clock
+from cti.clock import Clock, wire_time_or_none
 from cti.floor.feed import ConsoleFeed
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
@@ -24,8 +25,9 @@ MAX_LISTED = 1000
 
 
 class OverdueWatch:
-    def __init__(self, sessions: Sessions, feed: ConsoleFeed, clock: Clock) -> None:
+    def __init__(self, sessions: Sessions, feed: ConsoleFeed, clock: Clock, zone: tzinfo) -> None:
         self._sessions = sessions
+        self._zone = zone
         self._feed = feed
         self._clock = clock
         self._flagged: set[str] = set()
@@ -40,7 +42,7 @@ class OverdueWatch:
             event = {"type": "escalation_overdue", "reference": view.reference,
                      "ticket_id": view.ticket_id, "ticket_reference": view.ticket_reference,
                      "target": view.target, "status": view.status,
-                     "due_at": view.due_at.isoformat() if view.due_at else None}
+                     "due_at": wire_time_or_none(view.due_at, self._zone)}
             if view.ticket_operator_id:
                 self._feed.to_operator(view.ticket_operator_id, event)
             self._feed.to_floor(event)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import structlog
 
-from cti.clock import Clock
+from cti.clock import Clock, wire_time_or_none
 from cti.config import BusinessCalendar, Service, Settings
 from cti.errors import IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.escalation import business_time
@@ -152,7 +152,7 @@ class EscalationService:
                       channel: str) -> Answered:
         if view.status == store.ANSWERED:
             raise AlreadyAnswered(f"escalation {view.reference} is already answered",
-                                  answered_at=_iso(view.answered_at))
+                                  answered_at=wire_time_or_none(view.answered_at, self._calendar.zone))
         text = self._redact(_text(answer, "answer", MAX_ANSWER, required=True))
         now = self._clock()
         local = now.astimezone(self._calendar.zone)
@@ -165,7 +165,8 @@ class EscalationService:
                 check_ticket_status=check_ticket_transition)
         except store.AlreadyAnswered as exc:
             raise AlreadyAnswered(f"escalation {view.reference} is already answered",
-                                  answered_at=_iso(exc.view.answered_at)) from None
+                                  answered_at=wire_time_or_none(exc.view.answered_at,
+                                                                self._calendar.zone)) from None
         except store.EscalationNotFound:
             raise NotFound(f"no escalation {view.reference}") from None
         done = recorded.escalation
@@ -218,7 +219,3 @@ def _text(value: object, name: str, limit: int, *, required: bool) -> str:
         raise InvalidRequest(f"{name} is longer than {limit} characters", field=name,
                              length=len(value), limit=limit)
     return value
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None

@@ -93,7 +93,7 @@ def escalation_context(
         await service.load_metrics()
         app[ESCALATION_OUTBOX] = outbox
         app[ESCALATIONS] = service
-        watch = OverdueWatch(app[SESSIONS], app[FEED], app[CLOCK])
+        watch = OverdueWatch(app[SESSIONS], app[FEED], app[CLOCK], settings.hours.timezone)
         app[ESCALATION_OVERDUE] = watch
         tasks = [asyncio.create_task(outbox.run(), name="escalation-outbox"),
                  asyncio.create_task(watch.run(overdue_check_s), name="escalation-overdue")]

@@ -8,7 +8,9 @@ lowered. One notice at a time; it ends at ``until`` or when cleared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+
+from cti.clock import wire_time, wire_time_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +32,11 @@ class IncidentNotice:
         english = f"\n{self.message_en}" if self.message_en else ""  # each line its own voice
         return f"tts:{self.message_ja}{english}"
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self, zone: tzinfo) -> dict[str, object]:
         return {"service": self.service, "message_ja": self.message_ja,
                 "message_en": self.message_en, "priority_delta": self.priority_delta,
-                "until": self.until.isoformat() if self.until else None,
-                "declared_by": self.declared_by, "declared_at": self.declared_at.isoformat()}
+                "until": wire_time_or_none(self.until, zone),
+                "declared_by": self.declared_by, "declared_at": wire_time(self.declared_at, zone)}
 
 
 class IncidentBoard:

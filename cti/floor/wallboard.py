@@ -54,5 +54,5 @@ def snapshot(center: CallCenter, settings: Settings, metrics: CtiMetrics, hours:
     notice = incidents.current(at)
     return {"services": services, "operators": operators,
             "hours": hours.status(at).as_json(),
-            "incident": notice.as_json() if notice else None,
+            "incident": notice.as_json(settings.hours.timezone) if notice else None,
             "alerts": list(feed.recent_alerts)}

@@ -10,9 +10,10 @@ who asked for a callback keeps the ticket status ``callback_requested``: a callb
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from cti.clock import wire_time
 from cti.tickets.rules import CallRecordEvent
 
 RECOVERED_REASON = "service_restarted"
@@ -55,5 +56,5 @@ def closing_event(timeline: Sequence[CallRecordEvent], detected_at: datetime) ->
     last = max(timeline, key=lambda e: e.seq)
     return CallRecordEvent(last.call_id, last.seq + 1, last.at, "ended", {
         "reason": RECOVERED_REASON, "hung_up_by": "system", "recovered": True,
-        "detected_at": detected_at.isoformat(), "last_state": last_state(timeline),
+        "detected_at": wire_time(detected_at, UTC), "last_state": last_state(timeline),
     })

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from itertools import accumulate
 from typing import Any
 
 from aiohttp import web
 
 from cti.errors import CtiError, InvalidRequest
+from cti.keys import SETTINGS
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_DEPTH = 32  # objects and arrays inside each other; our bodies need 3
@@ -49,6 +50,11 @@ class UnsupportedMediaType(CtiError):
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def helpdesk_zone(request: web.Request) -> tzinfo:
+    """The zone every timestamp of a response is written in (``cti.clock.wire_time``)."""
+    return request.app[SETTINGS].hours.timezone
 
 
 def reply(data: Any, status: int = 200) -> web.Response:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from cti.auth import SUPERVISORS
+from cti.clock import wire_time_or_none
 from cti.errors import InvalidRequest
 from cti.keys import CLOCK, FEED, HOURS, SESSIONS
 from cti.storage import audit
-from cti.web.body import json_object, parse_instant, reply
+from cti.web.body import helpdesk_zone, json_object, parse_instant, reply
 from cti.web.security import allow_any_user, allow_roles, principal
 
 routes = web.RouteTableDef()
@@ -41,6 +42,6 @@ async def set_override(request: web.Request) -> web.Response:
     await hours.set_override(mode, until, who.name, now)
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
         now, who.name, who.role.value, "hours.override", "calendar",
-        {"mode": mode, "until": until.isoformat() if until else None}))
+        {"mode": mode, "until": wire_time_or_none(until, helpdesk_zone(request))}))
     request.app[FEED].to_everyone({"type": "hours", **hours.status(now).as_json()})
     return reply(hours.status(now).as_json())

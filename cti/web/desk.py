@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cti.floor import desk
 from cti.keys import CALL_CENTER, SESSIONS
-from cti.web.body import reply
+from cti.web.body import helpdesk_zone, reply
 from cti.web.openapi import documented
 from cti.web.security import allow_any_user, principal
 from cti.web.tickets import ticket_json
@@ -43,6 +43,7 @@ async def my_desk(request: web.Request) -> web.Response:
     state = desk.operator_state(center, who.operator_id)
     pop = center.screen_pop_for(who.operator_id)
     open_ = await desk.open_tickets(request.app[SESSIONS], who.operator_id)
-    body.update(operator=state, call=pop, open_tickets=[ticket_json(t) for t in open_],
+    zone = helpdesk_zone(request)
+    body.update(operator=state, call=pop, open_tickets=[ticket_json(t, zone) for t in open_],
                 ticket_id=desk.current_ticket_id(pop, open_))
     return reply(body)

@@ -7,12 +7,13 @@ line). Every other route declares its roles; operators act on their own tickets 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from aiohttp import web
 
 from cti.auth import READERS, Principal, Role
+from cti.clock import wire_time, wire_time_or_none
 from cti.errors import Forbidden, InvalidRequest, NotFound
 from cti.escalation.service import Answered
 from cti.escalation.status import STATUSES
@@ -20,7 +21,7 @@ from cti.keys import CLOCK, ESCALATIONS, SESSIONS
 from cti.storage import audit
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import EscalationView
-from cti.web.body import json_object, reply
+from cti.web.body import helpdesk_zone, json_object, reply
 from cti.web.security import allow_roles, operator_of, principal, public
 
 routes = web.RouteTableDef()
@@ -33,9 +34,9 @@ def _seconds(span: timedelta | None) -> int | None:
     return None if span is None else round(span.total_seconds())
 
 
-def escalation_json(view: EscalationView, overdue: bool) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
+def escalation_json(view: EscalationView, overdue: bool, zone: tzinfo) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        return wire_time_or_none(value, zone)
 
     return {
         "reference": view.reference,
@@ -93,7 +94,8 @@ async def open_escalation(request: web.Request) -> web.Response:
     view = await service.open(ticket, body.get("target"), body.get("note"), who.name)
     await _audit(request, who.name, who.role.value, "escalation.open", view.reference,
                  {"ticket_id": ticket.id, "target": view.target})
-    return reply(escalation_json(view, service.overdue(view, request.app[CLOCK]())), status=201)
+    overdue = service.overdue(view, request.app[CLOCK]())
+    return reply(escalation_json(view, overdue, helpdesk_zone(request)), status=201)
 
 
 @routes.post("/api/escalations/{ref}/reply")
@@ -106,7 +108,7 @@ async def reply_to_escalation(request: web.Request) -> web.Response:
                                    body.get("from"))
     await _audit(request, answered.escalation.answered_by or "reply", "contact",
                  "escalation.reply", reference, {"ticket_id": answered.escalation.ticket_id})
-    return reply(_answered_json(answered))
+    return reply(_answered_json(answered, helpdesk_zone(request)))
 
 
 @routes.post("/api/escalations/{ref}/answer")
@@ -120,7 +122,7 @@ async def answer_escalation(request: web.Request) -> web.Response:
     answered = await service.answer(view, body.get("answer"), who.name)
     await _audit(request, who.name, who.role.value, "escalation.answer", view.reference,
                  {"ticket_id": view.ticket_id})
-    return reply(_answered_json(answered))
+    return reply(_answered_json(answered, helpdesk_zone(request)))
 
 
 @routes.get("/api/escalations")
@@ -150,12 +152,13 @@ async def list_escalations(request: web.Request) -> web.Response:
     if who.role in READERS:
         await _audit(request, who.name, who.role.value, "escalations.list", "escalations",
                      {"query": dict(q), "count": len(found)})
-    return reply({"now": now.isoformat(),
-                  "escalations": [{**escalation_json(v, service.overdue(v, now)),
+    zone = helpdesk_zone(request)
+    return reply({"now": wire_time(now, zone),
+                  "escalations": [{**escalation_json(v, service.overdue(v, now), zone),
                                    "business_age_s": _seconds(service.business_age(v, now))}
                                   for v in found]})
 
 
-def _answered_json(answered: Answered) -> dict[str, Any]:
+def _answered_json(answered: Answered, zone: tzinfo) -> dict[str, Any]:
     view = answered.escalation
-    return {**escalation_json(view, False), "ticket_status": answered.ticket_status}
+    return {**escalation_json(view, False, zone), "ticket_status": answered.ticket_status}

@@ -10,7 +10,7 @@ from cti.floor.incidents import IncidentNotice
 from cti.keys import CALL_CENTER, CLOCK, FEED, INCIDENTS, REDACTOR, SESSIONS, SETTINGS
 from cti.routing import IncidentPriority
 from cti.storage import audit
-from cti.web.body import json_object, parse_instant, reply
+from cti.web.body import helpdesk_zone, json_object, parse_instant, reply
 from cti.web.security import allow_roles, principal
 
 routes = web.RouteTableDef()
@@ -21,7 +21,7 @@ MAX_MESSAGE = 300
 @allow_roles(ANY_ROLE)
 async def current(request: web.Request) -> web.Response:
     notice = request.app[INCIDENTS].current(request.app[CLOCK]())
-    return reply({"incident": notice.as_json() if notice else None})
+    return reply({"incident": notice.as_json(helpdesk_zone(request)) if notice else None})
 
 
 @routes.put("/api/incident")
@@ -53,10 +53,11 @@ async def declare(request: web.Request) -> web.Response:
                             delta, until, who.name, now)
     previous = request.app[INCIDENTS].declare(notice)
     await _set_priority(request, previous, notice)
+    body = notice.as_json(helpdesk_zone(request))
     await audit.record(request.app[SESSIONS], audit.AuditEntry(
-        now, who.name, who.role.value, "incident.declare", service or "all", notice.as_json()))
-    request.app[FEED].to_everyone({"type": "incident", "incident": notice.as_json()})
-    return reply({"incident": notice.as_json()})
+        now, who.name, who.role.value, "incident.declare", service or "all", body))
+    request.app[FEED].to_everyone({"type": "incident", "incident": body})
+    return reply({"incident": body})
 
 
 @routes.delete("/api/incident")

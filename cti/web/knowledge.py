@@ -16,18 +16,19 @@ reads of articles are not audited (no personal data once redacted).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from aiohttp import web
 
 from cti.auth import ANY_ROLE, READERS, SUPERVISORS
+from cti.clock import wire_time
 from cti.errors import InvalidRequest, NotFound, StaleWrite
 from cti.keys import CLOCK, REDACTOR, SESSIONS, SETTINGS
 from cti.knowledge import SuspectedIncident, group_repeats
 from cti.storage import audit
 from cti.storage import knowledge as store
-from cti.web.body import json_object, reply
+from cti.web.body import helpdesk_zone, json_object, reply
 from cti.web.security import allow_roles, principal
 
 routes = web.RouteTableDef()
@@ -37,18 +38,18 @@ MAX_QUERY = 500
 TICKET_DAYS = 180  # resolved tickets older than this are not offered as similar
 
 
-def article_json(article: store.Article) -> dict[str, Any]:
+def article_json(article: store.Article, zone: tzinfo) -> dict[str, Any]:
     return {"id": article.id, "service": article.service, "title": article.title,
             "question": article.question, "answer": article.answer, "version": article.version,
             "source_ticket_id": article.source_ticket_id, "created_by": article.created_by,
-            "created_at": article.created_at.isoformat(),
-            "updated_at": article.updated_at.isoformat()}
+            "created_at": wire_time(article.created_at, zone),
+            "updated_at": wire_time(article.updated_at, zone)}
 
 
-def _match_json(match: store.Match) -> dict[str, Any]:
+def _match_json(match: store.Match, zone: tzinfo) -> dict[str, Any]:
     return {"kind": match.kind, "id": match.id, "service": match.service, "title": match.title,
             "question": match.question, "answer": match.answer, "score": match.score,
-            "at": match.at.isoformat()}
+            "at": wire_time(match.at, zone)}
 
 
 def _service_filter(request: web.Request) -> str | None:
@@ -103,7 +104,7 @@ def _article_id(request: web.Request) -> int:
 async def list_articles(request: web.Request) -> web.Response:
     service = _service_filter(request)
     found = await store.list_articles(request.app[SESSIONS], service)
-    return reply({"articles": [article_json(a) for a in found]})
+    return reply({"articles": [article_json(a, helpdesk_zone(request)) for a in found]})
 
 
 @routes.get("/api/knowledge/similar")
@@ -117,8 +118,8 @@ async def similar(request: web.Request) -> web.Response:
     since = request.app[CLOCK]() - timedelta(days=TICKET_DAYS)
     found = await store.similar(request.app[SESSIONS], query, since=since, service=service,
                                 limit=limit)
-    return reply({"articles": [_match_json(m) for m in found.articles],
-                  "tickets": [_match_json(m) for m in found.tickets]})
+    return reply({"articles": [_match_json(m, helpdesk_zone(request)) for m in found.articles],
+                  "tickets": [_match_json(m, helpdesk_zone(request)) for m in found.tickets]})
 
 
 @routes.get(r"/api/knowledge/{id:\d+}")
@@ -128,10 +129,11 @@ async def get_article(request: web.Request) -> web.Response:
         article, versions = await store.get_article(request.app[SESSIONS], _article_id(request))
     except store.ArticleNotFound:
         raise NotFound(f"no article {request.match_info['id']}") from None
-    body = article_json(article)
+    zone = helpdesk_zone(request)
+    body = article_json(article, zone)
     body["versions"] = [{"version": v.version, "title": v.title, "question": v.question,
                          "answer": v.answer, "edited_by": v.edited_by,
-                         "edited_at": v.edited_at.isoformat()} for v in versions]
+                         "edited_at": wire_time(v.edited_at, zone)} for v in versions]
     return reply(body)
 
 
@@ -163,7 +165,7 @@ async def create_article(request: web.Request) -> web.Response:
     await audit.record(sessions, audit.AuditEntry(
         now, who.name, who.role.value, "knowledge.create", f"article:{article.id}",
         {"service": service, "source_ticket_id": ticket_id}))
-    return reply(article_json(article), status=201)
+    return reply(article_json(article, helpdesk_zone(request)), status=201)
 
 
 @routes.put(r"/api/knowledge/{id:\d+}")
@@ -195,14 +197,14 @@ async def edit_article(request: web.Request) -> web.Response:
     await audit.record(sessions, audit.AuditEntry(
         now, who.name, who.role.value, "knowledge.edit", f"article:{article.id}",
         {"version": article.version, "fields": changed}))
-    return reply(article_json(article))
+    return reply(article_json(article, helpdesk_zone(request)))
 
 
-def _incident_json(group: SuspectedIncident) -> dict[str, Any]:
+def _incident_json(group: SuspectedIncident, zone: tzinfo) -> dict[str, Any]:
     return {"service": group.service, "count": len(group.calls),
-            "first_at": group.first_at.isoformat(), "last_at": group.last_at.isoformat(),
+            "first_at": wire_time(group.first_at, zone), "last_at": wire_time(group.last_at, zone),
             "tickets": [{"id": c.ticket_id, "reference": c.reference, "summary": c.summary,
-                         "category": c.category, "received_at": c.received_at.isoformat()}
+                         "category": c.category, "received_at": wire_time(c.received_at, zone)}
                         for c in group.calls]}
 
 
@@ -217,4 +219,4 @@ async def suspected_incidents(request: web.Request) -> web.Response:
     calls = await store.recent_calls(request.app[SESSIONS], now - timedelta(hours=hours))
     groups = group_repeats(calls, window=timedelta(minutes=window), min_calls=min_calls)
     return reply({"window_minutes": window, "min_calls": min_calls, "hours": hours,
-                  "suspected": [_incident_json(g) for g in groups]})
+                  "suspected": [_incident_json(g, helpdesk_zone(request)) for g in groups]})

@@ -17,7 +17,7 @@ from cti.storage import audit
 from cti.storage import records as store
 from cti.tickets.rules import OUTCOMES
 from cti.tickets.status import STATUSES
-from cti.web.body import parse_instant, reply
+from cti.web.body import helpdesk_zone, parse_instant, reply
 from cti.web.openapi import documented
 from cti.web.security import allow, allow_roles, principal
 from cti.web.tickets import ticket_json
@@ -103,7 +103,8 @@ async def search(request: web.Request) -> web.Response:
         raise InvalidRequest(str(exc), field="cursor") from None
     await _audit(request, principal(request), "records.search",
                  {"query": dict(request.query), "total": page.total, "count": len(page.tickets)})
-    return reply({"tickets": [ticket_json(t) for t in page.tickets], "total": page.total,
+    zone = helpdesk_zone(request)
+    return reply({"tickets": [ticket_json(t, zone) for t in page.tickets], "total": page.total,
                   "next_cursor": page.next_cursor})
 
 

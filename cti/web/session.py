@@ -10,10 +10,11 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from cti.clock import wire_time
 from cti.errors import CtiError, InvalidRequest, NotAuthenticated
 from cti.keys import AUTH, CLOCK, SESSIONS, SETTINGS
 from cti.storage import audit
-from cti.web.body import json_object, reply, string_field
+from cti.web.body import helpdesk_zone, json_object, reply, string_field
 from cti.web.security import SESSION_COOKIE, allow_any_user, check_origin, principal, public
 
 log = structlog.get_logger()
@@ -65,7 +66,7 @@ async def login(request: web.Request) -> web.Response:
             await audit.record(request.app[SESSIONS], audit.AuditEntry(
                 now, username, "-", f"auth.lockout_{lock.kind}", lock.key[:128],
                 {"user": username, "address": address, "failures": lock.failures,
-                 "until": lock.until.isoformat()}))
+                 "until": wire_time(lock.until, helpdesk_zone(request))}))
         raise NotAuthenticated("wrong user name or password")
     who = result.principal
     log.info("auth.login", user=who.name, role=who.role.value, address=address)

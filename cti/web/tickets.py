@@ -6,11 +6,13 @@ each of their reads is written to the audit log. Free text is redacted before it
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from aiohttp import web
 
 from cti.auth import ANY_ROLE, READERS, Principal, Role
+from cti.clock import wire_time
 from cti.errors import Forbidden, IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.keys import CALL_CENTER, CLOCK, REDACTOR, SESSIONS, SETTINGS
 from cti.privacy import keep as keeping
@@ -18,7 +20,7 @@ from cti.storage import audit
 from cti.storage import tickets as store
 from cti.tickets.rules import OUTCOMES
 from cti.tickets.status import STATUSES, IllegalTicketTransition, check_transition
-from cti.web.body import json_object, parse_instant, reply
+from cti.web.body import helpdesk_zone, json_object, parse_instant, reply
 from cti.web.security import allow, allow_any_user, allow_roles, operator_of, principal
 
 routes = web.RouteTableDef()
@@ -26,7 +28,7 @@ MAX_TEXT = 4000
 EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 
 
-def ticket_json(view: store.TicketView) -> dict[str, Any]:
+def ticket_json(view: store.TicketView, zone: tzinfo) -> dict[str, Any]:
     return {
         "id": view.id,
         "reference": view.reference,
@@ -37,13 +39,13 @@ def ticket_json(view: store.TicketView) -> dict[str, Any]:
         "category": view.category,
         "summary": view.summary,
         "answer": view.answer,
-        "received_at": view.received_at.isoformat(),
+        "received_at": wire_time(view.received_at, zone),
         "wait_seconds": view.wait_seconds,
         "talk_seconds": view.talk_seconds,
         "operator": view.operator_id,
         "linked_ticket_id": view.linked_ticket_id,
         "version": view.version,
-        "updated_at": view.updated_at.isoformat(),
+        "updated_at": wire_time(view.updated_at, zone),
     }
 
 
@@ -87,7 +89,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     )
     found = await store.list_tickets(request.app[SESSIONS], filters)
     await _audit_read(request, who, "tickets.list", "tickets", {"query": dict(q), "count": len(found)})
-    return reply({"tickets": [ticket_json(t) for t in found]})
+    return reply({"tickets": [ticket_json(t, helpdesk_zone(request)) for t in found]})
 
 
 async def _load_for(request: web.Request, who: Principal) -> tuple[store.TicketView, list[Any]]:
@@ -107,9 +109,11 @@ async def get_ticket(request: web.Request) -> web.Response:
     who = principal(request)
     view, timeline = await _load_for(request, who)
     await _audit_read(request, who, "ticket.read", view.reference, {"ticket_id": view.id})
-    body = ticket_json(view)
+    zone = helpdesk_zone(request)
+    body = ticket_json(view, zone)
     body["timeline"] = [
-        {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "data": dict(e.data)} for e in timeline
+        {"seq": e.seq, "at": wire_time(e.at, zone), "kind": e.kind, "data": dict(e.data)}
+        for e in timeline
     ]
     return reply(body)
 
@@ -150,7 +154,7 @@ async def related(request: web.Request) -> web.Response:
         caller_hash=view.caller_hash, operator_id=own_only, limit=11))
     others = [t for t in found if t.id != view.id and _may_read(who, t, current)][:10]
     await _audit_read(request, who, "ticket.related", view.reference, {"count": len(others)})
-    return reply({"tickets": [ticket_json(t) for t in others]})
+    return reply({"tickets": [ticket_json(t, helpdesk_zone(request)) for t in others]})
 
 
 @routes.patch("/api/tickets/{id}")
@@ -218,7 +222,7 @@ async def update_ticket(request: web.Request) -> web.Response:
         await audit.record(request.app[SESSIONS], audit.AuditEntry(
             request.app[CLOCK](), who.name, who.role.value, keeping.AUDIT_ACTION, updated.reference,
             keeping.audit_detail(kept, sorted(texts))))
-    return reply(ticket_json(updated))
+    return reply(ticket_json(updated, helpdesk_zone(request)))
 
 
 def _checked_keep(request: web.Request, value: object, texts: Any) -> tuple[keeping.KeptWord, ...]:
