@@ -33,6 +33,8 @@ async def desk(aiohttp_client: Callable[..., Any], database_url: str,
     network = MemoryPhoneNetwork()
     settings = make_settings(database_url, CTI_HOURS_OVERRIDE="open")
     client: Client = await aiohttp_client(build_app(settings, control=network))
+    # A browser sends its page's Origin with every write the session cookie carries.
+    client.session.headers["Origin"] = f"http://{client.host}:{client.port}"
     now = datetime.now(UTC)
     await add_user(client.app[SESSIONS], "alice", "operator", hash_password("pw-alice-desk"), now,
                    operator_id="op01")

@@ -105,7 +105,7 @@ def test_demo_places_calls_that_become_tickets_with_masked_text(tmp_path: Path) 
         else:
             pytest.fail(f"cti serve did not start: {service.stderr.read() if service.stderr else ''}")
         with Observer(f"http://{http}", tokens) as observer:
-            demo = _run(["demo", "--calls", str(CALLS), "--rate", "2/s", "--talk", "3", "--ring", "0.3",
+            demo = _run(["demo", "--calls", str(CALLS), "--rate", "4/s", "--talk", "2", "--ring", "0.2",
                          "--seed", "7", "--open"], env, timeout=150)
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert f"{CALLS} placed, {CALLS} answered by the helpdesk" in demo.stdout
@@ -113,7 +113,7 @@ def test_demo_places_calls_that_become_tickets_with_masked_text(tmp_path: Path) 
         service.terminate()
         service.communicate(timeout=30)
 
-    plan = plan_calls(CALLS, 2.0, settings.services, 7, 3.0)
+    plan = plan_calls(CALLS, 4.0, settings.services, 7, 2.0)
     talkers = [p for p in plan if p.behaviour is not Behaviour.HANG_UP_IN_MENU]
     assert observer.pops, "no screen pop reached an operator's websocket"
     assert len(observer.pops) >= len([p for p in plan if p.behaviour is Behaviour.TALK]) // 2

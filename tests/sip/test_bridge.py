@@ -16,7 +16,9 @@ from cti.sip.events import CallEnded, CallEvent, CallOffered, OperatorConnected
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]
-BRIDGE_SECONDS = float(os.environ.get("CTI_SIP_BRIDGE_SECONDS", "120"))
+# 45 s in the suite: pyVoIP's 1 % pacing drift (49.5 packets/s) is a 225 ms backlog by then, past
+# the 150 ms bound below; CTI_SIP_BRIDGE_SECONDS=120 for the two-minute check before a release.
+BRIDGE_SECONDS = float(os.environ.get("CTI_SIP_BRIDGE_SECONDS", "45"))
 CALLER_HZ, OPERATOR_HZ = 700.0, 1300.0
 
 
