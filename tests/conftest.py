@@ -20,9 +20,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from escalation_support import MailCatcher
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tests_support import FixedClock
+from tests_support import FixedClock, free_port
 
 from cti.config import Settings, load_settings
 from cti.storage import create_engine, session_factory, upgrade
@@ -187,3 +188,14 @@ def as_role(client: TestClient) -> Callable[[str], object]:  # type: ignore[type
                         datetime.now(UTC), operator_id="test-operator" if role == "operator" else None)
         return {"Authorization": f"Bearer {token}"}
     return make
+
+
+@pytest.fixture
+async def mail() -> AsyncIterator[MailCatcher]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, for escalations and report mail."""
+    catcher = MailCatcher(free_port())
+    await catcher.start()
+    try:
+        yield catcher
+    finally:
+        await catcher.stop()

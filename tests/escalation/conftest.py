@@ -6,31 +6,17 @@ simulate an outage and start it again on the same port; arrivals are waited for 
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from tests_support import free_port
+from escalation_support import MailCatcher
 
 from cti.config import Settings
 from cti.escalation.wiring import escalation_context
 
 Client = TestClient
-sys.path.insert(0, str(Path(__file__).parent))  # for `import escalation_support`
-from escalation_support import MailCatcher  # noqa: E402
-
-
-@pytest.fixture
-async def mail() -> AsyncIterator[MailCatcher]:
-    catcher = MailCatcher(free_port())
-    await catcher.start()
-    try:
-        yield catcher
-    finally:
-        await catcher.stop()
 
 
 @pytest.fixture

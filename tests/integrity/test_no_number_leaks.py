@@ -16,15 +16,13 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
-from tests_support import free_port
 
 from cti.app import build_app
 from cti.auth import digest, new_secret
@@ -62,16 +60,6 @@ def leaks(output: str) -> set[str]:
     folded = _SEPARATORS.sub("", unicodedata.normalize("NFKC", output))
     return {name for name, number in NUMBERS.items()
             if any(core in folded for core in cores(number))}
-
-
-@pytest.fixture
-async def mail() -> AsyncIterator[MailCatcher]:
-    catcher = MailCatcher(free_port())
-    await catcher.start()
-    try:
-        yield catcher
-    finally:
-        await catcher.stop()
 
 
 def test_the_search_finds_every_spelling() -> None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests_support import free_port
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "escalation"))  # for `escalation_support`
 sys.path.insert(0, str(Path(__file__).parent))  # for `report_support`
-from escalation_support import MailCatcher
 
 
 @pytest.fixture
@@ -27,11 +24,3 @@ def office() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture
-async def mail() -> AsyncIterator[MailCatcher]:
-    catcher = MailCatcher(free_port())
-    await catcher.start()
-    try:
-        yield catcher
-    finally:
-        await catcher.stop()

@@ -1,4 +1,4 @@
-"""Helpers shared by the escalation tests (imported as ``escalation_support``): a real SMTP server
+"""Helpers shared by the escalation, report and integrity tests: a real SMTP server
 (aiosmtpd) in the test's own event loop, and waiting on the mail sender's rounds.
 
 The server runs in the test's loop (asyncio server API), so a test can stop it to simulate an
