@@ -53,7 +53,7 @@ async def test_escalate_mail_arrives_redacted_and_vendor_answers_by_reply_url(
     assert opened["target"] == "vendor" and opened["status"] == "pending"
     # Tuesday 10:00 JST + 16 business hours: 7h15 on Tuesday, 8h30 on Wednesday, then
     # 15 minutes from Thursday's 08:45 opening: Thursday 09:00 JST.
-    assert opened["due_at"] == "2026-11-26T00:00:00+00:00" and opened["overdue"] is False
+    assert opened["due_at"] == "2026-11-26T09:00:00+09:00" and opened["overdue"] is False
     assert open_gauge(client.app[REGISTRY], "vendor") == 1.0
     ticket, _ = await ticket_store.get_ticket(client.app[SESSIONS], ticket_id)
     assert ticket.status == "escalated"
