@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cti.auth import Authenticator
-from cti.call_center import CallCenter
+from cti.calls.center import CallCenter
 from cti.clock import Clock
 from cti.config import Settings
 from cti.escalation.outbox import EscalationOutbox

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cti.call_center import CallCenter
+from cti.calls.center import CallCenter
 from cti.storage import tickets as store
 from cti.tickets.status import OPEN_STATUSES
 

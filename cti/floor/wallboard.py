@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cti.call_center import CallCenter
+from cti.calls.center import CallCenter
 from cti.config import Settings
 from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours

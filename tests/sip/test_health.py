@@ -16,7 +16,7 @@ from cti.app import build_app
 from cti.config import Settings
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.audio import PromptLibrary
-from cti.wiring import sip_settings
+from cti.calls.wiring import sip_settings
 
 Client = TestClient  # type: ignore[type-arg]
 
