@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from cti.access.throttle import LoginThrottle
 from cti.auth import Authenticator
 from cti.calls.center import CallCenter
+from cti.calls.wiring import ivr_settings, routing_rules
 from cti.clock import Clock, utc_now
 from cti.config import BusinessCalendar, Settings
 from cti.escalation.wiring import Context as EscalationContext
@@ -75,7 +76,6 @@ from cti.web import (
 )
 from cti.web.middleware import errors_as_json, security_headers
 from cti.web.security import require_roles
-from cti.calls.wiring import ivr_settings, routing_rules
 
 log = structlog.get_logger()
 
@@ -238,9 +238,9 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
     """Owns the SIP front door (or the given control), the router and the call-centre task."""
     settings = app[SETTINGS]
     if control is None and settings.sip.mode != "off":
+        from cti.calls.wiring import prompt_dir, sip_settings
         from cti.sip.adapter import SipFrontDoor  # the only place the SIP stack is built
         from cti.sip.audio import PromptLibrary
-        from cti.calls.wiring import prompt_dir, sip_settings
 
         control = SipFrontDoor(sip_settings(settings), PromptLibrary(prompt_dir()))
     caller_ids = app[CALLER_IDS]

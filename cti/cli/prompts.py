@@ -20,8 +20,8 @@ def register(sub: SubParsers) -> None:
 
 
 def _prompts_build(settings: Settings, args: argparse.Namespace) -> int:
-    from cti.sip.prompts import build_for_menu, engine
     from cti.calls.wiring import ivr_settings, prompt_dir
+    from cti.sip.prompts import build_for_menu, engine
 
     target = Path(args.dir) if args.dir else prompt_dir()
     try:

@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient
 from test_socket import exchange, options
 
 from cti.app import build_app
+from cti.calls.wiring import sip_settings
 from cti.config import Settings
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.audio import PromptLibrary
-from cti.calls.wiring import sip_settings
 
 Client = TestClient  # type: ignore[type-arg]
 
