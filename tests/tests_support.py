@@ -124,3 +124,18 @@ def running_prometheus(target: str, workdir: Path) -> Iterator[Prometheus]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+
+async def bearer(app: Any, name: str, role: str) -> dict[str, str]:
+    """Headers with a real bearer token made in the app's database; an operator's token acts as
+    the configured operator of the same name."""
+    from datetime import UTC
+
+    from cti.auth import digest, new_secret
+    from cti.keys import SESSIONS
+    from cti.storage.users import add_token
+
+    secret = new_secret()
+    await add_token(app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
+                    operator_id=name if role == "operator" else None)
+    return {"Authorization": f"Bearer {secret}"}

@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from tests_support import bearer
 
 from cti.app import build_app
-from cti.auth import digest, new_secret
 from cti.config import Settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
 from cti.storage import audit, create_engine, session_factory
-from cti.storage.users import add_token
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -37,10 +36,7 @@ async def desk(
 
 
 async def token(client: Client, name: str, role: str) -> dict[str, str]:
-    secret = new_secret()
-    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
-                    operator_id=name if role == "operator" else None)
-    return {"Authorization": f"Bearer {secret}"}
+    return await bearer(client.app, name, role)
 
 
 async def settle(client: Client, predicate: Callable[[], bool]) -> None:

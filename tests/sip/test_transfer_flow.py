@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from tests_support import bearer
 
 from cti.app import build_app
-from cti.auth import digest, new_secret
 from cti.config import Settings
-from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
+from cti.keys import CALL_CENTER, TICKET_WRITER
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
-from cti.storage.users import add_token
 
 Client = TestClient  # type: ignore[type-arg]
 OP01, OP02 = "sip:2201@127.0.0.1:5070", "sip:2202@127.0.0.1:5070"
@@ -32,10 +30,7 @@ async def desk(
 
 
 async def token(client: Client, name: str, role: str) -> dict[str, str]:
-    secret = new_secret()
-    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
-                    operator_id=name if role == "operator" else None)
-    return {"Authorization": f"Bearer {secret}"}
+    return await bearer(client.app, name, role)
 
 
 async def settle(client: Client, predicate: Callable[[], bool]) -> None:

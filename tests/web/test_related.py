@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from tests_support import bearer
 
-from cti.auth import digest, new_secret
-from cti.keys import SESSIONS, TICKET_WRITER
-from cti.storage.users import add_token
+from cti.keys import TICKET_WRITER
 from cti.tickets.rules import CallRecordEvent
 
 Client = TestClient  # type: ignore[type-arg]
@@ -33,10 +32,7 @@ async def answered_call(client: Client, n: int, operator: str, caller: str) -> N
 
 
 async def token_for(client: Client, name: str, role: str) -> dict[str, str]:
-    secret = new_secret()
-    await add_token(client.app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
-                    operator_id=name if role == "operator" else None)
-    return {"Authorization": f"Bearer {secret}"}
+    return await bearer(client.app, name, role)
 
 
 async def test_operator_cannot_read_another_operators_tickets_through_related(
