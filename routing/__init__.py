@@ -31,6 +31,8 @@ from .events import (
     IncidentPriority,
     OfferAnswered,
     OfferFailed,
+    OperatorConfigured,
+    OperatorRemoved,
     OperatorStateRequested,
     WrapUpExtended,
 )
@@ -68,7 +70,9 @@ __all__ = [
     "OfferAnswered",
     "OfferCallback",
     "OfferFailed",
+    "OperatorConfigured",
     "OperatorProfile",
+    "OperatorRemoved",
     "OperatorState",
     "OperatorStateChanged",
     "OperatorStatePending",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .records import OperatorRecord
 from .rules import RoutingRules, ServiceRules, Strategy
@@ -44,13 +44,20 @@ def operator_reaches(rules: ServiceRules, skills: dict[str, int], level: int) ->
 
 def eligibility_table(rules: RoutingRules) -> dict[tuple[str, int], frozenset[str]]:
     """(service, level) -> operator ids who may take such a call when free."""
+    return eligibility_from(rules.services, {op.operator_id: op.skills for op in rules.operators})
+
+
+def eligibility_from(
+    services: Iterable[ServiceRules], skills: Mapping[str, Mapping[str, int]]
+) -> dict[tuple[str, int], frozenset[str]]:
+    """The same table for any operators (``skills``: operator id -> service -> proficiency)."""
     return {
         (service.service_id, level): frozenset(
-            op.operator_id
-            for op in rules.operators
-            if operator_reaches(service, dict(op.skills), level)
+            operator_id
+            for operator_id, their in skills.items()
+            if operator_reaches(service, dict(their), level)
         )
-        for service in rules.services
+        for service in services
         for level in range(LEVELS)
     }
 

@@ -60,3 +60,4 @@ class RejectionReason(StrEnum):
     NOT_IN_WRAP_UP = "not_in_wrap_up"
     WRAP_UP_ALREADY_EXTENDED = "wrap_up_already_extended"
     NO_SKILLED_OPERATOR = "no_skilled_operator"
+    INVALID_SKILL = "invalid_skill"

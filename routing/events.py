@@ -107,6 +107,25 @@ class CallbackAccepted:
     call_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorConfigured:
+    """An operator was added or their skills changed while the service runs (the admin view).
+
+    `skills` is (service id, proficiency 1..5) pairs; they replace the operator's earlier
+    skills. A new operator starts offline."""
+
+    operator_id: str
+    skills: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRemoved:
+    """An operator was deactivated: logged off and forgotten. Refused while they are ringing,
+    talking or in wrap-up."""
+
+    operator_id: str
+
+
 Event = (
     CallArrived
     | CallerHungUp
@@ -119,4 +138,6 @@ Event = (
     | CallTaken
     | IncidentPriority
     | CallbackAccepted
+    | OperatorConfigured
+    | OperatorRemoved
 )

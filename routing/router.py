@@ -24,6 +24,7 @@ from typing import Any, Final, get_args
 
 import structlog
 
+from . import roster
 from .call_state import WAITING_CALL_STATES, CallState
 from .decisions import (
     Announce,
@@ -47,6 +48,8 @@ from .events import (
     IncidentPriority,
     OfferAnswered,
     OfferFailed,
+    OperatorConfigured,
+    OperatorRemoved,
     OperatorStateRequested,
     WrapUpExtended,
 )
@@ -214,6 +217,8 @@ class Router:
                 if call.state not in (_CALL.IVR, _CALL.QUEUED, _CALL.OFFERED):
                     raise _Reject(R.CALL_NOT_WAITING, f"call {call_id} is {call.state}")
                 floor.voicemail(call, now)
+            case OperatorConfigured() | OperatorRemoved():
+                self._roster(event, now)
             case _:
                 raise _Reject(R.UNKNOWN_EVENT, f"not a routing event: {type(event).__name__}")
 
@@ -253,6 +258,11 @@ class Router:
             case _OP.ON_CALL | _OP.WRAP_UP:
                 op.pending = wanted
                 floor.out.append(OperatorStatePending(op.operator_id, target, reason))
+
+    def _roster(self, event: OperatorConfigured | OperatorRemoved, now: float) -> None:
+        rejection = roster.apply(self._floor, event, now)
+        if rejection is not None:
+            raise _Reject(*rejection)
 
     def _move(self, call_id: str, service: str, now: float) -> None:
         floor = self._floor
