@@ -104,6 +104,9 @@ class OperatorRow(Base):
     uri: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime]
+    # "config": follows config/helpdesk.toml at each start; "admin": set in the admin view and
+    # kept as the admin left it (storage/operators.py merges the two)
+    source: Mapped[str] = mapped_column(String(16), default="config", server_default="config")
 
 
 class OperatorSkill(Base):

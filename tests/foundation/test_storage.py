@@ -90,12 +90,38 @@ async def test_audit_log_keeps_order_and_detail(sessions: Sessions) -> None:
 async def test_operator_sync_follows_the_config(sessions: Sessions) -> None:
     first = [operators.OperatorRecord("op01", "A", "sip:2201@127.0.0.1", {"isolation": 5}),
              operators.OperatorRecord("op02", "B", "sip:2202@127.0.0.1", {"skysea": 4})]
-    await operators.sync_operators(sessions, first, NOW)
-    assert await operators.active_operators(sessions) == first
+    assert await operators.sync_operators(sessions, first, NOW) == first
+    assert await operators.read_operators(sessions, first) == first
     second = [operators.OperatorRecord("op02", "B2", "sip:2212@127.0.0.1",
                                        {"skysea": 3, "other": 2})]
     await operators.sync_operators(sessions, second, NOW)
-    assert await operators.active_operators(sessions) == second
+    found = await operators.read_operators(sessions, second)
+    assert [o for o in found if o.active] == second
+    assert [(o.id, o.active) for o in found] == [("op01", False), ("op02", True)]
+
+
+async def test_the_admins_operators_survive_a_restart_with_the_config(sessions: Sessions) -> None:
+    config = [operators.OperatorRecord("op01", "A", "sip:2201@127.0.0.1", {"isolation": 5}),
+              operators.OperatorRecord("op02", "B", "sip:2202@127.0.0.1", {"skysea": 4})]
+    await operators.sync_operators(sessions, config, NOW)
+    await operators.add_operator(sessions, operators.OperatorRecord(
+        "op06", "F", "sip:2206@127.0.0.1", {"portal": 4}), NOW)
+    before, after = await operators.change_operator(sessions, "op01", NOW, skills={"other": 2})
+    assert before.skills == {"isolation": 5} and after.skills == {"other": 2}
+    await operators.change_operator(sessions, "op02", NOW, active=False)
+    with pytest.raises(operators.DuplicateOperator):
+        await operators.add_operator(sessions, operators.OperatorRecord(
+            "op01", "X", "sip:2299@127.0.0.1", {}), NOW)
+    with pytest.raises(operators.UriTaken):
+        await operators.add_operator(sessions, operators.OperatorRecord(
+            "op07", "G", "sip:2206@127.0.0.1", {}), NOW)
+    with pytest.raises(LookupError):
+        await operators.change_operator(sessions, "op99", NOW, name="Z")
+    found = await operators.sync_operators(sessions, config, NOW)  # the next start
+    assert [(o.id, dict(o.skills), o.active, o.source) for o in found] == [
+        ("op01", {"other": 2}, True, "admin"), ("op02", {"skysea": 4}, False, "admin"),
+        ("op06", {"portal": 4}, True, "admin")]
+    assert await operators.read_operators(sessions, config) == found
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
