@@ -26,6 +26,7 @@ from cti.floor.bindings import binding_problems
 from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.floor.incidents import IncidentBoard
+from cti.floor.roster import load_roster
 from cti.keys import (
     AUTH,
     CALL_CENTER,
@@ -39,6 +40,7 @@ from cti.keys import (
     METRICS,
     REDACTOR,
     REGISTRY,
+    ROSTER,
     SESSIONS,
     SETTINGS,
     TICKET_WRITER,
@@ -51,7 +53,6 @@ from cti.reports.schedule import schedule_context
 from cti.routing import Router
 from cti.sip.control import CallControl
 from cti.storage import create_engine, require_current, session_factory
-from cti.storage.operators import OperatorRecord, sync_operators
 from cti.storage.recovery import close_unfinished_calls
 from cti.storage.tickets import count_calls_since
 from cti.storage.users import list_users
@@ -160,9 +161,8 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
         await hours.load()
         app[HOURS] = hours
         now = app[CLOCK]()
-        await sync_operators(
-            sessions, [OperatorRecord(o.id, o.name, o.uri, o.skills) for o in settings.operators], now
-        )
+        roster = await load_roster(sessions, settings, now)
+        app[ROSTER] = roster
         month_start = now.astimezone(settings.hours.timezone).replace(
             day=1, hour=0, minute=0, second=0, microsecond=0)
         app[METRICS].month_to_date(await count_calls_since(sessions, month_start), now)
@@ -170,7 +170,7 @@ async def _database(app: web.Application, calendar_: BusinessCalendar) -> AsyncI
         if not known:
             log.warning("auth.no_users",
                         hint="create one: cti user add NAME --role admin (password from CTI_PASSWORD)")
-        for problem in binding_problems(known, [o.id for o in settings.operators]):
+        for problem in binding_problems(known, roster.active_ids()):
             log.warning("auth.operator_binding", kind=problem.kind, subject=problem.subject,
                         detail=problem.message)
         log.info("database.ready", backend=engine.dialect.name)
@@ -251,10 +251,10 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         except NotAPhoneNumber:
             log.warning("routing.priority_caller_ignored", number=number)
     center = CallCenter(
-        control, Router(routing_rules(settings, frozenset(tags)),
+        control, Router(routing_rules(settings, frozenset(tags), app[ROSTER].active()),
                         structlog.get_logger("cti.routing").bind()), app[HOURS],
         ivr_settings(settings), app[TICKET_WRITER], caller_ids, app[METRICS], app[FEED],
-        {o.id: o.uri for o in settings.operators},
+        {o.id: o.uri for o in app[ROSTER].active()},
         ring_timeout_s=float(settings.routing.ring_timeout_seconds), clock=app[CLOCK],
         monotonic=time.monotonic,
         incident_prompt=lambda: _incident_prompt(app),

@@ -16,6 +16,7 @@ from cti.escalation.service import EscalationService
 from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.floor.incidents import IncidentBoard
+from cti.floor.roster import Roster
 from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy
 from cti.privacy.redaction import Redactor
@@ -36,6 +37,7 @@ METRICS = web.AppKey("metrics", CtiMetrics)
 FEED = web.AppKey("feed", ConsoleFeed)
 CALL_CENTER = web.AppKey("call_center", CallCenter)
 INCIDENTS = web.AppKey("incidents", IncidentBoard)
+ROSTER = web.AppKey("roster", Roster)
 CONSOLE_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("console_sockets")
 ESCALATIONS = web.AppKey("escalations", EscalationService)
 ESCALATION_OUTBOX = web.AppKey("escalation_outbox", EscalationOutbox)

@@ -114,8 +114,11 @@ async def change_operator(sessions: Sessions, operator_id: str, now: datetime, *
         before = next((o for o in stored if o.id == operator_id), None)
         if before is None:
             raise LookupError(operator_id)
-        after = replace(before, source=ADMIN, **{k: v for k, v in {
-            "name": name, "uri": uri, "skills": skills, "active": active}.items() if v is not None})
+        after = replace(
+            before, source=ADMIN, name=before.name if name is None else name,
+            uri=before.uri if uri is None else uri,
+            skills=before.skills if skills is None else skills,
+            active=before.active if active is None else active)
         _check_uri(stored, after)
         await _write(session, after, now)
     return before, after

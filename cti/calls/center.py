@@ -409,6 +409,20 @@ class CallCenter:
             case _:
                 log.debug("call_center.decision", decision=type(decision).__name__)
 
+    async def roster_changed(self, event: routing.OperatorConfigured | routing.OperatorRemoved,
+                             uri: str | None) -> list[routing.Decision]:
+        """An operator added, re-skilled or removed in the admin view (``cti.floor.roster``):
+        routing and the phone to ring follow at once, no restart."""
+        decisions = self.router.handle(event, self._monotonic())
+        if not any(isinstance(d, routing.Rejected) for d in decisions):
+            if uri is None:
+                self._uris.pop(event.operator_id, None)
+            else:
+                self._uris[event.operator_id] = uri
+        await self.route_decisions(decisions)
+        self._publish_floor()
+        return decisions
+
     async def _ring(self, call: ActiveCall, operator_id: str) -> None:
         call.leg_operator, call.next_operator = operator_id, None
         await self._sip.connect_to_operator(call.call_id, self._uris[operator_id],

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from cti.config import Settings
+from cti.config import Operator, Settings
 from cti.routing import OperatorProfile, RoutingRules, ServiceRules, Strategy
 from cti.sip import ivr
 from cti.sip.flood import FloodLimits
 from cti.sip.settings import RegistrarSettings, SipSettings
+from cti.storage.operators import OperatorRecord
 
 ROUTING_RING_GRACE_S = 5.0
 
 
-def routing_rules(settings: Settings, caller_tags: frozenset[str] = frozenset()) -> RoutingRules:
+def routing_rules(settings: Settings, caller_tags: frozenset[str] = frozenset(),
+                  operators: Iterable[Operator | OperatorRecord] | None = None) -> RoutingRules:
+    """``operators``: the ones the service runs with (the roster); the config's by default."""
     r = settings.routing
+    working = settings.operators if operators is None else tuple(operators)
     return RoutingRules(
         services=tuple(
             ServiceRules(
@@ -28,7 +33,7 @@ def routing_rules(settings: Settings, caller_tags: frozenset[str] = frozenset())
             )
             for s in settings.services
         ),
-        operators=tuple(OperatorProfile(o.id, dict(o.skills)) for o in settings.operators),
+        operators=tuple(OperatorProfile(o.id, dict(o.skills)) for o in working),
         # The SIP leg's own ring timeout (CANCEL, then "no answer") decides; routing's timer is
         # the safety net for a leg that never reports back.
         ring_timeout_s=float(r.ring_timeout_seconds) + ROUTING_RING_GRACE_S,

@@ -20,6 +20,7 @@ from cti.auth import Role, digest, hash_password, new_secret
 from cti.cli.common import EXIT_CONFIG, Refused, SubParsers, with_config, with_sessions
 from cti.clock import utc_now, wire_time
 from cti.config import Settings
+from cti.floor.roster import read_roster
 from cti.storage import users as user_store
 
 
@@ -70,16 +71,20 @@ def register(sub: SubParsers) -> None:
     revoke.set_defaults(run=lambda settings, args: asyncio.run(_token_revoke(settings, args.token_id)))
 
 
-def _check_operator(settings: Settings, role: Role, operator_id: str | None) -> None:
-    """An operator works as exactly one configured operator; other roles take no calls."""
-    configured = [o.id for o in settings.operators]
+async def _check_operator(settings: Settings, role: Role, operator_id: str | None) -> None:
+    """An operator works as exactly one active operator (config or admin view); other roles
+    take no calls."""
+    if role != Role.OPERATOR and operator_id is None:
+        return
+    roster = await with_sessions(settings, lambda s: read_roster(s, settings))
+    configured = sorted(roster.active_ids())
     if role == Role.OPERATOR and operator_id is None:
         raise Refused(f"--role operator needs --operator (one of {', '.join(configured)})",
                       EXIT_CONFIG)
     if role != Role.OPERATOR and operator_id is not None:
         raise Refused("--operator is for --role operator only", EXIT_CONFIG)
     if operator_id is not None and operator_id not in configured:
-        raise Refused(f"--operator {operator_id!r} is not a configured operator "
+        raise Refused(f"--operator {operator_id!r} is not an active operator "
                       f"(one of {', '.join(configured)})", EXIT_CONFIG)
 
 
@@ -108,7 +113,7 @@ def _new_password_hash(settings: Settings, name: str) -> str:
 
 
 async def _user_add(settings: Settings, name: str, role: Role, operator_id: str | None) -> int:
-    _check_operator(settings, role, operator_id)
+    await _check_operator(settings, role, operator_id)
     password_hash = _new_password_hash(settings, name)
     try:
         await with_sessions(settings, lambda s: user_store.add_user(
@@ -121,7 +126,7 @@ async def _user_add(settings: Settings, name: str, role: Role, operator_id: str 
 
 
 async def _user_bind(settings: Settings, name: str, operator_id: str) -> int:
-    _check_operator(settings, Role.OPERATOR, operator_id)
+    await _check_operator(settings, Role.OPERATOR, operator_id)
     try:
         user = await with_sessions(settings, lambda s: user_store.bind_operator(s, name, operator_id))
     except user_store.OperatorTaken as exc:
@@ -188,7 +193,7 @@ def _token_create_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _token_create(settings: Settings, name: str, role: Role, expires_at: datetime | None,
                         username: str | None, operator_id: str | None) -> int:
-    _check_operator(settings, role, operator_id)
+    await _check_operator(settings, role, operator_id)
     token = new_secret()
 
     async def create(sessions: user_store.Sessions) -> None:

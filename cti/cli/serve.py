@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cti.cli.common import EXIT_FAILED, Refused, SubParsers, with_config, with_sessions
 from cti.config import Settings
 from cti.config.describe import describe
-from cti.floor.bindings import BindingProblem, binding_problems
+from cti.floor.bindings import BindingProblem, check_bindings
 from cti.storage import SchemaOutdated, create_engine, current_revision, upgrade
 
 log = structlog.get_logger()
@@ -55,12 +55,10 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _binding_problems(settings: Settings) -> list[BindingProblem]:
-    """Users against the configured operators, when the database is there (bounded wait)."""
-    from cti.storage.users import list_users
-
+    """Users against the operators table (config + admin view), when the database is there
+    (bounded wait)."""
     async with asyncio.timeout(DATABASE_CHECK_S):
-        found = await with_sessions(settings, list_users)
-    return binding_problems(found, [o.id for o in settings.operators])
+        return await with_sessions(settings, lambda s: check_bindings(s, settings))
 
 
 async def _serve(settings: Settings) -> int:

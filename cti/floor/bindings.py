@@ -1,8 +1,9 @@
-"""Which console user works as which configured operator, and what is wrong with it.
+"""Which console user works as which operator, and what is wrong with it.
 
-Checked at start-up (log warnings) and by ``cti config check`` (printed): a user with role
-operator bound to nobody can never take a call; a binding to an operator the config no longer
-has is stale; a configured operator without a user can be offered calls by nobody's console.
+Checked at start-up (log warnings) and by ``cti config check`` (printed), against the operators
+the service runs with (the merged operators table, ``cti.floor.roster``): a user with role
+operator bound to nobody can never take a call; a binding to an operator that is not active is
+stale; an active operator without a user can be offered calls by nobody's console.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cti.storage.users import UserView
+from cti.config import Settings
+from cti.floor.roster import read_roster
+from cti.storage.users import Sessions, UserView, list_users
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +40,8 @@ def binding_problems(users: Iterable[UserView], operator_ids: Iterable[str]) -> 
         elif user.operator_id is not None and user.operator_id not in configured:
             problems.append(BindingProblem(
                 "unknown_operator", user.username,
-                f"user {user.username!r} is bound to operator {user.operator_id!r}, which the "
-                f"config does not have (one of {', '.join(configured)})"))
+                f"user {user.username!r} is bound to operator {user.operator_id!r}, which is not "
+                f"an active operator (one of {', '.join(configured)})"))
         elif user.operator_id is not None and user.role != "operator":
             problems.append(BindingProblem(
                 "not_an_operator", user.username,
@@ -51,3 +54,9 @@ def binding_problems(users: Iterable[UserView], operator_ids: Iterable[str]) -> 
                 f"operator {operator_id!r} has no console user: "
                 f"cti user add NAME --role operator --operator {operator_id}"))
     return problems
+
+
+async def check_bindings(sessions: Sessions, settings: Settings) -> list[BindingProblem]:
+    """The users against the operators the service would run with (``cti config check``)."""
+    roster = await read_roster(sessions, settings)
+    return binding_problems(await list_users(sessions), sorted(roster.active_ids()))

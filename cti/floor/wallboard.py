@@ -17,7 +17,9 @@ from cti.metrics import CtiMetrics
 
 
 def snapshot(center: CallCenter, settings: Settings, metrics: CtiMetrics, hours: HelpdeskHours,
-             incidents: IncidentBoard, feed: ConsoleFeed, at: datetime) -> dict[str, Any]:
+             incidents: IncidentBoard, feed: ConsoleFeed, at: datetime,
+             names: dict[str, str]) -> dict[str, Any]:
+    """``names``: operator id -> display name (the roster's)."""
     now = center.now()
     today = {f.service: f.as_json() for f in metrics.today()}
     queues = {q.service: q for q in center.router.queues(now)}
@@ -35,7 +37,6 @@ def snapshot(center: CallCenter, settings: Settings, metrics: CtiMetrics, hours:
                         for c in waiting],
             "today": today.get(service.id),
         })
-    names = {o.id: o.name for o in settings.operators}
     operators = []
     for view in center.router.operators():
         call = center.router.call(view.call_id) if view.call_id else None

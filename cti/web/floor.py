@@ -20,6 +20,7 @@ from cti.keys import (
     HOURS,
     INCIDENTS,
     METRICS,
+    ROSTER,
     SESSIONS,
     SETTINGS,
 )
@@ -44,7 +45,7 @@ SETTABLE_STATES = ("available", "away", "offline")
 @routes.get("/api/operators")
 @allow_any_user
 async def operators(request: web.Request) -> web.Response:
-    names = {o.id: o.name for o in request.app[SETTINGS].operators}
+    names = request.app[ROSTER].names()
     views = request.app[CALL_CENTER].router.operators()
     return reply({"operators": [{
         "id": v.operator_id, "name": names.get(v.operator_id, v.operator_id), "state": v.state,
@@ -58,7 +59,7 @@ async def operators(request: web.Request) -> web.Response:
 async def set_state(request: web.Request) -> web.Response:
     who = principal(request)
     operator_id = request.match_info["id"]
-    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+    if operator_id not in request.app[ROSTER].active_ids():
         raise NotFound(f"no operator {operator_id!r}")
     by_supervisor = who.role in SUPERVISORS
     if not by_supervisor and who.operator_id != operator_id:
@@ -88,7 +89,7 @@ async def extend_wrap_up(request: web.Request) -> web.Response:
     """The operator needs more after-call time (once per call)."""
     who = principal(request)
     operator_id = request.match_info["id"]
-    if operator_id not in {o.id for o in request.app[SETTINGS].operators}:
+    if operator_id not in request.app[ROSTER].active_ids():
         raise NotFound(f"no operator {operator_id!r}")
     if who.role not in SUPERVISORS and who.operator_id != operator_id:
         raise Forbidden("operators extend only their own wrap-up")
@@ -125,9 +126,8 @@ async def take_call(request: web.Request) -> web.Response:
     """A supervisor hands a waiting call to a chosen operator (rings their phone now)."""
     body = await json_object(request)
     operator_id = body.get("operator_id")
-    if not isinstance(operator_id, str) or operator_id not in {
-            o.id for o in request.app[SETTINGS].operators}:
-        raise InvalidRequest("operator_id must be a configured operator", field="operator_id")
+    if not isinstance(operator_id, str) or operator_id not in request.app[ROSTER].active_ids():
+        raise InvalidRequest("operator_id must be an active operator", field="operator_id")
     return await _floor_action(request, CallTaken(request.match_info["call_id"], operator_id))
 
 
@@ -173,7 +173,7 @@ async def wallboard(request: web.Request) -> web.Response:
     """The wallboard in one read: queues with today's figures, operators, hours, incident, alerts."""
     app = request.app
     return reply(snapshot(app[CALL_CENTER], app[SETTINGS], app[METRICS], app[HOURS],
-                          app[INCIDENTS], app[FEED], app[CLOCK]()))
+                          app[INCIDENTS], app[FEED], app[CLOCK](), app[ROSTER].names()))
 
 
 @routes.get("/api/events")

@@ -11,7 +11,7 @@ from aiohttp import web
 from cti.auth import READERS, Principal, Role
 from cti.clock import wire_time
 from cti.errors import InvalidRequest
-from cti.keys import CLOCK, SESSIONS, SETTINGS
+from cti.keys import CLOCK, ROSTER, SESSIONS, SETTINGS
 from cti.records import export
 from cti.storage import audit
 from cti.storage import records as store
@@ -68,7 +68,7 @@ def record_query(request: web.Request) -> store.RecordQuery:
         category=_bounded(request, "category", 64),  # past categories stay searchable
         status=_choice(request, "status", STATUSES),
         outcome=_choice(request, "outcome", OUTCOMES),
-        operator_id=_choice(request, "operator", {o.id for o in settings.operators}),
+        operator_id=_choice(request, "operator", set(request.app[ROSTER].names())),
         escalation_target=_choice(request, "escalation_target", TARGETS),
         text=_bounded(request, "q", MAX_TEXT),
     )
