@@ -4,7 +4,11 @@ in-memory phone network carrying real calls through the whole service."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +20,7 @@ from cti.config import Settings
 from cti.keys import CALL_CENTER, SESSIONS
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
 from cti.storage import audit
-from cti.storage.operators import read_operators
+from cti.storage.operators import OperatorRecord, add_operator, change_operator, read_operators
 from tests.tests_support import bearer
 
 Client = TestClient  # type: ignore[type-arg]
@@ -168,3 +172,36 @@ async def test_taken_ids_and_phones_conflict_and_only_admins_may(
                               json={**base, "id": "op06", "uri": OP06_URI})).status == 403
     assert (await client.patch("/api/operators/op01", headers=supervisor,
                                json={"name": "x"})).status == 403
+
+
+def test_cli_binds_and_checks_against_the_merged_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cti.cli import main
+    from cti.config import load_settings
+    from cti.floor.roster import load_roster
+    from cti.storage import create_engine, session_factory, upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    for key, value in {"CTI_DATABASE_URL": url, "CTI_SIP_MODE": "off",
+                       "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
+                       "CTI_PASSWORD": "kumo-ringo-hashi-27-cli"}.items():
+        monkeypatch.setenv(key, value)
+
+    async def prepare() -> None:
+        engine = create_engine(url)
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        await load_roster(sessions, load_settings(None, dict(os.environ)), datetime.now(UTC))
+        await add_operator(sessions, OperatorRecord("op06", "F", OP06_URI, {"portal": 4}),
+                           datetime.now(UTC))
+        await change_operator(sessions, "op05", datetime.now(UTC), active=False)
+        await engine.dispose()
+
+    asyncio.run(prepare())
+    assert main(["user", "add", "dave", "--role", "operator", "--operator", "op06"]) == 0
+    assert main(["user", "add", "erin", "--role", "operator", "--operator", "op05"]) == 2
+    assert "'op05' is not an active operator" in capsys.readouterr().err
+    assert main(["config", "check"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warn")]
+    assert warnings == [f"warning: operator {o!r} has no console user: cti user add NAME --role "
+                        f"operator --operator {o}" for o in ("op01", "op02", "op03", "op04")]
