@@ -16,6 +16,7 @@ from cti.clock import wire_time
 from cti.errors import Forbidden, IllegalTransition, InvalidRequest, NotFound, StaleWrite
 from cti.keys import CALL_CENTER, CLOCK, REDACTOR, SESSIONS, SETTINGS
 from cti.privacy import keep as keeping
+from cti.privacy.redaction import PLACEHOLDERS
 from cti.storage import audit
 from cti.storage import tickets as store
 from cti.tickets.rules import OUTCOMES
@@ -266,7 +267,8 @@ async def redact(request: web.Request) -> web.Response:
         {
             "text": result.text,
             "found": [
-                {"kind": f.kind, "start": f.start, "end": f.end, "keepable": f.keepable} for f in result.found
+                {"kind": f.kind, "start": f.start, "end": f.end, "keepable": f.keepable,
+                 "mask": PLACEHOLDERS[f.kind], "word": text[f.start:f.end]} for f in result.found
             ],
         }
     )

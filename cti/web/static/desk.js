@@ -166,6 +166,8 @@ export async function loadTicket(id) {
   $("answer").value = ticket.answer;
   $("status").replaceChildren(...statusChoices(ticket.status).map((s) =>
     option(s, TICKET_STATUS_LABELS[s] || s, s === ticket.status)));
+  kept.clear();
+  showKept();
   text("preview", ticket.summary);
   text("saved", "");
   const related = await api("GET", `/api/tickets/${id}/related`).catch(() => ({ tickets: [] }));
@@ -190,12 +192,54 @@ let typing = null;
 function onSummaryInput() {
   clearTimeout(typing);
   typing = setTimeout(async () => {
-    const value = $("summary").value;
-    if (!value) { text("preview", ""); return; }
-    const result = await api("POST", "/api/redact", { text: value }).catch(() => null);
-    if (result) text("preview", result.text);
-    await suggest(value);
+    await showPreview();
+    await suggest($("summary").value);
   }, 250);
+}
+
+// Words the operator marked "not personal data" in the preview for this ticket: sent with every
+// preview and save (the server refuses them for phone, mail, My Number and card, and audits them).
+const kept = new Set();
+
+async function showPreview() {
+  const value = $("summary").value;
+  if (!value) { text("preview", ""); return; }
+  let result;
+  try {
+    result = await api("POST", "/api/redact", { text: value, keep: [...kept] });
+  } catch (error) {
+    flash("kept-message", error.message, false);
+    return;
+  }
+  const chars = Array.from(value); // the server's offsets count code points
+  const parts = [];
+  let at = 0;
+  for (const found of result.found) {
+    parts.push(chars.slice(at, found.start).join(""));
+    parts.push(found.keepable
+      ? el("button", { type: "button", class: "masked", dataset: { word: found.word },
+        title: "個人情報ではない（伏せ字にしない） / Not personal data: keep",
+        "aria-label": `${found.mask}「${found.word}」: 個人情報ではない（伏せ字にしない） / Not personal data: keep`,
+        onclick: () => keepWord(found.word) }, found.mask)
+      : el("span", { class: "masked never" }, found.mask));
+    at = found.end;
+  }
+  parts.push(chars.slice(at).join(""));
+  $("preview").replaceChildren(...parts);
+}
+
+async function keepWord(word, keep = true) {
+  if (keep) kept.add(word); else kept.delete(word);
+  showKept();
+  text("kept-message", "");
+  await showPreview();
+}
+
+function showKept() {
+  $("kept").hidden = kept.size === 0;
+  $("kept-words").replaceChildren(...[...kept].map((word) => el("li", { dataset: { word } }, `「${word}」`,
+    el("button", { type: "button", class: "link", "aria-label": `「${word}」を伏せ字に戻す / Mask ${word} again`,
+      onclick: () => keepWord(word, false) }, "伏せ字に戻す / Mask again"))));
 }
 
 async function suggest(value) {
@@ -219,6 +263,7 @@ async function saveTicket(event) {
   if (!ticket) return;
   const loaded = ticket;
   const body = { summary: $("summary").value, answer: $("answer").value, version: loaded.version };
+  if (kept.size) body.keep = [...kept];
   if ($("category").value) body.category = $("category").value;
   if ($("status").value !== loaded.status) body.status = $("status").value;
   try {
