@@ -10,13 +10,18 @@ from cti.errors import InvalidRequest
 from cti.keys import CLOCK, FEED, HOURS, SESSIONS
 from cti.storage import audit
 from cti.web.body import helpdesk_zone, json_object, parse_instant, reply
+from cti.web.openapi import BOOLEAN, STRING, TIME, documented, nullable, obj
 from cti.web.security import allow_any_user, allow_roles, principal
 
 routes = web.RouteTableDef()
+#: ``CalendarStatus.as_json``: open now, why not (Japanese first), when it opens and closes next
+HOURS_STATUS = obj(open=BOOLEAN, reason_code=nullable(STRING), reason=nullable(STRING),
+            next_open=nullable(TIME), closes_at=nullable(TIME))
 
 
 @routes.get("/api/calendar")
 @allow_any_user
+@documented(query={"at": {"type": "string", "format": "date-time"}}, response=HOURS_STATUS)
 async def calendar_status(request: web.Request) -> web.Response:
     at_text = request.query.get("at")
     at = parse_instant(at_text, "at") if at_text else request.app[CLOCK]()
@@ -25,6 +30,9 @@ async def calendar_status(request: web.Request) -> web.Response:
 
 @routes.put("/api/calendar/override")
 @allow_roles(SUPERVISORS)
+@documented(body={"type": "object", "required": ["mode"], "properties": {
+    "mode": {"enum": ["auto", "open", "closed"]},
+    "until": {"type": ["string", "null"], "format": "date-time"}}}, response=HOURS_STATUS)
 async def set_override(request: web.Request) -> web.Response:
     body = await json_object(request)
     mode = body.get("mode")

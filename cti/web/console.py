@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cti.keys import SETTINGS
 from cti.web.body import reply
+from cti.web.openapi import STRING, array, documented, obj
 from cti.web.security import allow_any_user
 
 routes = web.RouteTableDef()
@@ -30,6 +31,8 @@ routes.static("/console", STATIC)
 
 @routes.get("/api/services")
 @allow_any_user
+@documented(response=obj(services=array(obj(
+    id=STRING, digit=STRING, name_ja=STRING, name_en=STRING, categories=array(STRING)))))
 async def services(request: web.Request) -> web.Response:
     return reply({"services": [
         {"id": s.id, "digit": s.digit, "name_ja": s.name_ja, "name_en": s.name_en,

@@ -26,6 +26,7 @@ from cti.keys import (
 )
 from cti.routing import (
     CallMoved,
+    CallState,
     CallTaken,
     OperatorState,
     OperatorStateRequested,
@@ -34,16 +35,35 @@ from cti.routing import (
 )
 from cti.storage import audit
 from cti.web.body import json_object, reply
-from cti.web.openapi import documented
+from cti.web.calendar import HOURS_STATUS
+from cti.web.incidents import INCIDENT
+from cti.web.openapi import (
+    INTEGER,
+    NUMBER,
+    STRING,
+    array,
+    documented,
+    nullable,
+    obj,
+)
 from cti.web.security import allow_any_user, allow_roles, principal
 
 log = structlog.get_logger()
 routes = web.RouteTableDef()
 SETTABLE_STATES = ("available", "away", "offline")
+OPERATOR_STATE = {"enum": [s.value for s in OperatorState]}
+CALL_STATE = {"enum": [s.value for s in CallState]}
+SKILLS = {"type": "object", "additionalProperties": INTEGER}
+STATE = obj(id=STRING, state=OPERATOR_STATE, reason=STRING,
+            pending_state=nullable(OPERATOR_STATE))
+CALL = obj(call_id=STRING, service=nullable(STRING), state=nullable(CALL_STATE))
 
 
 @routes.get("/api/operators")
 @allow_any_user
+@documented(response=obj(operators=array(obj(
+    id=STRING, name=STRING, state=OPERATOR_STATE, reason=STRING, skills=SKILLS,
+    call_id=nullable(STRING), pending_state=nullable(OPERATOR_STATE), missed_in_row=INTEGER))))
 async def operators(request: web.Request) -> web.Response:
     names = request.app[ROSTER].names()
     views = request.app[CALL_CENTER].router.operators()
@@ -56,6 +76,9 @@ async def operators(request: web.Request) -> web.Response:
 
 @routes.put("/api/operators/{id}/state")
 @allow_roles(ANY_ROLE)
+@documented(body={"type": "object", "required": ["state"], "properties": {
+    "state": {"enum": list(SETTABLE_STATES)}, "reason": {"type": "string", "maxLength": 64}}},
+    response=STATE)
 async def set_state(request: web.Request) -> web.Response:
     who = principal(request)
     operator_id = request.match_info["id"]
@@ -78,13 +101,16 @@ async def set_state(request: web.Request) -> web.Response:
     rejected = [d for d in decisions if isinstance(d, Rejected)]
     if rejected:
         raise InvalidRequest(rejected[0].detail, error=rejected[0].error_id)
-    view = next(v for v in center.router.operators() if v.operator_id == operator_id)
+    view = next((v for v in center.router.operators() if v.operator_id == operator_id), None)
+    if view is None:  # deactivated meanwhile
+        raise NotFound(f"no operator {operator_id!r}")
     return reply({"id": operator_id, "state": view.state, "reason": view.reason,
                   "pending_state": view.pending_state})
 
 
 @routes.post("/api/operators/{id}/wrap-up/extend")
 @allow_roles(ANY_ROLE)
+@documented(response=obj(id=STRING, state=OPERATOR_STATE, wrap_up_left_s=NUMBER))
 async def extend_wrap_up(request: web.Request) -> web.Response:
     """The operator needs more after-call time (once per call)."""
     who = principal(request)
@@ -98,7 +124,9 @@ async def extend_wrap_up(request: web.Request) -> web.Response:
     rejected = [d for d in decisions if isinstance(d, Rejected)]
     if rejected:
         raise Conflict(rejected[0].detail, error=rejected[0].error_id)
-    view = next(v for v in center.router.operators() if v.operator_id == operator_id)
+    view = next((v for v in center.router.operators() if v.operator_id == operator_id), None)
+    if view is None:  # deactivated meanwhile
+        raise NotFound(f"no operator {operator_id!r}")
     return reply({"id": operator_id, "state": view.state,
                   "wrap_up_left_s": round(max(0.0, (view.wrap_up_ends_at or 0) - center.now()), 1)})
 
@@ -111,6 +139,8 @@ async def _apply(center: Any, event: Any) -> list[Any]:
 
 @routes.post("/api/calls/{call_id}/move")
 @allow_roles(SUPERVISORS)
+@documented(body={"type": "object", "required": ["service"], "properties": {
+    "service": {"type": "string"}}}, response=CALL)
 async def move_call(request: web.Request) -> web.Response:
     """A supervisor moves a waiting call to another service's queue (keeping its place)."""
     body = await json_object(request)
@@ -122,6 +152,8 @@ async def move_call(request: web.Request) -> web.Response:
 
 @routes.post("/api/calls/{call_id}/take")
 @allow_roles(SUPERVISORS)
+@documented(body={"type": "object", "required": ["operator_id"], "properties": {
+    "operator_id": {"type": "string"}}}, response=CALL)
 async def take_call(request: web.Request) -> web.Response:
     """A supervisor hands a waiting call to a chosen operator (rings their phone now)."""
     body = await json_object(request)
@@ -148,6 +180,10 @@ async def _floor_action(request: web.Request, event: CallMoved | CallTaken) -> w
 
 @routes.get("/api/queues")
 @allow_any_user
+@documented(response=obj(queues=array(obj(
+    service=STRING, longest_wait_s=NUMBER, priority_delta=INTEGER, waiting=array(obj(
+        call_id=STRING, state=CALL_STATE, wait_s=NUMBER, position=nullable(INTEGER),
+        priority=INTEGER, level=INTEGER))))))
 async def queues(request: web.Request) -> web.Response:
     center = request.app[CALL_CENTER]
     return reply({"queues": [{
@@ -167,7 +203,7 @@ async def queues(request: web.Request) -> web.Response:
         "id", "waiting_count", "longest_wait_s", "waiting", "today"]}},
     "operators": {"type": "array", "items": {"type": "object", "required": [
         "id", "state", "in_state_s", "call"]}},
-    "hours": {"type": "object"}, "incident": {"type": ["object", "null"]},
+    "hours": HOURS_STATUS, "incident": nullable(INCIDENT),
     "alerts": {"type": "array"}}})
 async def wallboard(request: web.Request) -> web.Response:
     """The wallboard in one read: queues with today's figures, operators, hours, incident, alerts."""

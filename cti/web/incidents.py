@@ -11,14 +11,20 @@ from cti.keys import CALL_CENTER, CLOCK, FEED, INCIDENTS, REDACTOR, SESSIONS, SE
 from cti.routing import IncidentPriority
 from cti.storage import audit
 from cti.web.body import helpdesk_zone, json_object, parse_instant, reply
+from cti.web.openapi import INTEGER, STRING, TIME, documented, nullable, obj
 from cti.web.security import allow_roles, principal
 
 routes = web.RouteTableDef()
 MAX_MESSAGE = 300
+#: ``IncidentNotice.as_json``
+INCIDENT = obj(service=nullable(STRING), message_ja=STRING, message_en=STRING,
+               priority_delta=INTEGER, until=nullable(TIME), declared_by=STRING, declared_at=TIME)
+CURRENT = obj(incident=nullable(INCIDENT))
 
 
 @routes.get("/api/incident")
 @allow_roles(ANY_ROLE)
+@documented(response=CURRENT)
 async def current(request: web.Request) -> web.Response:
     notice = request.app[INCIDENTS].current(request.app[CLOCK]())
     return reply({"incident": notice.as_json(helpdesk_zone(request)) if notice else None})
@@ -26,6 +32,12 @@ async def current(request: web.Request) -> web.Response:
 
 @routes.put("/api/incident")
 @allow_roles(SUPERVISORS)
+@documented(body={"type": "object", "required": ["message_ja"], "properties": {
+    "service": {"type": ["string", "null"]},
+    "message_ja": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE},
+    "message_en": {"type": "string", "maxLength": MAX_MESSAGE},
+    "priority_delta": {"type": "integer", "minimum": -5, "maximum": 5},
+    "until": {"type": ["string", "null"], "format": "date-time"}}}, response=CURRENT)
 async def declare(request: web.Request) -> web.Response:
     body = await json_object(request)
     now = request.app[CLOCK]()
@@ -62,6 +74,7 @@ async def declare(request: web.Request) -> web.Response:
 
 @routes.delete("/api/incident")
 @allow_roles(SUPERVISORS)
+@documented(response=CURRENT)
 async def clear(request: web.Request) -> web.Response:
     previous = request.app[INCIDENTS].clear()
     await _set_priority(request, previous, None)

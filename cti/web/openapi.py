@@ -30,6 +30,26 @@ ERROR_STATUSES = {"400": "bad request", "401": "not logged in", "403": "role not
                   "503": "a part of the service is unavailable"}
 
 
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+NUMBER: dict[str, Any] = {"type": "number"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}  # cti.clock.wire_time
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def obj(**properties: dict[str, Any]) -> dict[str, Any]:
+    """A response object with exactly these properties, every one always present."""
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
 def documented(*, query: dict[str, dict[str, Any]] | None = None,
                body: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
                content_type: str | tuple[str, ...] = "application/json") -> Callable[[H], H]:

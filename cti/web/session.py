@@ -15,6 +15,7 @@ from cti.errors import CtiError, InvalidRequest, NotAuthenticated
 from cti.keys import AUTH, CLOCK, SESSIONS, SETTINGS
 from cti.storage import audit
 from cti.web.body import helpdesk_zone, json_object, reply, string_field
+from cti.web.openapi import BOOLEAN, STRING, documented, obj
 from cti.web.security import SESSION_COOKIE, allow_any_user, check_origin, principal, public
 
 log = structlog.get_logger()
@@ -41,8 +42,14 @@ def source_address(request: web.Request) -> str:
     return peer[:64]
 
 
+ROLE = {"enum": ["operator", "supervisor", "manager", "admin"]}
+
+
 @routes.post("/api/session")
 @public
+@documented(body={"type": "object", "required": ["username", "password"], "properties": {
+    "username": {"type": "string", "maxLength": 64},
+    "password": {"type": "string", "maxLength": 256}}}, response=obj(user=STRING, role=ROLE))
 async def login(request: web.Request) -> web.Response:
     check_origin(request, required=False)  # login CSRF: another origin's page logging us in
     body = await json_object(request)
@@ -86,6 +93,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.get("/api/session")
 @allow_any_user
+@documented(response=obj(user=STRING, role=ROLE, via={"enum": ["session", "token"]}))
 async def whoami(request: web.Request) -> web.Response:
     who = principal(request)
     return reply({"user": who.name, "role": who.role.value, "via": who.via})
@@ -93,6 +101,7 @@ async def whoami(request: web.Request) -> web.Response:
 
 @routes.delete("/api/session")
 @allow_any_user
+@documented(response=obj(ended=BOOLEAN))
 async def logout(request: web.Request) -> web.Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:

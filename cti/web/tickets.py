@@ -22,11 +22,36 @@ from cti.storage import tickets as store
 from cti.tickets.rules import OUTCOMES
 from cti.tickets.status import STATUSES, IllegalTicketTransition, check_transition
 from cti.web.body import helpdesk_zone, json_object, parse_instant, reply
+from cti.web.openapi import (
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    OBJECT,
+    STRING,
+    TIME,
+    array,
+    documented,
+    nullable,
+    obj,
+)
 from cti.web.security import allow, allow_any_user, allow_roles, operator_of, principal
 
 routes = web.RouteTableDef()
 MAX_TEXT = 4000
 EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+#: ``ticket_json``
+TICKET = obj(
+    id=INTEGER, reference=STRING, call_id=nullable(STRING), service=nullable(STRING),
+    status={"enum": list(STATUSES)}, outcome=nullable(STRING), category=nullable(STRING),
+    summary=STRING, answer=STRING, received_at=TIME, wait_seconds=nullable(NUMBER),
+    talk_seconds=nullable(NUMBER), operator=nullable(STRING), linked_ticket_id=nullable(INTEGER),
+    version=INTEGER, updated_at=TIME)
+TICKETS = obj(tickets=array(TICKET))
+TICKET_WITH_TIMELINE = {**TICKET, "required": [*TICKET["required"], "timeline"], "properties": {
+    **TICKET["properties"],
+    "timeline": array(obj(seq=INTEGER, at=TIME, kind=STRING, data=OBJECT))}}
+KEEP = {"type": "array", "maxItems": keeping.MAX_WORDS, "items": {
+    "type": "string", "minLength": 1, "maxLength": keeping.MAX_WORD_CHARS}}
 
 
 def ticket_json(view: store.TicketView, zone: tzinfo) -> dict[str, Any]:
@@ -69,6 +94,12 @@ def _choice(request: web.Request, name: str, options: tuple[str, ...] | frozense
 
 @routes.get("/api/tickets")
 @allow_any_user
+@documented(query={"since": {"type": "string", "format": "date-time"},
+                   "until": {"type": "string", "format": "date-time"},
+                   "service": STRING, "status": {"enum": list(STATUSES)},
+                   "outcome": {"enum": list(OUTCOMES)}, "operator": STRING,
+                   "limit": {"type": "integer", "minimum": 1, "maximum": 1000}},
+            response=TICKETS)
 async def list_tickets(request: web.Request) -> web.Response:
     who = principal(request)
     settings = request.app[SETTINGS]
@@ -106,6 +137,7 @@ async def _load_for(request: web.Request, who: Principal) -> tuple[store.TicketV
 
 @routes.get("/api/tickets/{id}")
 @allow_roles(ANY_ROLE)
+@documented(response=TICKET_WITH_TIMELINE)
 async def get_ticket(request: web.Request) -> web.Response:
     who = principal(request)
     view, timeline = await _load_for(request, who)
@@ -131,12 +163,13 @@ def _may_read(who: Principal, ticket: store.TicketView, current_call: str | None
     """Readers read every ticket; an operator their own and the one of the call at their desk."""
     if who.role in READERS:
         return True
-    return ticket.operator_id == who.name or (
+    return ticket.operator_id == who.operator_id or (
         current_call is not None and ticket.call_id == current_call)
 
 
 @routes.get("/api/tickets/{id}/related")
 @allow_roles(ANY_ROLE)
+@documented(response=TICKETS)
 async def related(request: web.Request) -> web.Response:
     """The same caller's other tickets (the screen pop's history), newest first; an operator gets
     only the tickets they may read."""
@@ -145,12 +178,12 @@ async def related(request: web.Request) -> web.Response:
         view, _ = await store.get_ticket(request.app[SESSIONS], int(request.match_info["id"]))
     except (ValueError, store.TicketNotFound):
         raise NotFound(f"no ticket {request.match_info['id']}") from None
-    current = _current_call(request, who.name) if who.role == Role.OPERATOR else None
+    current = _current_call(request, operator_of(who)) if who.role == Role.OPERATOR else None
     if not _may_read(who, view, current):
         raise Forbidden("operators see their own tickets only")
     if view.caller_hash is None:
         return reply({"tickets": []})
-    own_only = who.name if who.role == Role.OPERATOR else None
+    own_only = operator_of(who) if who.role == Role.OPERATOR else None
     found = await store.list_tickets(request.app[SESSIONS], store.TicketFilter(
         caller_hash=view.caller_hash, operator_id=own_only, limit=11))
     others = [t for t in found if t.id != view.id and _may_read(who, t, current)][:10]
@@ -160,6 +193,11 @@ async def related(request: web.Request) -> web.Response:
 
 @routes.patch("/api/tickets/{id}")
 @allow_roles(EDITORS)
+@documented(body={"type": "object", "properties": {
+    "category": STRING, "summary": {"type": "string", "maxLength": MAX_TEXT},
+    "answer": {"type": "string", "maxLength": MAX_TEXT}, "status": {"enum": list(STATUSES)},
+    "linked_ticket_id": {"type": ["integer", "null"]}, "version": INTEGER, "keep": KEEP}},
+    response=TICKET)
 async def update_ticket(request: web.Request) -> web.Response:
     who = principal(request)
     view, _ = await _load_for(request, who)
@@ -254,7 +292,13 @@ async def _checked_link(request: web.Request, view: store.TicketView, value: obj
 
 @routes.post("/api/redact")
 @allow(*ANY_ROLE)
+@documented(body={"type": "object", "required": ["text"], "properties": {
+    "text": {"type": "string", "maxLength": 20000}, "keep": KEEP}},
+    response=obj(text=STRING, found=array(obj(
+        kind=STRING, start=INTEGER, end=INTEGER, keepable=BOOLEAN, mask=STRING, word=STRING))))
 async def redact(request: web.Request) -> web.Response:
+    """The live masked preview: ``text`` as it would be stored, and each finding with its mask
+    and the original word (an operator may keep a falsely masked one, ``keep``)."""
     body = await json_object(request)
     text = body.get("text")
     if not isinstance(text, str):
