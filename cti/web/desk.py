@@ -9,7 +9,7 @@ from cti.keys import CALL_CENTER, SESSIONS
 from cti.web.body import helpdesk_zone, reply
 from cti.web.openapi import documented
 from cti.web.security import allow_any_user, principal
-from cti.web.tickets import ticket_json
+from cti.web.tickets import TICKET, ticket_json
 
 routes = web.RouteTableDef()
 
@@ -21,7 +21,7 @@ DESK = {
         "user": {"type": "string"}, "role": {"type": "string"},
         "operator_id": {"type": ["string", "null"]},
         "operator": {"type": ["object", "null"]}, "call": {"type": ["object", "null"]},
-        "open_tickets": {"type": "array", "items": {"type": "object"}},
+        "open_tickets": {"type": "array", "items": TICKET},
         "ticket_id": {"type": ["integer", "null"]},
     },
 }

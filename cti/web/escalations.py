@@ -22,11 +22,36 @@ from cti.storage import audit
 from cti.storage import tickets as ticket_store
 from cti.storage.escalations import EscalationView
 from cti.web.body import helpdesk_zone, json_object, reply
+from cti.web.openapi import (
+    BOOLEAN,
+    INTEGER,
+    STRING,
+    TIME,
+    array,
+    documented,
+    nullable,
+    obj,
+)
 from cti.web.security import allow_roles, operator_of, principal, public
 
 routes = web.RouteTableDef()
 EDITORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 LISTERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+#: ``escalation_json``
+ESCALATION = obj(
+    reference=STRING, ticket_id=INTEGER, ticket_reference=STRING, operator=nullable(STRING),
+    target=STRING, contact_name=STRING, status={"enum": list(STATUSES)}, created_at=TIME,
+    sent_at=nullable(TIME), due_at=nullable(TIME), overdue=BOOLEAN, attempts=INTEGER,
+    next_attempt_at=nullable(TIME), last_error=nullable(STRING), answer=nullable(STRING),
+    answered_at=nullable(TIME), answered_by=nullable(STRING))
+
+
+def _with(**more: dict[str, Any]) -> dict[str, Any]:
+    return {**ESCALATION, "required": [*ESCALATION["required"], *more],
+            "properties": {**ESCALATION["properties"], **more}}
+
+
+ANSWERED = _with(ticket_status=STRING)
 MAX_REFERENCE = 32
 
 
@@ -79,6 +104,8 @@ def _own(who: Principal, operator_id: str | None) -> None:
 
 @routes.post("/api/tickets/{id}/escalations")
 @allow_roles(EDITORS)
+@documented(body={"type": "object", "properties": {"target": STRING, "note": STRING}},
+            response=ESCALATION, status=201)
 async def open_escalation(request: web.Request) -> web.Response:
     who = principal(request)
     try:
@@ -100,6 +127,8 @@ async def open_escalation(request: web.Request) -> web.Response:
 
 @routes.post("/api/escalations/{ref}/reply")
 @public
+@documented(body={"type": "object", "properties": {"token": STRING, "answer": STRING,
+                                                  "from": STRING}}, response=ANSWERED)
 async def reply_to_escalation(request: web.Request) -> web.Response:
     reference = _reference(request)
     body = await json_object(request)
@@ -113,6 +142,7 @@ async def reply_to_escalation(request: web.Request) -> web.Response:
 
 @routes.post("/api/escalations/{ref}/answer")
 @allow_roles(EDITORS)
+@documented(body={"type": "object", "properties": {"answer": STRING}}, response=ANSWERED)
 async def answer_escalation(request: web.Request) -> web.Response:
     who = principal(request)
     service = request.app[ESCALATIONS]
@@ -127,6 +157,10 @@ async def answer_escalation(request: web.Request) -> web.Response:
 
 @routes.get("/api/escalations")
 @allow_roles(LISTERS)
+@documented(query={"status": {"enum": list(STATUSES)}, "overdue": {"enum": ["true", "false"]},
+                   "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                   "ticket": INTEGER, "operator": STRING},
+            response=obj(now=TIME, escalations=array(_with(business_age_s=nullable(INTEGER)))))
 async def list_escalations(request: web.Request) -> web.Response:
     who = principal(request)
     q = request.query

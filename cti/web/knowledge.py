@@ -29,6 +29,7 @@ from cti.knowledge import SuspectedIncident, group_repeats
 from cti.storage import audit
 from cti.storage import knowledge as store
 from cti.web.body import helpdesk_zone, json_object, reply
+from cti.web.openapi import INTEGER, NUMBER, STRING, TIME, array, documented, nullable, obj
 from cti.web.security import allow_roles, principal
 
 routes = web.RouteTableDef()
@@ -36,6 +37,19 @@ MAX_TITLE = 255
 MAX_TEXT = 4000
 MAX_QUERY = 500
 TICKET_DAYS = 180  # resolved tickets older than this are not offered as similar
+#: ``article_json``
+ARTICLE = obj(id=INTEGER, service=STRING, title=STRING, question=STRING, answer=STRING,
+              version=INTEGER, source_ticket_id=nullable(INTEGER), created_by=STRING,
+              created_at=TIME, updated_at=TIME)
+ARTICLE_WITH_VERSIONS = {**ARTICLE, "required": [*ARTICLE["required"], "versions"],
+                         "properties": {**ARTICLE["properties"], "versions": array(obj(
+                             version=INTEGER, title=STRING, question=STRING, answer=STRING,
+                             edited_by=STRING, edited_at=TIME))}}
+MATCH = obj(kind={"enum": ["article", "ticket"]}, id=INTEGER, service=nullable(STRING),
+            title=STRING, question=STRING, answer=STRING, score=NUMBER, at=TIME)
+_TEXTS = {"title": {"type": "string", "maxLength": MAX_TITLE},
+          "question": {"type": "string", "maxLength": MAX_TEXT},
+          "answer": {"type": "string", "maxLength": MAX_TEXT}}
 
 
 def article_json(article: store.Article, zone: tzinfo) -> dict[str, Any]:
@@ -101,6 +115,7 @@ def _article_id(request: web.Request) -> int:
 
 @routes.get("/api/knowledge")
 @allow_roles(ANY_ROLE)
+@documented(query={"service": STRING}, response=obj(articles=array(ARTICLE)))
 async def list_articles(request: web.Request) -> web.Response:
     service = _service_filter(request)
     found = await store.list_articles(request.app[SESSIONS], service)
@@ -109,6 +124,9 @@ async def list_articles(request: web.Request) -> web.Response:
 
 @routes.get("/api/knowledge/similar")
 @allow_roles(ANY_ROLE)
+@documented(query={"text": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY},
+                   "service": STRING, "limit": {"type": "integer", "minimum": 1, "maximum": 10}},
+            response=obj(articles=array(MATCH), tickets=array(MATCH)))
 async def similar(request: web.Request) -> web.Response:
     query = request.query.get("text", "")
     if not query.strip() or len(query) > MAX_QUERY:
@@ -124,6 +142,7 @@ async def similar(request: web.Request) -> web.Response:
 
 @routes.get(r"/api/knowledge/{id:\d+}")
 @allow_roles(ANY_ROLE)
+@documented(response=ARTICLE_WITH_VERSIONS)
 async def get_article(request: web.Request) -> web.Response:
     try:
         article, versions = await store.get_article(request.app[SESSIONS], _article_id(request))
@@ -139,6 +158,8 @@ async def get_article(request: web.Request) -> web.Response:
 
 @routes.post("/api/knowledge")
 @allow_roles(SUPERVISORS)
+@documented(body={"type": "object", "properties": {
+    "ticket_id": INTEGER, "service": STRING, **_TEXTS}}, response=ARTICLE, status=201)
 async def create_article(request: web.Request) -> web.Response:
     """``{"ticket_id": N}`` (fields given too override the ticket's) or all fields typed in."""
     body = await json_object(request)
@@ -170,6 +191,8 @@ async def create_article(request: web.Request) -> web.Response:
 
 @routes.put(r"/api/knowledge/{id:\d+}")
 @allow_roles(SUPERVISORS)
+@documented(body={"type": "object", "properties": {**_TEXTS, "version": INTEGER}},
+            response=ARTICLE)
 async def edit_article(request: web.Request) -> web.Response:
     """A new version; fields left out keep their current text. ``version`` guards lost updates."""
     body = await json_object(request)
@@ -210,6 +233,14 @@ def _incident_json(group: SuspectedIncident, zone: tzinfo) -> dict[str, Any]:
 
 @routes.get("/api/incidents/suspected")
 @allow_roles(READERS)
+@documented(query={"window_minutes": {"type": "integer", "minimum": 5, "maximum": 240},
+                   "min_calls": {"type": "integer", "minimum": 2, "maximum": 50},
+                   "hours": {"type": "integer", "minimum": 1, "maximum": 72}},
+            response=obj(window_minutes=INTEGER, min_calls=INTEGER, hours=INTEGER,
+                         suspected=array(obj(
+                             service=STRING, count=INTEGER, first_at=TIME, last_at=TIME,
+                             tickets=array(obj(id=INTEGER, reference=STRING, summary=STRING,
+                                               category=nullable(STRING), received_at=TIME))))))
 async def suspected_incidents(request: web.Request) -> web.Response:
     """Groups of alike calls of one service; looks at the last ``hours`` (default 8)."""
     window = _int_query(request, "window_minutes", 30, 5, 240)

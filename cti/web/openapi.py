@@ -52,11 +52,12 @@ def obj(**properties: dict[str, Any]) -> dict[str, Any]:
 
 def documented(*, query: dict[str, dict[str, Any]] | None = None,
                body: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
-               content_type: str | tuple[str, ...] = "application/json") -> Callable[[H], H]:
-    """Declare a handler's query parameters, JSON body and 200 response schemas."""
+               content_type: str | tuple[str, ...] = "application/json",
+               status: int = 200) -> Callable[[H], H]:
+    """Declare a handler's query parameters, JSON body and success response (``status``)."""
     def mark(handler: H) -> H:
         setattr(handler, _DOC_ATTR, {"query": query or {}, "body": body, "response": response,
-                                     "content_type": content_type})
+                                     "content_type": content_type, "status": status})
         return handler
 
     return mark
@@ -94,8 +95,9 @@ def _operation(method: str, resource: Any, handler: Any) -> dict[str, Any]:
                              "content": {"application/json": {"schema": meta["body"] or OBJECT}}}
     types = meta["content_type"]
     types = (types,) if isinstance(types, str) else types
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": {
-        kind: {"schema": meta["response"] or (OBJECT if kind == "application/json" else {})}
+    ok = str(meta.get("status", 200))
+    responses: dict[str, Any] = {ok: {"description": "OK" if ok == "200" else "Created", "content": {
+        kind: {"schema": (meta["response"] or OBJECT) if kind == "application/json" else {}}
         for kind in types}}}
     if resource.canonical == "/api/events":
         responses = {"101": {"description": "websocket of JSON events"}}
@@ -131,6 +133,8 @@ def document(app: web.Application) -> dict[str, Any]:
 
 @routes.get("/api/openapi.json")
 @public
+@documented(response=obj(openapi={"const": "3.1.0"}, info=OBJECT, paths=OBJECT,
+                         components=OBJECT))
 async def openapi(request: web.Request) -> web.Response:
     """This document: every /api/ route, its roles, parameters and schemas (OpenAPI 3.1)."""
     return web.json_response(document(request.app))

@@ -20,7 +20,7 @@ from cti.tickets.status import STATUSES
 from cti.web.body import helpdesk_zone, parse_instant, reply
 from cti.web.openapi import documented
 from cti.web.security import allow, allow_roles, principal
-from cti.web.tickets import ticket_json
+from cti.web.tickets import TICKET, ticket_json
 
 routes = web.RouteTableDef()
 MAX_TEXT = 200
@@ -50,7 +50,7 @@ FILTERS: dict[str, dict[str, Any]] = {
 }
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
 PAGE = {"type": "object", "required": ["tickets", "total", "next_cursor"], "properties": {
-    "tickets": {"type": "array", "items": {"type": "object"}},
+    "tickets": {"type": "array", "items": TICKET},
     "total": {"type": "integer", "minimum": 0}, "next_cursor": {"type": ["string", "null"]}}}
 AUDIT = {"type": "object", "required": ["entries", "total", "next_before"], "properties": {
     "entries": {"type": "array", "items": {"type": "object", "required": [

@@ -20,6 +20,7 @@ from cti.errors import CtiError, InvalidRequest, NotFound
 from cti.keys import CLOCK, SESSIONS, SETTINGS
 from cti.reports.archive import (
     PDF_NAMES,
+    XLSX_TYPE,
     TamperedFile,
     content_type,
     kept_file,
@@ -35,11 +36,23 @@ from cti.reports.workbook import DOCUMENTS, build_workbook, workbook_bytes
 from cti.storage import audit
 from cti.storage import reports as store
 from cti.web.body import reply
+from cti.web.openapi import INTEGER, NUMBER, STRING, TIME, array, documented, nullable, obj
 from cti.web.security import allow_roles, principal
 
 routes = web.RouteTableDef()
 FORMATS = ("json", "csv", "text", "xlsx", "pdf")
 DOCUMENT_NAMES = {slug: document for document, slug in PDF_NAMES.items()}
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}
+#: ``MonthlyReport.to_json``
+MONTHLY = obj(month=STRING, baseline=INTEGER, received=INTEGER, services=array(obj(
+    service=STRING, name_ja=STRING, name_en=STRING, received=INTEGER,
+    outcomes={"type": "object", "additionalProperties": INTEGER}, escalated=INTEGER,
+    resolved=INTEGER, mean_wait_seconds=nullable(NUMBER), mean_talk_seconds=nullable(NUMBER))))
+KEPT = obj(
+    id=INTEGER, month=STRING, version=INTEGER, trigger=STRING, built_by=STRING, built_at=TIME,
+    received=INTEGER, checksum=STRING, mailed_at=nullable(TIME), mail_attempts=INTEGER,
+    mail_error=nullable(STRING), files=array(obj(
+        name=STRING, bytes=INTEGER, sha256=STRING, content_type=STRING, url=STRING)))
 
 
 class ReportUnavailable(CtiError):
@@ -71,6 +84,10 @@ def _download(body: bytes, name: str) -> web.Response:
 
 @routes.get("/api/reports/monthly")
 @allow_roles(READERS)
+@documented(query={"month": MONTH, "format": {"enum": list(FORMATS)},
+                   "document": {"enum": list(DOCUMENT_NAMES)}},
+            response=MONTHLY, content_type=("application/json", "text/csv", "text/plain", XLSX_TYPE,
+                                            "application/pdf"))
 async def monthly(request: web.Request) -> web.Response:
     month = _month(request)
     fmt = request.query.get("format", "json")
@@ -121,6 +138,7 @@ def _kept_json(report: store.ProducedReport, request: web.Request) -> dict[str, 
 
 @routes.get("/api/reports")
 @allow_roles(READERS)
+@documented(query={"month": MONTH}, response=obj(reports=array(KEPT)))
 async def kept(request: web.Request) -> web.Response:
     month = _month(request).text if "month" in request.query else None
     found = await store.list_produced(request.app[SESSIONS], month)
@@ -129,6 +147,7 @@ async def kept(request: web.Request) -> web.Response:
 
 @routes.get("/api/reports/{id}/files/{name}")
 @allow_roles(READERS)
+@documented(content_type=(XLSX_TYPE, "application/pdf"))
 async def kept_download(request: web.Request) -> web.Response:
     try:
         report_id = int(request.match_info["id"])
