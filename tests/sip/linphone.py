@@ -8,7 +8,13 @@
   device is not enough: the card's clock never advances, so mediastreamer's ticker stalls and
   not one RTP packet leaves (measured: ``RTP : [d=0.00,u=0.00]``). ``~/.asoundrc`` still gives
   ALSA a ``default`` so the ringer and the card probe do not fail;
-- a linphonerc with a fixed UDP port, TCP/TLS off and a fixed RTP range.
+- a linphonerc with a fixed UDP port, TCP/TLS off and a fixed RTP range, and
+  ``ipv6_migration_done=1``: without it linphonec's one-time migration turns IPv6 on, and on a
+  host with an IPv6 default route it offers ``c=IN IP6`` media from that address even when it
+  calls 127.0.0.1.
+
+What the phone hears is written by linphonec to a WAV (``record FILE``), so tests check the
+audio that reached Linphone, not only what left us.
 
 It is driven through its stdin (the same commands a person types) and observed through its
 stdout ("Call 1 with <sip:...> connected.").
@@ -17,12 +23,14 @@ stdout ("Call 1 with <sip:...> connected.").
 from __future__ import annotations
 
 import asyncio
+import audioop
 import os
 import re
 import wave
 from pathlib import Path
 
 from peers import HOST, _PeerProcess, free_udp_port, need, wait_udp_bound
+from rtp_peer import has_tone
 
 from cti.sip.audio import sine
 
@@ -46,7 +54,7 @@ class Linphone(_PeerProcess):
         self.rc.write_text(
             "[sip]\n"
             f"sip_port={self.port}\nsip_tcp_port=0\nsip_tls_port=0\n"
-            f"use_ipv6={1 if ipv6 else 0}\ndefault_proxy=-1\n"
+            f"use_ipv6={1 if ipv6 else 0}\nipv6_migration_done=1\ndefault_proxy=-1\n"
             f"contact=\"{name}\" <sip:{user}@{HOST}>\n"
             f"[rtp]\naudio_rtp_port={rtp}-{rtp + 20}\n"
             "[sound]\nechocancellation=0\n"
@@ -57,6 +65,7 @@ class Linphone(_PeerProcess):
             w.setsampwidth(2)
             w.setframerate(8000)
             w.writeframes(sine((tone_hz,), 30.0) if tone_hz else b"\0\0" * 8000)
+        self.recording = self.home / "heard.wav"
         self.log = self.home / "linphonec.out"
         self.auto_answer = auto_answer
         self.proc: asyncio.subprocess.Process | None = None
@@ -81,6 +90,7 @@ class Linphone(_PeerProcess):
         await wait_udp_bound(self.port, within=15.0)
         self.command("soundcard use files")
         self.command(f"play {self.audio}")
+        self.command(f"record {self.recording}")
         await self.wait_output(r"Using wav files instead of soundcard")
         return self
 
@@ -104,6 +114,20 @@ class Linphone(_PeerProcess):
 
     def output(self) -> str:
         return self.text
+
+    def heard(self, freq: float) -> int:
+        """How many 20 ms frames of what the phone received carried ``freq`` (read from the
+        recording linphonec writes in file mode; complete once the call has ended)."""
+        if not self.recording.exists():
+            return 0
+        with wave.open(str(self.recording), "rb") as w:
+            pcm, rate, width = w.readframes(w.getnframes()), w.getframerate(), w.getsampwidth()
+            if w.getnchannels() == 2:
+                pcm = audioop.tomono(pcm, width, 0.5, 0.5)
+        if rate != 8000:
+            pcm, _ = audioop.ratecv(pcm, width, 1, rate, 8000, None)
+        frame = 160 * width
+        return sum(has_tone(pcm[i:i + frame], freq) for i in range(0, len(pcm) - frame, frame))
 
     def command(self, line: str) -> None:
         """Type one linphonec command."""
