@@ -114,6 +114,7 @@ class SipSettings:
     invite_burst: int = 20
     max_calls: int = 200  # concurrent calls; 0 = no cap
     retry_after_seconds: int = 5
+    also_listen: HostPort | None = None  # dual stack: an address of the other IP family
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +351,14 @@ def _sip(t: Table) -> SipSettings:
         registrar = HostPort(r_host, r_port)
     elif mode == "registered":
         raise t.error("registrar", '"HOST:PORT" of the PBX when mode = "registered"', "")
+    also_listen = None
+    if also_text := t.text("also_listen", ""):
+        a_host, a_port = t.host_port("also_listen")
+        families = {_ip_family(host), _ip_family(a_host)}
+        if families != {4, 6}:
+            raise t.error("also_listen", "an IP address of the other family than listen "
+                          '(e.g. "[::1]:5060" next to "127.0.0.1:5060")', also_text)
+        also_listen = HostPort(a_host, a_port)
     low_high = t.text("rtp_ports", "10000-10999")
     try:
         low, high = (int(p) for p in low_high.split("-"))
@@ -372,9 +381,17 @@ def _sip(t: Table) -> SipSettings:
         invite_burst=t.integer("invite_burst", 20, min=1, max=100000),
         max_calls=t.integer("max_calls", 200, min=0, max=100000),
         retry_after_seconds=t.integer("retry_after_seconds", 5, min=1, max=3600),
+        also_listen=also_listen,
     )
     t.finish()
     return result
+
+
+def _ip_family(host: str) -> int:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return 0
 
 
 def _hours(t: Table) -> HoursSettings:

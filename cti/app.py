@@ -265,8 +265,9 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         try:
             await control.start()
         except OSError as exc:
-            listen = settings.sip.listen
-            raise StartupFailed("SIP port", f"cannot listen on udp {listen.host}:{listen.port}",
+            binds = (settings.sip.listen, settings.sip.also_listen)
+            where = " and ".join(str(a) for a in binds if a is not None)
+            raise StartupFailed("SIP port", f"cannot listen on udp {where}",
                                 _reason(exc)) from exc
     task = asyncio.create_task(center.run(), name="call-center")
     log.info("call_center.started", sip_mode=settings.sip.mode if control else "off")

@@ -1,6 +1,7 @@
 """The call state machine: every allowed transition lives in this one table.
 
-ivr -> queued -> offered -> connected -> ended, with the terminal exits
+ivr -> queued -> offered -> connected -> ended (connected -> queued again when the
+operator hands the call over to someone else), with the terminal exits
 abandoned (caller hung up before talking), overflowed (routing gave up
 waiting: the caller is offered a callback/voicemail and a ticket with status
 "callback requested" is written) and voicemail (the caller chose the
@@ -35,7 +36,8 @@ CALL_TRANSITIONS: Final[dict[CallState, frozenset[CallState]]] = {
     _S.QUEUED: frozenset({_S.OFFERED, _S.ABANDONED, _S.OVERFLOWED, _S.VOICEMAIL}),
     # offered -> queued: every rung operator missed, failed or was withdrawn
     _S.OFFERED: frozenset({_S.CONNECTED, _S.QUEUED, _S.ABANDONED, _S.VOICEMAIL}),
-    _S.CONNECTED: frozenset({_S.ENDED}),
+    # connected -> queued: the operator handed the call over (transfer); it waits again
+    _S.CONNECTED: frozenset({_S.ENDED, _S.QUEUED}),
     _S.ENDED: frozenset(),
     _S.ABANDONED: frozenset(),
     _S.OVERFLOWED: frozenset(),

@@ -14,7 +14,8 @@ from .events import Event
 class Enqueue:
     """The call waits in `service` at `position` (1 = next).
 
-    `reason`: arrived, requeued (every offer failed), moved (by a supervisor).
+    `reason`: arrived, requeued (every offer failed), moved (by a supervisor),
+    transferred (its operator handed it back to a queue).
     """
 
     call_id: str

@@ -101,6 +101,17 @@ class IncidentPriority:
 
 
 @dataclass(frozen=True, slots=True)
+class CallHandedOver:
+    """The connected operator hands the call over (a transfer from their phone): to another
+    operator (`operator_id`, rung directly, skills not checked) or back to the queue of
+    `service` (None: the call's own). The first operator goes to wrap-up."""
+
+    call_id: str
+    operator_id: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackAccepted:
     """The waiting caller chose a callback/voicemail instead of waiting."""
 
@@ -140,4 +151,5 @@ Event = (
     | CallbackAccepted
     | OperatorConfigured
     | OperatorRemoved
+    | CallHandedOver
 )

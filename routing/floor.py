@@ -299,16 +299,36 @@ class Floor:
         """The conversation ended: the call closes, its operator goes to wrap-up."""
         self.set_call(call, _CALL.ENDED)
         assert call.operator_id is not None and call.connected_at is not None
-        op = self.operators[call.operator_id]
-        op.call_id = None
+        self.wrap_up(self.operators[call.operator_id], call.service, now, "call_finished")
         rules = self.services[call.service]
-        self.set_operator(op, _OP.WRAP_UP, "call_finished", now)
-        op.wrap_up_ends_at, op.wrap_up_extended = now + rules.wrap_up_s, False
-        op.wrap_up_service = call.service
-        self.deadlines.schedule(("operator", op.operator_id), op.wrap_up_ends_at)
-        self.out.append(WrapUpScheduled(op.operator_id, op.wrap_up_ends_at, False))
         self.handle_times.record(call.service, now - call.connected_at + rules.wrap_up_s)
         self.close(call, now)
+
+    def wrap_up(self, op: OperatorRecord, service: str, now: float, reason: str) -> None:
+        """The operator's part of a call is over: wrap-up by the service's rules."""
+        op.call_id = None
+        self.set_operator(op, _OP.WRAP_UP, reason, now)
+        op.wrap_up_ends_at = now + self.services[service].wrap_up_s
+        op.wrap_up_extended, op.wrap_up_service = False, service
+        self.deadlines.schedule(("operator", op.operator_id), op.wrap_up_ends_at)
+        self.out.append(WrapUpScheduled(op.operator_id, op.wrap_up_ends_at, False))
+
+    def hand_over(self, call: CallRecord, now: float, service: str,
+                  to: OperatorRecord | None) -> None:
+        """A connected call changes hands (transfer): its operator goes to wrap-up and the
+        call waits again, rung at `to` directly or queued in `service`. It keeps its place
+        by arrival; its wait, overflow level and announcements start over."""
+        assert call.operator_id is not None
+        self.wrap_up(self.operators[call.operator_id], call.service, now, "handed_over")
+        call.operator_id, call.service, call.level = None, service, 0
+        call.arrived_at, call.next_announce_at = now, None
+        call.missed_by.clear()
+        if to is None:
+            self.queue(call, now, "transferred")
+            return
+        self.set_call(call, _CALL.QUEUED)
+        self.waiting.add(service, 0, call.key)
+        self.offer(call, [to], now, taken=True)
 
     def end_wrap_up(self, op: OperatorRecord, now: float,
                     target: tuple[OperatorState, str]) -> None:

@@ -42,6 +42,7 @@ from .events import (
     CallbackAccepted,
     CallerHungUp,
     CallFinished,
+    CallHandedOver,
     CallMoved,
     CallTaken,
     Event,
@@ -219,6 +220,8 @@ class Router:
                 floor.voicemail(call, now)
             case OperatorConfigured() | OperatorRemoved():
                 self._roster(event, now)
+            case CallHandedOver():
+                self._hand_over(event, now)
             case _:
                 raise _Reject(R.UNKNOWN_EVENT, f"not a routing event: {type(event).__name__}")
 
@@ -263,6 +266,25 @@ class Router:
         rejection = roster.apply(self._floor, event, now)
         if rejection is not None:
             raise _Reject(*rejection)
+
+    def _hand_over(self, event: CallHandedOver, now: float) -> None:
+        floor = self._floor
+        call = self._call(event.call_id)
+        if call.state is not _CALL.CONNECTED:
+            raise _Reject(R.CALL_NOT_CONNECTED, f"call {call.call_id} is {call.state}")
+        service = event.service or call.service
+        self._service(service)
+        to = None
+        if event.operator_id is not None:
+            to = self._operator(event.operator_id)
+            if to.state is _OP.OFFLINE:
+                raise _Reject(R.OPERATOR_OFFLINE, f"operator {to.operator_id} is offline")
+            if to.state is not _OP.AVAILABLE:  # includes the operator handing it over
+                raise _Reject(R.OPERATOR_BUSY, f"operator {to.operator_id} is {to.state}")
+        elif not floor.skilled_logged_in(service):
+            raise _Reject(R.NO_SKILLED_OPERATOR,
+                          f"nobody with the skill for {service} is logged in")
+        floor.hand_over(call, now, service, to)
 
     def _move(self, call_id: str, service: str, now: float) -> None:
         floor = self._floor

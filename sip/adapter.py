@@ -48,7 +48,7 @@ from cti.sip.transaction import Timers
 from cti.sip.transfer import Transfers
 from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
 from cti.sip.uas import ALLOW
-from cti.sip.wire import host_for_uri
+from cti.sip.wire import family_of, host_for_uri
 
 log = structlog.get_logger("cti.sip")
 
@@ -95,9 +95,9 @@ class SipFrontDoor(Transfers):
         self._stopping = False
         self.transport = await open_transport(
             s.bind_host, s.bind_port, self._on_request, self._on_response,
-            timers=self.timers, on_lost=self._socket_lost,
+            timers=self.timers, on_lost=self._socket_lost, also=s.also_bind,
         )
-        log.info("sip.started", bind=f"{self.local[0]}:{self.local[1]}")
+        log.info("sip.started", bind=self.transport.health().local)
         self.spawn(self._watch_media())
         if s.registrar is None:
             self._emit(RegistrationChanged(RegistrationState.DIRECT, self._now()))
@@ -142,8 +142,10 @@ class SipFrontDoor(Transfers):
     async def _reopen(self) -> None:
         """The SIP socket died (it never should): bind it again on the same address."""
         delay = 0.05
-        while self.transport is not None and self.transport.transport is None:
-            host, port = self.transport.local
+        while self.transport is not None and (
+                missing := [a for f, a in self.transport.addresses.items()
+                            if f not in self.transport.sockets]):
+            host, port = missing[0]
             try:
                 await rebind(self.transport, host, port)
             except OSError as exc:
@@ -164,10 +166,36 @@ class SipFrontDoor(Transfers):
 
     @property
     def contact(self) -> str:
-        return f"sip:{self.settings.user}@{host_for_uri(self.settings.contact_host)}:{self.local[1]}"
+        return self.contact_for(None)
 
-    def _local_contact(self) -> tuple[tuple[str, int], str]:
-        return self.local, self.contact
+    # Dual stack: what we put in Via, Contact and SDP, and where RTP binds, follows the IP family
+    # of the peer (None or a host name: the primary address).
+    def local_for(self, peer: str | None) -> tuple[str, int]:
+        """Our sent-by (Via host, port): the socket of the peer's IP family."""
+        assert self.transport is not None, "start() first"
+        return self.transport.addresses.get(family_of(peer or ""), self.transport.local)
+
+    def _secondary(self, peer: str | None) -> bool:
+        also = self.settings.also_bind
+        return also is not None and family_of(peer or "") == family_of(also[0])
+
+    def host_for(self, peer: str | None) -> str:
+        """The address in Contact and SDP for this peer."""
+        also = self.settings.also_bind
+        return also[0] if also is not None and self._secondary(peer) else \
+            self.settings.contact_host
+
+    def media_host_for(self, peer: str | None) -> str:
+        """Where RTP sockets for this peer bind."""
+        also = self.settings.also_bind
+        return also[0] if also is not None and self._secondary(peer) else self.settings.bind_host
+
+    def contact_for(self, peer: str | None) -> str:
+        return (f"sip:{self.settings.user}@{host_for_uri(self.host_for(peer))}"
+                f":{self.local_for(peer)[1]}")
+
+    def _local_contact(self, peer: str | None = None) -> tuple[tuple[str, int], str]:
+        return self.local_for(peer), self.contact_for(peer)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
@@ -197,7 +225,8 @@ class SipFrontDoor(Transfers):
         sdp = call.sdp.answer(call.streams, call.chosen, call.media.local_port, agreed)
         ok = sipmsg.build_response(
             call.invite, 200, to_tag=sipmsg.header_tag(call.dialog.local_uri),
-            extra=[*self._common_headers(), ("Content-Type", "application/sdp")], body=sdp,
+            extra=[*self._common_headers(sipmsg.peer_host(call.invite)), ("Content-Type", "application/sdp")],
+            body=sdp,
         )
         assert self.transport is not None
         self.transport.respond(call.invite, ok)
@@ -261,13 +290,14 @@ class SipFrontDoor(Transfers):
     # -- helpers used by OperatorLeg and Registration ------------------------------------------
     def send_bye(self, dialog: Dialog) -> None:
         assert self.transport is not None
-        data, branch = dialog.request("BYE", self.local, self.contact, extra=[
+        peer = dialog.next_hop()[0]
+        data, branch = dialog.request("BYE", self.local_for(peer), self.contact_for(peer), extra=[
             ("Allow", ALLOW), ("User-Agent", self.settings.user_agent)])  # Contact: dialog adds it
         tx = self.transport.start_client("BYE", data, branch, dialog.next_hop())
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
 
-    def _common_headers(self) -> list[tuple[str, str]]:
-        return [("Contact", f"<{self.contact}>"), ("Allow", ALLOW),
+    def _common_headers(self, peer: str | None = None) -> list[tuple[str, str]]:
+        return [("Contact", f"<{self.contact_for(peer)}>"), ("Allow", ALLOW),
                 ("User-Agent", self.settings.user_agent)]
 
     def end_call(self, call: Call, reason: EndReason, by: HungUpBy) -> None:

@@ -39,7 +39,7 @@ from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, UnsupportedAdd
 from cti.sip.session import LocalSession, Stream, choose, parse_streams
 from cti.sip.settings import SipSettings
 from cti.sip.transport import SipTransport
-from cti.sip.wire import printable
+from cti.sip.wire import family_of, printable
 
 if TYPE_CHECKING:
     from cti.sip.operator import OperatorLeg
@@ -93,19 +93,26 @@ class InboundRequests:
     def _refer(self, msg: SipMessage) -> None:
         raise NotImplementedError
 
-    def _local_contact(self) -> tuple[tuple[str, int], str]:
+    def _local_contact(self, peer: str | None = None) -> tuple[tuple[str, int], str]:
+        raise NotImplementedError
+
+    def host_for(self, peer: str | None) -> str:
+        raise NotImplementedError
+
+    def media_host_for(self, peer: str | None) -> str:
         raise NotImplementedError
 
     def _session_ack(self, msg: SipMessage) -> None:
         raise NotImplementedError
 
-    def _media_family(self) -> int:
-        return 6 if ":" in self.settings.bind_host else 4
+    def media_family(self, peer: str | None = None) -> int:
+        """The IP family of the media we serve for a peer: its own with dual stack."""
+        return family_of(self.media_host_for(peer)) or 4
 
     def _now(self) -> datetime:
         raise NotImplementedError
 
-    def _common_headers(self) -> list[tuple[str, str]]:
+    def _common_headers(self, peer: str | None = None) -> list[tuple[str, str]]:
         raise NotImplementedError
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -142,7 +149,7 @@ class InboundRequests:
                 self._refer(msg)
             case _:  # OPTIONS
                 self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
-                                             *self._common_headers()])
+                                             *self._common_headers(sipmsg.peer_host(msg))])
 
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Supported", ", ".join(uas.SUPPORTED))] if uas.SUPPORTED else []
@@ -195,7 +202,7 @@ class InboundRequests:
             return
         try:
             streams = parse_streams(msg.body)
-            chosen, agreed = choose(streams, self._media_family())
+            chosen, agreed = choose(streams, self.media_family(sipmsg.peer_host(msg)))
             offer = MediaOffer(agreed.address, agreed.port, (agreed.codec,), agreed.event_pt)
         except UnsupportedAddressError as exc:
             log.warning("sip.media_refused", call_id=printable(msg.call_id), detail=str(exc))
@@ -212,7 +219,7 @@ class InboundRequests:
         assert self.transport is not None
         self.transport.respond(msg, sipmsg.build_response(msg, 100))
         call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer, streams,
-                    chosen, LocalSession(self.settings.contact_host))
+                    chosen, LocalSession(self.host_for(sipmsg.peer_host(msg))))
         self.calls[call.call_id] = call
         self.spawn(self._prepare(call))
 
@@ -220,7 +227,8 @@ class InboundRequests:
         offer = call.offer
         try:
             media = await open_session(
-                self.settings.bind_host, self.settings.rtp_ports, offer.codecs[0], offer.event_pt,
+                self.media_host_for(sipmsg.peer_host(call.invite)), self.settings.rtp_ports,
+                offer.codecs[0], offer.event_pt,
                 (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833),
                 rtcp_interval_s=self.settings.rtcp_interval_s)
         except OSError as exc:
@@ -260,7 +268,7 @@ class InboundRequests:
         call.ring_timer = None
         if self.calls.get(call.call_id) is call and call.state is CallState.OFFERED:
             self._reply(call.invite, 180, to_tag=sipmsg.header_tag(call.dialog.local_uri),
-                        extra=self._common_headers())
+                        extra=self._common_headers(sipmsg.peer_host(call.invite)))
 
     def _cancel(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)

@@ -65,11 +65,12 @@ class InDialogSession(InboundRequests):
         if media is None:
             self._reply(msg, 491 if leg is None else 481)  # the session is not set up yet
             return
-        extra = [*self._common_headers(), ("Content-Type", "application/sdp")]
+        peer = sipmsg.peer_host(msg)
+        extra = [*self._common_headers(peer), ("Content-Type", "application/sdp")]
         if msg.body:
             try:
                 streams = parse_streams(msg.body)
-                chosen, agreed = choose(streams, self._media_family())
+                chosen, agreed = choose(streams, self.media_family(peer))
             except (UnsupportedAddressError, NoCommonCodecError) as exc:
                 log.warning("sip.offer_refused", call_id=call.call_id, method=msg.method,
                             leg="caller" if leg is None else "operator", detail=str(exc))
@@ -81,7 +82,7 @@ class InDialogSession(InboundRequests):
             self._apply(call, leg, media, agreed)
             body = sdp.answer(streams, chosen, media.local_port, agreed)
         elif msg.method == "UPDATE":
-            self._reply(msg, 200, extra=self._common_headers())  # a refresh without SDP
+            self._reply(msg, 200, extra=self._common_headers(peer))  # a refresh without SDP
             return
         else:  # offerless re-INVITE: we offer what we have, the ACK answers
             body = _current_offer(sdp, media)
@@ -108,7 +109,8 @@ class InDialogSession(InboundRequests):
         if media is None or not msg.body:
             return
         try:
-            _chosen, agreed = choose(parse_streams(msg.body), self._media_family())
+            _chosen, agreed = choose(parse_streams(msg.body),
+                                     self.media_family(sipmsg.peer_host(msg)))
         except SdpError as exc:
             log.warning("sip.answer_refused", call_id=call.call_id, detail=str(exc))
             return

@@ -350,6 +350,11 @@ def _stamp_via(via: str, source: tuple[str, int]) -> str:
     return ";".join(out)
 
 
+def peer_host(msg: SipMessage) -> str | None:
+    """The IP address a message came from (None for one we built)."""
+    return msg.source[0] if msg.source else None
+
+
 def response_address(request: SipMessage) -> tuple[str, int]:
     """Where a response goes (RFC 3261 18.2.2 + RFC 3581 rport).
 

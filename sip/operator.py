@@ -30,7 +30,7 @@ from cti.sip.events import (
     OperatorNoAnswer,
     OperatorRinging,
 )
-from cti.sip.message import SipMessage
+from cti.sip.message import SipMessage, SipParseError
 from cti.sip.rtp import RtpSession, bridge, open_session
 from cti.sip.sdp import Codec, SdpError, parse_offer
 from cti.sip.session import LocalSession
@@ -58,20 +58,28 @@ def failure_for(status: int) -> OperatorFailure:
     return OperatorFailure.ERROR
 
 
+def _next_hop_host(door: SipFrontDoor, uri: str) -> str | None:
+    try:
+        return (door.settings.outbound_proxy or sipmsg.uri_hostport(uri))[0]
+    except SipParseError:
+        return None  # the INVITE's own send path reports the bad URI
+
+
 class OperatorLeg:
     def __init__(self, door: SipFrontDoor, call: Call, uri: str, ring_timeout_s: float) -> None:
         self.door = door
         self.call = call
         self.uri = uri if uri.startswith("sip:") else f"sip:{uri}"
         self.ring_timeout_s = ring_timeout_s
-        self.sip_call_id = sipmsg.new_call_id(door.settings.contact_host)
-        host = host_for_uri(door.settings.contact_host)
+        self.peer = _next_hop_host(door, self.uri)  # its IP family picks our address (dual stack)
+        self.sip_call_id = sipmsg.new_call_id(door.host_for(self.peer))
+        host = host_for_uri(door.host_for(self.peer))
         self.local_from = f"<sip:{door.settings.user}@{host}>;tag={sipmsg.new_tag()}"
         self.to = f"<{self.uri}>"
         self.cseq = 1
         self.branch = sipmsg.new_branch()
         self.media: RtpSession | None = None
-        self.sdp = LocalSession(door.settings.contact_host)
+        self.sdp = LocalSession(door.host_for(self.peer))
         self.dialog: Dialog | None = None
         self.tx: ClientTransaction | None = None
         self.ringing = False
@@ -84,9 +92,10 @@ class OperatorLeg:
         try:
             assert call.media is not None and door.transport is not None
             codec = call.media.codec
+            media_host = door.media_host_for(self.peer)
             self.media = await open_session(
-                door.settings.bind_host, door.settings.rtp_ports, codec, None,
-                ("::1" if ":" in door.settings.bind_host else "127.0.0.1", 9), lambda _d: None,
+                media_host, door.settings.rtp_ports, codec, None,
+                ("::1" if ":" in media_host else "127.0.0.1", 9), lambda _d: None,
                 rtcp_interval_s=door.settings.rtcp_interval_s)
             codecs = (codec, Codec.PCMA if codec is Codec.PCMU else Codec.PCMU)
             sdp = self.sdp.offer(self.media.local_port, codecs, 101)
@@ -119,7 +128,7 @@ class OperatorLeg:
 
     def _transaction_headers(self, method: str) -> list[tuple[str, str]]:
         """Via/From/To/Call-ID/CSeq of the INVITE transaction (a CANCEL must repeat them)."""
-        host, port = self.door.local
+        host, port = self.door.local_for(self.peer)
         return [
             ("Via", f"SIP/2.0/UDP {host_for_uri(host)}:{port};branch={self.branch};rport"),
             ("Max-Forwards", "70"),
@@ -133,7 +142,7 @@ class OperatorLeg:
         door = self.door
         headers = [
             *self._transaction_headers("INVITE"),
-            ("Contact", f"<{door.contact}>"),
+            ("Contact", f"<{door.contact_for(self.peer)}>"),
             ("Allow", ALLOW),
             ("User-Agent", door.settings.user_agent),
             ("Content-Type", "application/sdp"),
@@ -179,7 +188,7 @@ class OperatorLeg:
             self._hangup_operator()  # caller gone or ring timeout already reported
             return
         try:
-            answer = parse_offer(final.body)
+            answer = parse_offer(final.body, self.door.media_family(self.peer))
         except SdpError as exc:
             log.warning("sip.operator_bad_sdp", call_id=self.call.call_id, error=str(exc))
             self._hangup_operator()
@@ -204,13 +213,14 @@ class OperatorLeg:
     def _ack_2xx(self) -> None:
         """Defect 3: the ACK names the 2xx's To-tag, goes along the route set, new branch."""
         assert self.dialog is not None and self.door.transport is not None
-        data, _ = self.dialog.request("ACK", self.door.local, self.door.contact, cseq=self.cseq)
+        data, _ = self.dialog.request("ACK", self.door.local_for(self.peer),
+                                      self.door.contact_for(self.peer), cseq=self.cseq)
         self.door.transport.send(data, self.dialog.next_hop())
 
     def _ack_failure(self, final: SipMessage, addr: tuple[str, int]) -> None:
         door = self.door
         assert door.transport is not None
-        host, port = door.local
+        host, port = door.local_for(self.peer)
         headers = [
             ("Via", f"SIP/2.0/UDP {host_for_uri(host)}:{port};branch={self.branch};rport"),
             ("Max-Forwards", "70"),

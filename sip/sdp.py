@@ -40,7 +40,8 @@ class MediaOffer:
     ptime_ms: int = 20
 
 
-def parse_offer(body: bytes) -> MediaOffer:
+def parse_offer(body: bytes, family: int = 4) -> MediaOffer:
+    """The audio stream of an offer or answer whose media we can serve over IPv``family``."""
     try:
         text = body.decode("ascii")
     except UnicodeDecodeError:
@@ -84,10 +85,11 @@ def parse_offer(body: bytes) -> MediaOffer:
         raise NoCommonCodecError("the audio stream is refused (port 0)")
     if port > 65535:
         raise SdpError(f"audio port {port} out of range")
-    if family_of(address) == 6:
-        raise UnsupportedAddressError(f"IPv6 media address {printable(address)} is not served")
-    if family_of(address) != 4:
+    if family_of(address) not in (4, 6):
         raise SdpError(f"media address {printable(address)!r} is not an IP address")
+    if family_of(address) != family:
+        raise UnsupportedAddressError(
+            f"IPv{family_of(address)} media address {printable(address)} is not served")
     codecs: list[Codec] = []
     event_pt: int | None = None
     for pt in pts:

@@ -27,6 +27,7 @@ class SipSettings:
     prompt_dir: Path
     bind_host: str = "127.0.0.1"
     bind_port: int = 5060  # 0 = any free port (tests)
+    also_bind: tuple[str, int] | None = None  # dual stack: an address of the other IP family
     public_host: str = ""  # address in Contact/SDP; defaults to bind_host
     rtp_ports: range | None = None  # None = any free port
     user: str = "helpdesk"

@@ -53,7 +53,7 @@ class Transfers(InDialogSession):
         if "?" in target or call.state is not CallState.BRIDGED or leg.dialog is None:
             self._reply(msg, 603 if "?" in target else 491)  # attended transfer / not bridged
             return
-        self._reply(msg, 202, extra=self._common_headers())
+        self._reply(msg, 202, extra=self._common_headers(sipmsg.peer_host(msg)))
         dialog = leg.dialog
         self._notify(dialog, "SIP/2.0 100 Trying", "active;expires=60")
         caller = call.media
@@ -71,7 +71,7 @@ class Transfers(InDialogSession):
 
     def _notify(self, dialog: Dialog, frag: str, state: str) -> None:
         assert self.transport is not None
-        local, contact = self._local_contact()
+        local, contact = self._local_contact(dialog.next_hop()[0])
         data, branch = dialog.request("NOTIFY", local, contact, extra=[
             ("Event", "refer"), ("Subscription-State", state),
             ("Content-Type", "message/sipfrag;version=2.0")], body=f"{frag}\r\n".encode())

@@ -9,6 +9,9 @@ Replaces pyVoIP's ``SIPClient`` receive loop and send path:
 - A send error of any kind is logged and counted and never closes the socket; if the socket
   dies anyway, ``on_lost`` tells the owner, which reopens it on the same address
   (``SipFrontDoor._reopen``). ``health()`` is the socket's real state for /healthz and metrics.
+- Dual stack: one transport may own one socket per IP family (IPv4 and IPv6 listening at
+  once); a datagram goes out of the socket of its destination's family, and the transaction
+  layer is shared.
 - Malformed input is answered 400 (or 505/513) when a Via can be recovered, else dropped; a
   log line either way, and nothing raises out of ``datagram_received``.
 - Server and client transactions (RFC 3261 17) live in ``transaction.py``.
@@ -72,8 +75,10 @@ class SipTransport(asyncio.DatagramProtocol):
         self.on_lost = on_lost
         self.timers = timers or Timers()
         self._clock = clock
-        self.transport: asyncio.DatagramTransport | None = None
+        self.transport: asyncio.DatagramTransport | None = None  # the first (primary) socket
         self.local: tuple[str, int] = ("127.0.0.1", 0)
+        self.sockets: dict[int, asyncio.DatagramTransport] = {}  # by IP family (4, 6)
+        self.addresses: dict[int, tuple[str, int]] = {}  # bound address by IP family
         self.server = ServerTransactions(self.timers, self.send)
         self.client: dict[tuple[str, str], ClientTransaction] = {}
         self.malformed = 0
@@ -87,15 +92,23 @@ class SipTransport(asyncio.DatagramProtocol):
 
     # -- protocol ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)  # selector impl is no subclass
-        self.local = transport.get_extra_info("sockname")[:2]
+        sock = cast(asyncio.DatagramTransport, transport)  # selector impl is no subclass
+        local = transport.get_extra_info("sockname")[:2]
+        family = family_of(local[0]) or 4
+        self.sockets[family], self.addresses[family] = sock, local
+        if self.transport is None or family_of(self.local[0]) == family:
+            self.transport, self.local = sock, local
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
+        lost = [f for f, t in self.sockets.items() if t.is_closing()]
+        for family in lost:
+            del self.sockets[family]
+        if self.transport is not None and self.transport.is_closing():
+            self.transport = None
         if self.closing:
             return
-        log.error("sip.socket_lost", local=f"{self.local[0]}:{self.local[1]}",
-                  error=repr(exc) if exc else "closed")
+        where = ", ".join(_hostport(self.addresses[f]) for f in lost) or _hostport(self.local)
+        log.error("sip.socket_lost", local=where, error=repr(exc) if exc else "closed")
         if self.on_lost is not None:
             self.on_lost()
 
@@ -112,9 +125,11 @@ class SipTransport(asyncio.DatagramProtocol):
 
     def health(self) -> SocketHealth:
         t = self.transport
+        bound = t is not None and not t.is_closing() and len(self.sockets) == len(self.addresses)
         return SocketHealth(
-            bound=t is not None and not t.is_closing(),
-            local=f"{self.local[0]}:{self.local[1]}",
+            bound=bound and not any(s.is_closing() for s in self.sockets.values()),
+            local=", ".join(_hostport(self.addresses[f]) for f in sorted(self.addresses))
+            or _hostport(self.local),
             datagrams_received=self.received,
             last_datagram_at=self.last_datagram_at,
             send_errors=self.send_errors,
@@ -203,11 +218,12 @@ class SipTransport(asyncio.DatagramProtocol):
         if not is_ip_literal(host):  # never resolve on the loop: sendto would block on DNS
             self._resolve_then_send(data, host, port)
             return True
-        family = family_of(self.local[0])
-        if family and family_of(host) not in (0, family):
-            self._send_failed(f"destination {printable(host)} is not IPv{family}")
+        family = family_of(host)
+        if family not in self.addresses:
+            served = " or ".join(f"IPv{f}" for f in sorted(self.addresses)) or "IPv4"
+            self._send_failed(f"destination {printable(host)} is not {served}")
             return False
-        transport = self.transport
+        transport = self.sockets.get(family)
         if transport is None or transport.is_closing():
             self._send_failed("socket not bound")
             return False
@@ -308,8 +324,13 @@ class SipTransport(asyncio.DatagramProtocol):
         self.server.clear()
         for task in list(self._resolving):
             task.cancel()
-        if self.transport is not None:
-            self.transport.close()
+        for sock in list(self.sockets.values()):
+            sock.close()
+
+
+def _hostport(addr: tuple[str, int]) -> str:
+    host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+    return f"{host}:{addr[1]}"
 
 
 async def open_transport(
@@ -320,12 +341,23 @@ async def open_transport(
     *,
     timers: Timers | None = None,
     on_lost: Callable[[], None] | None = None,
+    also: tuple[str, int] | None = None,
 ) -> SipTransport:
+    """Bind (host, port), and ``also`` (an address of the other IP family) for dual stack."""
     loop = asyncio.get_running_loop()
     _, proto = await loop.create_datagram_endpoint(
         lambda: SipTransport(on_request, on_response, timers=timers, on_lost=on_lost),
         local_addr=(host, port),
     )
+    if also is not None:
+        if family_of(also[0]) == family_of(proto.local[0]):
+            proto.close()
+            raise ValueError(f"{also[0]} is not of the other IP family than {host}")
+        try:
+            await loop.create_datagram_endpoint(lambda: proto, local_addr=also)
+        except OSError:
+            proto.close()
+            raise
     return proto
 
 

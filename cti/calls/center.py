@@ -303,29 +303,31 @@ class CallCenter:
         """The operator's phone transferred the caller (blind REFER) to another operator's phone
         or to a service queue (``sip:queue-<service>@...``); the caller hears the hold tone.
 
-        The router has no way yet to hand a connected call to someone else, so the target's
-        phone is rung directly: a named operator, or for a queue the available operator with
-        the best skill for it. With nobody to take it, the call goes back to the operator who
-        transferred it. The timeline records the transfer either way."""
+        Routing follows the hand-over (``CallHandedOver``): the first operator goes to wrap-up
+        and the target is rung, or the call waits in the queue for the next skilled operator.
+        A target routing cannot take (busy, offline, not an operator) sends the call back to
+        its own service's queue. The timeline records the transfer either way."""
         user = uri_user(event.target)
-        service = user[len(QUEUE_PREFIX):] if user.startswith(QUEUE_PREFIX) else call.service
+        service = user[len(QUEUE_PREFIX):] if user.startswith(QUEUE_PREFIX) else None
         target = uri_key(event.target)
         operator_id = next((op for op, uri in self._uris.items() if uri_key(uri) == target), None)
-        if operator_id is None and user.startswith(QUEUE_PREFIX):
-            skilled = sorted((-level, op.operator_id) for op in self.router.operators()
-                             if op.state == routing.OperatorState.AVAILABLE
-                             for skill, level in op.skills if skill == service)
-            operator_id = skilled[0][1] if skilled else None
         await self._record(call, "transferred", {"from_operator": call.operator_id,
-                                                 "to_operator": operator_id, "to_service": service})
+                                                 "to_operator": operator_id,
+                                                 "to_service": service or call.service})
         log.info("call.transferred", call_id=call.call_id, from_operator=call.operator_id,
-                 to_operator=operator_id, to_service=service)
-        back_to = operator_id or call.operator_id
-        if back_to is None or back_to not in self._uris:
+                 to_operator=operator_id, to_service=service or call.service)
+        decisions: list[routing.Decision] = []
+        if call.connected:
+            decisions = self.router.handle(
+                routing.CallHandedOver(call.call_id, operator_id, service), now)
+            if _rejected(decisions) and (operator_id or service):
+                decisions = self.router.handle(routing.CallHandedOver(call.call_id), now)
+        if not decisions or _rejected(decisions):
             await self._sip.hangup(call.call_id)  # nobody to take it: never leave a caller hanging
             return
-        await self._sip.connect_to_operator(call.call_id, self._uris[back_to],
-                                            self._ring_timeout_s)
+        call.connected, call.leg_operator = False, None  # the transferring leg has ended
+        call.extra["handed_over"] = True
+        await self.route_decisions(decisions)
 
     # -- IVR decisions ---------------------------------------------------------------------
     async def _ivr_decisions(self, call: ActiveCall, decisions: list[ivr.IvrDecision]) -> None:
@@ -375,7 +377,8 @@ class CallCenter:
                 call.operator_id, call.connected = operator_id, True
                 call.connected_at = self._monotonic()
                 await self._record(call, "connected", {"operator_id": operator_id})
-                self._metrics.call_answered(decision.service, waited)
+                if not call.extra.get("handed_over"):  # answered once, however often moved
+                    self._metrics.call_answered(decision.service, waited)
             case routing.Overflow(level=level) if call:
                 await self._record(call, "overflowed", {"level": level})
             case routing.Announce(position=position) if call and not call.connected:
@@ -474,6 +477,10 @@ class CallCenter:
         except (JournalFull, OSError) as exc:
             self._metrics.ticket_write_failed()
             log.error("tickets.journal_write_failed", call_id=call.call_id, kind=kind, error=str(exc))
+
+
+def _rejected(decisions: list[routing.Decision]) -> bool:
+    return any(isinstance(d, routing.Rejected) for d in decisions)
 
 
 def _plain(decision: object) -> dict[str, Any]:

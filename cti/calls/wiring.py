@@ -67,6 +67,7 @@ def sip_settings(settings: Settings) -> SipSettings:
         prompt_dir=prompt_dir(),
         bind_host=s.listen.host,
         bind_port=s.listen.port,
+        also_bind=(s.also_listen.host, s.also_listen.port) if s.also_listen else None,
         public_host=s.public_address,
         rtp_ports=range(s.rtp_ports[0], s.rtp_ports[1] + 1),
         user=s.username,

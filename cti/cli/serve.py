@@ -115,6 +115,8 @@ async def _welcome(settings: Settings, app: web.Application) -> str:
         lines.append("  SIP:                   off")
     else:
         lines.append(f"  SIP ({sip.mode}):  sip:{sip.username}@{sip.listen} (UDP)")
+        if sip.also_listen is not None:
+            lines.append(f"                        sip:{sip.username}@{sip.also_listen} (UDP)")
     if await count_users(app[SESSIONS]) == 0:
         lines += ["  No console user yet. Create the first one (in another terminal):",
                   "    .venv/bin/cti user add admin --role admin"]

@@ -56,6 +56,9 @@ def test_environment_overrides_the_file() -> None:
     assert settings.hours.override == "closed"
     assert settings.routing.ring_timeout_seconds == 30
     assert settings.sip.allowed_peers == ("127.0.0.1", "127.0.0.3")
+    assert settings.sip.also_listen is None
+    dual = load_settings(None, {"CTI_SIP_ALSO_LISTEN": "[::1]:5061"}).sip.also_listen
+    assert dual is not None and (dual.host, dual.port) == ("::1", 5061)
 
 
 def test_cti_config_env_names_the_file(tmp_path: Path) -> None:
@@ -85,6 +88,7 @@ def test_cti_config_env_names_the_file(tmp_path: Path) -> None:
          "an integer"),
         (BASE, {"CTI_DATABASE_URL": "mysql://x@y/z"}, "database.url", "sqlite+aiosqlite"),
         (BASE, {"CTI_SIP_MODE": "registered"}, "sip.registrar", "HOST:PORT"),
+        (BASE, {"CTI_SIP_ALSO_LISTEN": "127.0.0.2:5060"}, "sip.also_listen", "other family"),
         (BASE.replace('close = "17:15"', 'close = "5pm"'), {}, "hours.close", '"HH:MM"'),
         (BASE.replace('timezone = "Asia/Tokyo"', 'timezone = "Japan/Osaka"'), {}, "hours.timezone",
          "IANA time zone"),

@@ -2,8 +2,8 @@
 
 Each example builds random rules (strategies, wrap-up times), then drives a
 `Desk` through a random mix of arrivals, answers, failures, hang-ups, state
-requests, supervisor actions, bad input and the passing of time, checking the
-invariants after every step and once more after draining every call.
+requests, supervisor actions, hand-overs (transfers), bad input and the passing
+of time, checking the invariants after every step and once more after draining every call.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from cti.routing import (
     CallClosed,
     CallerHungUp,
     CallFinished,
+    CallHandedOver,
     CallMoved,
     CallTaken,
     CancelOffer,
@@ -75,9 +76,12 @@ BRANCHES: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
     "take": st.tuples(st.just("take"), call_index, op_index),
     "incident": st.tuples(st.just("incident"), service_index, st.integers(-2, 2)),
     "callback": st.tuples(st.just("callback"), call_index),
+    "handover": st.tuples(st.just("handover"), call_index, st.none() | op_index,
+                          st.none() | service_index, st.booleans()),
 }
 WEIGHTS = {"arrive": 22, "answer": 20, "finish": 12, "tick": 16, "hangup": 5, "fail": 6,
-           "state": 8, "extend": 3, "move": 3, "take": 2, "incident": 2, "callback": 1}
+           "state": 8, "extend": 3, "move": 3, "take": 2, "incident": 2, "callback": 1,
+           "handover": 8}
 actions = st.sampled_from([k for k, w in WEIGHTS.items() for _ in range(w)]).flatmap(
     BRANCHES.__getitem__)
 
@@ -115,6 +119,7 @@ class Tracker:
     pending: dict[str, str] = field(default_factory=dict)
     misses: dict[str, int] = field(default_factory=dict)
     taken: set[tuple[str, str]] = field(default_factory=set)
+    handovers: int = 0
 
     def service(self, service_id: str) -> Any:
         return self.rules.service(service_id)
@@ -140,6 +145,8 @@ def check_step(desk: Any, tracker: Tracker, event: Event | None,
     if isinstance(event, OfferFailed) and not isinstance(decisions[0], Rejected) \
             and (event.call_id, event.operator_id) not in tracker.taken:
         tracker.misses[event.operator_id] = tracker.misses.get(event.operator_id, 0) + 1
+    if isinstance(event, CallHandedOver) and not isinstance(decisions[0], Rejected):
+        tracker.handovers += 1
     for d in decisions:
         match d:
             case Enqueue(call_id) if call_id not in tracker.arrival:
@@ -317,6 +324,14 @@ def to_event(action: tuple[Any, ...], desk: Any, tracker: Tracker, n: int) -> Ev
             return IncidentPriority(service_at(s), delta)
         case ("callback", i):
             return CallbackAccepted(call_id_at(tracker, i))
+        case ("handover", i, o, s, pick_connected):
+            call_id = call_id_at(tracker, i)
+            talking = [c for c in tracker.arrival if c not in tracker.closed
+                       and desk.router.call(c).state == "connected"]
+            if pick_connected and talking:
+                call_id = talking[i % len(talking)]
+            return CallHandedOver(call_id, None if o is None else operator_at(o),
+                                  None if s is None else service_at(s))
     return None
 
 
@@ -376,6 +391,7 @@ def test_random_event_sequences_keep_every_guarantee(
     run(d, tracker, plan)
     note(f"connected calls: {min(len(tracker.connects), 5)}+")
     note(f"calls: {min(len(tracker.arrival), 10)}+")
+    note(f"hand-overs: {min(tracker.handovers, 3)}+")
     drain(d, tracker)
 
 

@@ -117,9 +117,13 @@ def collect(work: Path, name: str, rc: int, out: bytes, errout: bytes, pid: int)
 
 
 def udp_port_bound(port: int) -> bool:
-    needle = f":{port:04X} "
-    with open("/proc/net/udp") as f:
-        return any(line.split()[1].endswith(needle.strip()) for line in list(f)[1:])
+    """Something has bound UDP ``port`` (IPv4 or IPv6) on this host."""
+    needle = f":{port:04X}"
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as f:
+            if any(line.split()[1].endswith(needle) for line in list(f)[1:]):
+                return True
+    return False
 
 
 async def wait_udp_bound(port: int, within: float = 5.0) -> None:

@@ -1,5 +1,6 @@
 """The call centre follows an operator's transfer: another operator's phone rings, or the caller
-waits in the target service's queue, and the ticket's timeline shows the transfer."""
+waits in the target service's queue, and the ticket's timeline shows the transfer. Routing
+follows too: the first operator goes to wrap-up, the floor shows the second one on the call."""
 
 from __future__ import annotations
 
@@ -67,6 +68,12 @@ async def timeline(client: Client, call_id: str) -> list[dict[str, Any]]:
     return list(detail["timeline"])
 
 
+async def floor(client: Client) -> dict[str, dict[str, Any]]:
+    supervisor = await token(client, "sv01", "supervisor")
+    listed = await (await client.get("/api/operators", headers=supervisor)).json()
+    return {op["id"]: op for op in listed["operators"]}
+
+
 async def test_transfer_to_another_operator(desk: tuple[Client, MemoryPhoneNetwork]) -> None:
     client, network = desk
     call_id = await connected_to_op01(client, network)
@@ -74,10 +81,19 @@ async def test_transfer_to_another_operator(desk: tuple[Client, MemoryPhoneNetwo
     await settle(client, lambda: network.call(call_id).operator_uri == OP02)
     network.operator_answers(call_id)
     await settle(client, lambda: network.call(call_id).state.name == "BRIDGED")
+    ops = await floor(client)
+    assert (ops["op01"]["state"], ops["op01"]["call_id"]) == ("wrap_up", None)
+    assert (ops["op02"]["state"], ops["op02"]["call_id"]) == ("on_call", call_id)
     events = await timeline(client, call_id)
     moved = next(e for e in events if e["kind"] == "transferred")
     assert moved["data"] == {"from_operator": "op01", "to_operator": "op02",
                              "to_service": "isolation"}
+    after = [e["kind"] for e in events[events.index(moved):]]
+    assert after == ["transferred", "operator_offered", "connected"], after
+    network.caller_hangs_up(call_id)
+    await settle(client, lambda: call_id not in client.app[CALL_CENTER].active_calls)
+    ops = await floor(client)
+    assert ops["op02"]["state"] == "wrap_up"
 
 
 async def test_transfer_back_to_a_service_queue(desk: tuple[Client, MemoryPhoneNetwork]) -> None:
@@ -85,8 +101,16 @@ async def test_transfer_back_to_a_service_queue(desk: tuple[Client, MemoryPhoneN
     call_id = await connected_to_op01(client, network)
     network.operator_transfers(call_id, "sip:queue-skysea@127.0.0.1")
     await settle(client, lambda: network.call(call_id).operator_uri == OP02)  # skysea: op02
+    network.operator_answers(call_id)
+    await settle(client, lambda: network.call(call_id).state.name == "BRIDGED")
+    ops = await floor(client)
+    assert ops["op01"]["state"] == "wrap_up"  # never offered its own transfer back
+    assert (ops["op02"]["state"], ops["op02"]["call_id"]) == ("on_call", call_id)
     events = await timeline(client, call_id)
     moved = next(e for e in events if e["kind"] == "transferred")
-    # the best available operator for the queue's service takes it
-    assert moved["data"] == {"from_operator": "op01", "to_operator": "op02",
+    assert moved["data"] == {"from_operator": "op01", "to_operator": None,
                              "to_service": "skysea"}
+    # routing queued it in skysea and offered it to the skilled operator who was free
+    after = [(e["kind"], e["data"].get("service") or e["data"].get("operator_id"))
+             for e in events[events.index(moved) + 1:]]
+    assert after == [("moved", "skysea"), ("operator_offered", "op02"), ("connected", "op02")]
