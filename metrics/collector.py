@@ -137,6 +137,7 @@ class CtiMetrics:
         self._longest_waits = dict.fromkeys(self._services, (0.0, 0.0))
         self._business_days: dict[tuple[int, int], tuple[dt.date, ...]] = {}
         self._sip_socket: Callable[[], SipSocketView | None] = lambda: None
+        self._ticket_queue: Callable[[], int] | None = None
         self._define(registry)
         registry.register(self)
 
@@ -314,6 +315,17 @@ class CtiMetrics:
                 last.add_metric([], view.last_datagram_at)
         return [bound, errors, reopened, last, refused]
 
+    def watch_ticket_queue(self, read: Callable[[], int]) -> None:
+        """Read the number of call events waiting for the journal's fsync at every scrape."""
+        self._ticket_queue = read
+
+    def _ticket_queue_families(self, scrape: bool) -> list[Metric]:
+        queued = GaugeMetricFamily("cti_ticket_write_queue",
+                                   "Call events waiting to be written to the journal (bounded)")
+        if scrape and self._ticket_queue is not None:
+            queued.add_metric([], float(self._ticket_queue()))
+        return [queued]
+
     def ticket_write_failed(self) -> None:
         self._ticket_errors.inc()
 
@@ -361,10 +373,12 @@ class CtiMetrics:
     # -- scrape-time metrics (prometheus_client Collector protocol) ---------
 
     def describe(self) -> list[Metric]:
-        return [*self._scrape_families(None), *self._sip_socket_families(False)]
+        return [*self._scrape_families(None), *self._sip_socket_families(False),
+                *self._ticket_queue_families(False)]
 
     def collect(self) -> list[Metric]:
-        return [*self._scrape_families(self._now()), *self._sip_socket_families(True)]
+        return [*self._scrape_families(self._now()), *self._sip_socket_families(True),
+                *self._ticket_queue_families(True)]
 
     def _scrape_families(self, now: dt.datetime | None) -> Iterable[Metric]:
         mtd = GaugeMetricFamily("cti_calls_month_to_date", "Calls offered so far this month")

@@ -436,9 +436,9 @@ class CallCenter:
 
     def _publish_floor(self) -> None:
         now = self._monotonic()
-        queues = self.router.queues(now)
+        queues = self.router.queue_counts(now)
         for queue in queues:
-            self._metrics.queue_changed(queue.service, len(queue.waiting), queue.longest_wait_s)
+            self._metrics.queue_changed(queue.service, queue.waiting, queue.longest_wait_s)
         operators = self.router.operators()
         by_state: dict[str, int] = {}
         available: dict[str, int] = {}
@@ -449,17 +449,29 @@ class CallCenter:
                     available[service] = available.get(service, 0) + 1
         self._metrics.operators_changed(by_state, available)
         self._feed.to_floor({"type": "queues", "queues": [
-            {"service": q.service, "waiting": len(q.waiting),
+            {"service": q.service, "waiting": q.waiting,
              "longest_wait_s": round(q.longest_wait_s, 1)} for q in queues]})
 
     async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+        """Queue the event for the journal in order, without waiting for its fsync: the writer
+        commits what is queued in groups (one fsync for many events), so the call path never
+        waits on the disk; a failure is counted and logged when the write completes."""
         call.seq += 1
         event = CallRecordEvent(call.call_id, call.seq, self._clock(), kind, data)
         try:
-            await self._writer.record(event)
+            written = self._writer.submit(event)
         except (JournalFull, OSError) as exc:
-            self._metrics.ticket_write_failed()
-            log.error("tickets.journal_write_failed", call_id=call.call_id, kind=kind, error=str(exc))
+            self._journal_failed(call.call_id, kind, exc)
+            return
+        written.add_done_callback(functools.partial(self._journalled, call.call_id, kind))
+
+    def _journalled(self, call_id: str, kind: str, written: asyncio.Future[None]) -> None:
+        if not written.cancelled() and (exc := written.exception()) is not None:
+            self._journal_failed(call_id, kind, exc)
+
+    def _journal_failed(self, call_id: str, kind: str, exc: BaseException) -> None:
+        self._metrics.ticket_write_failed()
+        log.error("tickets.journal_write_failed", call_id=call_id, kind=kind, error=str(exc))
 
 
 def _plain(decision: object) -> dict[str, Any]:
