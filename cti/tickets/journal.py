@@ -81,7 +81,7 @@ class Journal:
             size = self._size
             kept: list[bytes] = []
             for line in lines:
-                if out and isinstance(out[-1], JournalFull) or size + len(line) > self._max_bytes:
+                if (out and isinstance(out[-1], JournalFull)) or size + len(line) > self._max_bytes:
                     out.append(JournalFull(
                         f"journal {self._path} holds {size} bytes (bound {self._max_bytes})"))
                     continue
