@@ -23,6 +23,7 @@ from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy, NotAPhoneNumber
+from cti.routing.timers import Deadlines
 from cti.sip import events as sip
 from cti.sip import ivr
 from cti.sip.control import CallControl, SocketHealth
@@ -101,6 +102,10 @@ class CallCenter:
         self._inbox: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
         self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
         self._handled = asyncio.Condition()
+        # IVR deadlines in a heap (one entry per call), refreshed for the calls a job touched:
+        # finding the next wake-up and the due calls never walks every active call.
+        self._ivr_deadlines = Deadlines()
+        self._ivr_touched: set[str] = set()
         self.sip_state = "off" if control is None else "starting"
         if control is not None:
             metrics.watch_sip_socket(self.sip_socket)
@@ -191,21 +196,33 @@ class CallCenter:
                 "type": "ticket_ready", "call_id": event.call_id, "ticket_id": ticket_id})
 
     def _next_deadline(self) -> float | None:
-        deadlines = [d for d in (self.router.next_deadline(),
-                                 *(c.ivr.next_deadline() for c in self._calls.values()))
+        for call_id in self._ivr_touched:
+            call = self._calls.get(call_id)
+            deadline = call.ivr.next_deadline() if call is not None else None
+            if deadline is None:
+                self._ivr_deadlines.cancel(("call", call_id))
+            else:
+                self._ivr_deadlines.schedule(("call", call_id), deadline)
+        self._ivr_touched.clear()
+        deadlines = [d for d in (self.router.next_deadline(), self._ivr_deadlines.next())
                      if d is not None]
         return min(deadlines, default=None)
 
     async def _on_timers(self) -> None:
         now = self._monotonic()
-        for call in list(self._calls.values()):
-            await self._ivr_decisions(call, call.ivr.handle_timer(now))
+        while (owner := self._ivr_deadlines.pop_due(now)) is not None:
+            call = self._calls.get(owner[1])
+            if call is not None:
+                self._ivr_touched.add(call.call_id)
+                await self._ivr_decisions(call, call.ivr.handle_timer(now))
         await self.route_decisions(self.router.handle_timer(now))
 
     # -- SIP events ------------------------------------------------------------------------
     async def _on_sip_event(self, event: sip.CallEvent) -> None:
         call = self._calls.get(getattr(event, "call_id", ""))
         now = self._monotonic()
+        if call is not None:
+            self._ivr_touched.add(call.call_id)  # its IVR deadline may move: refreshed after
         match event:
             case sip.CallOffered():
                 await self._offered(event)
@@ -260,6 +277,7 @@ class CallCenter:
         call = ActiveCall(event.call_id, caller_tag, display,
                           ivr.Ivr(self._ivr_settings, incident_prompt=self._incident_prompt()))
         self._calls[event.call_id] = call
+        self._ivr_touched.add(call.call_id)
         structlog.contextvars.bind_contextvars(call_id=event.call_id)
         try:
             await self._record(call, "offered", {"caller_hash": caller_tag or None,

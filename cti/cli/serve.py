@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from cti import runtime
 from cti.cli.common import EXIT_FAILED, Refused, SubParsers, with_config, with_sessions
 from cti.config import Settings
 from cti.config.describe import describe
@@ -26,7 +27,7 @@ def register(sub: SubParsers) -> None:
     serve = with_config(sub.add_parser("serve", help="run the service"))
     serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listen address (default 127.0.0.1:8080)")
     serve.add_argument("--sip", metavar="HOST:PORT", help="SIP listen address (default 127.0.0.1:5060)")
-    serve.set_defaults(run=lambda settings, args: asyncio.run(_serve(settings)))
+    serve.set_defaults(run=lambda settings, args: runtime.run(_serve(settings)))
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -95,7 +96,8 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before "started": a signal right after it is clean
         loop.add_signal_handler(sig, stop.set)
-    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
+    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode,
+             event_loop=type(loop).__module__.split(".")[0], gc=runtime.settle_gc())
     print(await _welcome(settings, runner.app), file=sys.stderr, flush=True)
     await stop.wait()
     log.info("service.stopping")
