@@ -363,7 +363,9 @@ class Service:
         self.proc: asyncio.subprocess.Process | None = None
 
     def _config(self) -> Path:
-        text = (ROOT / "config" / "helpdesk.toml").read_text(encoding="utf-8")
+        from cti.config import default_config_path  # the shipped config of the code under test
+
+        text = default_config_path().read_text(encoding="utf-8")
         for n in range(1, 6):
             text = text.replace(f'uri = "sip:220{n}@127.0.0.1:5070"',
                                 f'uri = "{self.operator_uri.replace("201@", f"220{n}@")}"')
@@ -690,10 +692,14 @@ async def _operators_away(service: Service) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    import cti
+
+    code = Path(cti.__file__).resolve().parents[1]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code,
+                            capture_output=True, text=True).stdout.strip() or "(not a checkout)"
     print(f"== bench_capacity {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, "
-          f"nproc={os.cpu_count()}, load={load_average()}, commit="
-          f"{subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}",
-          flush=True)
+          f"nproc={os.cpu_count()}, load={load_average()}, code={code} {commit}, "
+          f"python={sys.executable}", flush=True)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

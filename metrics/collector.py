@@ -79,6 +79,15 @@ class SipSocketView(Protocol):
     @property
     def invites_refused_capacity(self) -> int: ...
 
+    @property
+    def invites_refused_saturated(self) -> int: ...
+
+    @property
+    def invites_refused_rtp_ports(self) -> int: ...
+
+    @property
+    def refusals_unrecorded(self) -> int: ...
+
 
 class CtiMetrics:
     def __init__(
@@ -304,16 +313,22 @@ class CtiMetrics:
                                  "Unix time of the last datagram received on the SIP socket")
         refused = CounterMetricFamily("cti_sip_invites_refused",
                                       "INVITEs answered 503 by flood control", labels=["reason"])
+        unrecorded = CounterMetricFamily(
+            "cti_sip_refusals_unrecorded",
+            "Refused INVITEs beyond the record budget (counted here, no call record)")
         view = self._sip_socket() if scrape else None
         if view is not None:
             refused.add_metric(["rate"], view.invites_refused_rate)
             refused.add_metric(["capacity"], view.invites_refused_capacity)
+            refused.add_metric(["saturated"], view.invites_refused_saturated)
+            refused.add_metric(["rtp_ports"], view.invites_refused_rtp_ports)
+            unrecorded.add_metric([], view.refusals_unrecorded)
             bound.add_metric([], 1.0 if view.bound else 0.0)
             errors.add_metric([], view.send_errors)
             reopened.add_metric([], view.reopened)
             if view.last_datagram_at is not None:
                 last.add_metric([], view.last_datagram_at)
-        return [bound, errors, reopened, last, refused]
+        return [bound, errors, reopened, last, refused, unrecorded]
 
     def watch_ticket_queue(self, read: Callable[[], int]) -> None:
         """Read the number of call events waiting for the journal's fsync at every scrape."""

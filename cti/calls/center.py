@@ -226,6 +226,8 @@ class CallCenter:
         match event:
             case sip.CallOffered():
                 await self._offered(event)
+            case sip.CallRefused():
+                self._refused(event)
             case sip.DigitReceived() if (call and call.routed and not call.connected
                                          and event.digit == CALLBACK_KEY):
                 await self.route_decisions(self.router.handle(
@@ -296,6 +298,23 @@ class CallCenter:
                 now, _closed_reason(status.reason_code, self._clock(), self._hours), reopen))
         finally:
             structlog.contextvars.unbind_contextvars("call_id")
+
+    def _refused(self, event: sip.CallRefused) -> None:
+        """An INVITE refused with 503 (flood, capacity, saturation, no RTP port) never became a
+        call, but it gets a record: offered, then ended with the reason (outcome "refused").
+        Its key carries the INVITE's branch: a retry with the same Call-ID is a new record."""
+        try:
+            caller_tag = self._caller_ids.hash(event.caller)
+        except NotAPhoneNumber:
+            caller_tag = ""
+        record = ActiveCall(f"{event.call_id}/refused/{event.branch}", caller_tag,
+                            self._caller_ids.display(event.caller), ivr.Ivr(self._ivr_settings))
+        self._submit(record, "offered", {"caller_hash": caller_tag or None,
+                                         "caller_display": record.caller_display,
+                                         "sip_call_id": event.call_id})
+        self._submit(record, "ended", {"reason": "refused", "refusal": event.reason,
+                                       "hung_up_by": "system"})
+        self._metrics.call_unrouted("refused")
 
     async def _ended(self, call: ActiveCall, event: sip.CallEnded, now: float) -> None:
         # The "ended" record and forgetting the call happen whatever routing or the IVR says.
@@ -471,6 +490,9 @@ class CallCenter:
              "longest_wait_s": round(q.longest_wait_s, 1)} for q in queues]})
 
     async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+        self._submit(call, kind, data)
+
+    def _submit(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
         """Queue the event for the journal in order, without waiting for its fsync: the writer
         commits what is queued in groups (one fsync for many events), so the call path never
         waits on the disk; a failure is counted and logged when the write completes."""

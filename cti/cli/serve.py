@@ -43,6 +43,8 @@ def register(sub: SubParsers) -> None:
 def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     print(json.dumps(describe(settings), ensure_ascii=False, indent=2))
     print("configuration ok", file=sys.stderr)
+    for warning in capacity_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         problems = asyncio.run(_binding_problems(settings))
     except (Refused, OSError, TimeoutError, SQLAlchemyError) as exc:
@@ -53,6 +55,24 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     if not problems:
         print("users and operators ok", file=sys.stderr)
     return 0
+
+
+def capacity_warnings(settings: Settings) -> list[str]:
+    """Where the SIP limits do not fit together: every call takes an even RTP port (and the odd
+    one above for RTCP), and one more pair while it rings or talks to an operator."""
+    sip = settings.sip
+    if sip.mode == "off":
+        return []
+    low, high = sip.rtp_ports
+    pairs = sum(1 for port in range(low, high) if port % 2 == 0)
+    if sip.max_calls == 0:
+        return [f"sip.max_calls = 0 (no cap): the RTP range {low}-{high} ({pairs} port pairs) "
+                f"holds {pairs // 2} calls with operator legs; more callers get 503"]
+    if 2 * sip.max_calls > pairs:
+        return [f"sip.rtp_ports {low}-{high} has {pairs} port pairs, but sip.max_calls = "
+                f"{sip.max_calls} needs {2 * sip.max_calls} (a pair per caller and per operator "
+                f"leg): callers beyond {pairs // 2} get 503"]
+    return []
 
 
 async def _binding_problems(settings: Settings) -> list[BindingProblem]:
