@@ -9,8 +9,8 @@ Run (all traffic on 127.0.0.1; needs sipp and, for PostgreSQL, the server on 127
     .venv/bin/python bench/bench_capacity.py --backends postgres --rates 200 --step-s 20 \
         --held 0 --profile /work/wt/perf-flame-200cps.svg   # py-spy flame graph of one step
 
-The service runs as its own process (``python -m cti serve``, JSON logs at the default level into a file) with a
-fresh database, five operators whose phones are one SIPp UAS that answers at once, wrap-up
+The service runs as its own process (``python -m cti serve``, JSON logs at the default level into
+a file) with a fresh database, five operators whose phones are one SIPp UAS that answers at once, wrap-up
 1 s, hours forced open. Each phase starts a fresh service, so one phase's debris does not bias
 the next.
 
@@ -301,9 +301,13 @@ async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int
             ok = int(line.split()[-1])
         elif line.strip().startswith("Failed call"):
             failed = int(line.split()[-1])
-    rtt = [float(x.split(";")[-2]) for p in work.glob(f"{name}_{proc.pid}_rtt.csv")
-           for x in p.read_text().splitlines() if x[:1].isdigit()]
-    return Sipp(ok, failed, rtt, text)
+    return Sipp(ok, failed, await asyncio.to_thread(_rtt_ms, work, name, proc.pid), text)
+
+
+def _rtt_ms(work: Path, name: str, pid: int) -> list[float]:
+    """SIPp's INVITE->200 response times (ms) from its -trace_rtt file."""
+    return [float(x.split(";")[-2]) for p in work.glob(f"{name}_{pid}_rtt.csv")
+            for x in p.read_text().splitlines() if x[:1].isdigit()]
 
 
 class SippUas:
@@ -387,6 +391,10 @@ class Service:
         })
         if self.args.no_uvloop:
             env["CTI_UVLOOP"] = "0"
+        if self.args.gc_default:
+            env["CTI_GC"] = "default"
+        if self.args.max_answer_delay_ms is not None:
+            env["CTI_SIP_MAX_ANSWER_DELAY_MS"] = str(self.args.max_answer_delay_ms)
         return env
 
     async def __aenter__(self) -> Service:
@@ -457,7 +465,7 @@ class Service:
         return None
 
     async def count_calls(self) -> tuple[int, int]:
-        """(calls rows, tickets rows) in the database."""
+        """(calls rows, of which refused with 503) in the database."""
         from sqlalchemy import text
 
         from cti.storage import create_engine
@@ -466,7 +474,8 @@ class Service:
         try:
             async with engine.connect() as conn:
                 calls = (await conn.execute(text("SELECT count(*) FROM calls"))).scalar_one()
-                tickets = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
+                tickets = (await conn.execute(text(
+                    "SELECT count(*) FROM calls WHERE outcome = 'refused'"))).scalar_one()
         finally:
             await engine.dispose()
         return int(calls), int(tickets)
@@ -517,23 +526,21 @@ async def short_calls(backend: str, work: Path, args: argparse.Namespace) -> lis
                 limit=max(50, int(rate * (args.talk_ms / 1000 + 3))), timeout_s=args.step_s + 60))
             figures = watch.stop()
             drain = await service.drained_within(120)
-            db_calls, tickets = await service.count_calls()
+            db_calls, refused = await service.count_calls()
             fds, threads = proc_counts(service.proc.pid)
             if spy is not None:
                 await asyncio.wait_for(spy.wait(), 60)
-        refused = result.stdout.count("503")  # SIPp prints a per-message table; rough hint
         row = {"backend": backend, "rate": rate, "calls": calls, "ok": result.ok,
                "failed": result.failed, "p50_ms": percentile(result.rtt_ms, 0.5),
                "p99_ms": percentile(result.rtt_ms, 0.99), "drain_s": drain,
-               "db_calls": db_calls, "tickets": tickets,
+               "db_calls": db_calls, "refused_503": refused,
                "cpu_ms_per_call": 1000 * figures["cpu_s"] / max(1, calls),
                "fds": fds, "threads": threads, "load": load_average(), **figures}
-        del refused
         rows.append(row)
         print(f"  {backend:8} {rate:4} cps: ok={row['ok']} failed={row['failed']} "
               f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
-              f"drain={'%.1f s' % drain if drain is not None else '>120 s'} "
-              f"calls rows={db_calls}/{calls} cti cpu={row['cpu_pct']:.0f}% "
+              f"drain={f'{drain:.1f} s' if drain is not None else '>120 s'} "
+              f"calls rows={db_calls}/{calls} (refused 503: {refused}) cti cpu={row['cpu_pct']:.0f}% "
               f"({row['cpu_ms_per_call']:.1f} ms/call) cores={fmt_cores(row['cores_pct'])}% "
               f"rss={row['peak_rss_mb']:.0f} MB load={row['load']}", flush=True)
     return rows
@@ -615,8 +622,9 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
         scenario = work / f"held-{held}.xml"
         scenario.write_text(caller_scenario(talk_ms=int(args.hold_s * 1000),
                                             media_port=str(cap_port), audio=audio))
-        cap = subprocess.Popen([sys.executable, __file__, "--capture", str(cap_port),
-                                str(cap_out), str(args.held_ramp_s + args.hold_s + 60)])
+        cap = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--capture", str(cap_port), str(cap_out),
+            str(args.held_ramp_s + args.hold_s + 60))
         try:
             await wait_udp_bound(cap_port)
             async with SippUas(work / "operators.xml", work, 10**6, 3600) as ops, \
@@ -631,7 +639,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                 if args.profile_held and held == args.held[-1]:
                     spy_delay = args.held_ramp_s + min(5.0, args.hold_s / 4)
 
-                    async def later() -> asyncio.subprocess.Process:
+                    async def later(spy_delay: float = spy_delay) -> asyncio.subprocess.Process:
                         await asyncio.sleep(spy_delay)
                         assert service.proc is not None
                         return await py_spy(service.proc.pid, args.profile_held,
@@ -644,13 +652,13 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                     limit=held, timeout_s=args.held_ramp_s + args.hold_s + 90))
                 figures = watch.stop()
                 drain = await service.drained_within(120)
-                db_calls, _ = await service.count_calls()
+                db_calls, refused = await service.count_calls()
                 if spy is not None:
                     await asyncio.wait_for((await spy).wait(), 120)
         finally:
             cap.send_signal(signal.SIGTERM)
-            cap.wait(30)
-        streams = json.loads(cap_out.read_text()) if cap_out.exists() else {}
+            await asyncio.wait_for(cap.wait(), 30)
+        streams = await asyncio.to_thread(_read_json, cap_out)
         # The plateau: from the last caller's arrival (ramp) to the first caller's hang-up.
         rates, gaps = [], []
         for first, last, count, gap in streams.values():
@@ -665,17 +673,22 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                "below_49": sum(1 for r in rates if r < 49),
                "max_gap_ms": max(gaps, default=0.0), "p99_gap_ms": percentile(gaps, 0.99),
                "median_gap_ms": statistics.median(gaps) if gaps else 0.0,
-               "drain_s": drain, "db_calls": db_calls, "load": load_average(), **figures}
+               "drain_s": drain, "db_calls": db_calls, "refused_503": refused,
+               "load": load_average(), **figures}
         rows.append(row)
         print(f"  {backend:8} {held:5} held: ok={row['ok']} failed={row['failed']} "
               f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms streams={row['streams']} "
               f"pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
-              f"calls rows={db_calls}/{held} cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{held} (refused 503: {refused}) cti cpu={row['cpu_pct']:.0f}% "
               f"cores={fmt_cores(row['cores_pct'])}% rss={row['peak_rss_mb']:.0f} MB "
               f"load={row['load']}", flush=True)
     return rows
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 async def _operators_away(service: Service) -> None:
@@ -691,12 +704,18 @@ async def _operators_away(service: Service) -> None:
                     raise RuntimeError(f"op0{n} not away: {resp.status} {await resp.text()}")
 
 
-async def main(args: argparse.Namespace) -> None:
+def _code_version() -> tuple[str, str]:
+    """Where the code under test lives (the venv's cti package) and its commit, if any."""
     import cti
 
-    code = Path(cti.__file__).resolve().parents[1]
+    code = os.path.dirname(os.path.dirname(os.path.realpath(cti.__file__)))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code,
-                            capture_output=True, text=True).stdout.strip() or "(not a checkout)"
+                            capture_output=True, text=True).stdout.strip()
+    return code, commit or "(not a checkout)"
+
+
+async def main(args: argparse.Namespace) -> None:
+    code, commit = await asyncio.to_thread(_code_version)
     print(f"== bench_capacity {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, "
           f"nproc={os.cpu_count()}, load={load_average()}, code={code} {commit}, "
           f"python={sys.executable}", flush=True)
@@ -726,7 +745,7 @@ async def main(args: argparse.Namespace) -> None:
                           f"{row['cpu_ms_per_call'] / c['cpu_ms_per_call']:.0f}x the CPU, "
                           f"p99 {row['p99_ms']:.1f} vs {c['p99_ms']:.1f} ms")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
@@ -748,6 +767,10 @@ if __name__ == "__main__":
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--no-uvloop", action="store_true",
                         help="plain asyncio event loop even where uvloop is installed")
+    parser.add_argument("--gc-default", action="store_true",
+                        help="CPython's garbage-collector defaults (no freeze, no thresholds)")
+    parser.add_argument("--max-answer-delay-ms", type=int,
+                        help="the service's back-pressure threshold (0 = off; default: its own)")
     parser.add_argument("--profile", metavar="SVG", help="py-spy flame graph of the last rate step")
     parser.add_argument("--profile-held", metavar="SVG",
                         help="py-spy flame graph on the largest held plateau")
