@@ -6,11 +6,13 @@ Run (all traffic on 127.0.0.1; needs sipp and, for PostgreSQL, the server on 127
     .venv/bin/python bench/bench_capacity.py --full          # the issue's ramp (about 40 minutes):
         # short calls 20 50 100 200 300 400 calls/s, 20 s per step, SQLite and PostgreSQL;
         # held callers 100 500 1000 1500 2000, held 60 s each
+    .venv/bin/python bench/bench_capacity.py --rates --held --soak-s 3600  # the 1-hour soak
     .venv/bin/python bench/bench_capacity.py --backends postgres --rates 200 --step-s 20 \
-        --held 0 --profile /work/wt/perf-flame-200cps.svg   # py-spy flame graph of one step
+        --held --no-ceiling --profile /tmp/flame-200cps.svg   # py-spy flame graph of one step
 
 The service runs as its own process (``python -m cti serve``, JSON logs at the default level into
-a file) with a fresh database, five operators whose phones are one SIPp UAS that answers at once, wrap-up
+a file) with a fresh database, five operators whose phones are one SIPp UAS that answers at once,
+wrap-up
 1 s, hours forced open. Each phase starts a fresh service, so one phase's debris does not bias
 the next.
 
@@ -687,6 +689,52 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
     return rows
 
 
+async def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """``--soak-s`` seconds of 10 short calls/s plus ``--soak-held`` callers on hold all along:
+    RSS, open fds and threads sampled every ``--soak-every-s``; flat means within 10 %."""
+    audio = work / "soak.ulaw"
+    from cti.sip.audio import sine
+
+    await asyncio.to_thread(audio.write_bytes, audioop.lin2ulaw(sine((700.0,), 1.0), 2))
+    short_xml, held_xml = work / "soak-short.xml", work / "soak-held.xml"
+    short_xml.write_text(caller_scenario(talk_ms=args.talk_ms, media_port="[media_port]"))
+    held_xml.write_text(caller_scenario(talk_ms=int((args.soak_s + 10) * 1000),
+                                        media_port="[media_port]", audio=audio))
+    samples: list[tuple[float, float, int, int]] = []
+    async with SippUas(work / "operators.xml", work, 10**7, args.soak_s + 600) as ops, \
+            Service(backend, work, f"sip:201@{HOST}:{ops.port}", args, f"soak-{backend}") as svc:
+        assert svc.proc is not None
+        pid = svc.proc.pid
+        held = asyncio.ensure_future(run_sipp(
+            held_xml, svc.sip_port, work, calls=args.soak_held, rate=args.soak_held / 5,
+            limit=args.soak_held, timeout_s=args.soak_s + 60))
+        await asyncio.sleep(10)  # the held callers are in
+        short = asyncio.ensure_future(run_sipp(
+            short_xml, svc.sip_port, work, calls=int(10 * args.soak_s), rate=10, limit=200,
+            timeout_s=args.soak_s + 60))
+        t0 = time.monotonic()
+        while not short.done():
+            fds, threads = proc_counts(pid)
+            samples.append((time.monotonic() - t0, proc_rss_mb(pid), fds, threads))
+            print(f"  soak t={samples[-1][0]:5.0f} s rss={samples[-1][1]:.0f} MB fds={fds} "
+                  f"threads={threads} load={load_average()}", flush=True)
+            await asyncio.wait([short], timeout=args.soak_every_s)
+        short_result, held_result = await short, await held
+    first, last = samples[min(1, len(samples) - 1)], samples[-1]  # after warm-up
+    row = {"backend": backend, "seconds": args.soak_s, "held": args.soak_held,
+           "short_ok": short_result.ok, "short_failed": short_result.failed,
+           "held_ok": held_result.ok, "held_failed": held_result.failed,
+           "rss_mb": [first[1], last[1], max(s[1] for s in samples)],
+           "fds": [first[2], last[2], max(s[2] for s in samples)],
+           "threads": [first[3], last[3], max(s[3] for s in samples)], "load": load_average()}
+    print(f"  soak {backend}: short ok={short_result.ok} failed={short_result.failed}, held "
+          f"ok={held_result.ok} failed={held_result.failed}; first/last/max after warm-up: "
+          f"rss {first[1]:.0f}/{last[1]:.0f}/{row['rss_mb'][2]:.0f} MB "
+          f"({100 * (last[1] - first[1]) / first[1]:+.1f} %), fds {first[2]}/{last[2]}/"
+          f"{row['fds'][2]}, threads {first[3]}/{last[3]}/{row['threads'][2]}", flush=True)
+    return row
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -734,6 +782,10 @@ async def main(args: argparse.Namespace) -> None:
         for backend in args.held_backends if args.held else ():
             print(f"== held callers with hold audio, {backend}", flush=True)
             results[f"held-{backend}"] = await held_storm(backend, work, args)
+        if args.soak_s:
+            print(f"== soak: {args.soak_s:.0f} s of 10 calls/s with {args.soak_held} callers on "
+                  f"hold, {args.held_backends[0]}", flush=True)
+            results["soak"] = await soak(args.held_backends[0], work, args)
     if "ceiling" in results:
         print("== ratios (cti CPU ms per call / SIPp UAS CPU ms per call)")
         ceil = {r["rate"]: r for r in results["ceiling"]}
@@ -762,6 +814,10 @@ if __name__ == "__main__":
     parser.add_argument("--held", type=int, nargs="*", default=[100, 400])
     parser.add_argument("--hold-s", type=float, default=20.0)
     parser.add_argument("--held-ramp-s", type=float, default=5.0)
+    parser.add_argument("--soak-s", type=float, default=0.0,
+                        help="then a soak this long (the issue's: 3600) at 10 calls/s")
+    parser.add_argument("--soak-held", type=int, default=100)
+    parser.add_argument("--soak-every-s", type=float, default=30.0)
     parser.add_argument("--rtp-ports", default="20000-29999")
     parser.add_argument("--max-calls", type=int, default=5000)
     parser.add_argument("--no-ceiling", action="store_true")
