@@ -12,8 +12,7 @@ Run (all traffic on 127.0.0.1; needs sipp and, for PostgreSQL, the server on 127
 
 The service runs as its own process (``python -m cti serve``, JSON logs at the default level into
 a file) with a fresh database, five operators whose phones are one SIPp UAS that answers at once,
-wrap-up
-1 s, hours forced open. Each phase starts a fresh service, so one phase's debris does not bias
+wrap-up 1 s, hours forced open. Each phase starts a fresh service, so one phase's debris does not bias
 the next.
 
 Short calls ("full work"): SIPp caller INVITE -> 200 -> ACK -> INFO digit 2 (SKYSEA, after
