@@ -25,6 +25,8 @@ from .reader import FromEnv, Table, parse_host_port
 
 SERVICE_STRATEGIES = ("longest_idle", "proficiency_then_idle", "round_robin", "ring_all")
 ROLES = ("operator", "supervisor", "manager", "admin")
+# 5,000 even/odd RTP+RTCP pairs: 2,000 callers on hold plus their operator legs (issue 14).
+DEFAULT_RTP_PORTS = "10000-19999"
 OVERRIDE_MODES = ("auto", "open", "closed")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Sections whose scalar keys may be set from the environment as CTI_<SECTION>_<KEY>.
@@ -115,6 +117,7 @@ class SipSettings:
     max_calls: int = 200  # concurrent calls; 0 = no cap
     retry_after_seconds: int = 5
     also_listen: HostPort | None = None  # dual stack: an address of the other IP family
+    max_answer_delay_ms: int = 300  # back-pressure: running this late, new INVITEs get 503
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,11 +362,11 @@ def _sip(t: Table) -> SipSettings:
             raise t.error("also_listen", "an IP address of the other family than listen "
                           '(e.g. "[::1]:5060" next to "127.0.0.1:5060")', also_text)
         also_listen = HostPort(a_host, a_port)
-    low_high = t.text("rtp_ports", "10000-10999")
+    low_high = t.text("rtp_ports", DEFAULT_RTP_PORTS)
     try:
         low, high = (int(p) for p in low_high.split("-"))
     except ValueError:
-        raise t.error("rtp_ports", '"LOW-HIGH", e.g. "10000-10999"', low_high) from None
+        raise t.error("rtp_ports", f'"LOW-HIGH", e.g. "{DEFAULT_RTP_PORTS}"', low_high) from None
     if not 1024 <= low < high <= 65535:
         raise t.error("rtp_ports", "1024 <= LOW < HIGH <= 65535", low_high)
     result = SipSettings(
@@ -382,6 +385,7 @@ def _sip(t: Table) -> SipSettings:
         max_calls=t.integer("max_calls", 200, min=0, max=100000),
         retry_after_seconds=t.integer("retry_after_seconds", 5, min=1, max=3600),
         also_listen=also_listen,
+        max_answer_delay_ms=t.integer("max_answer_delay_ms", 300, min=0, max=60000),
     )
     t.finish()
     return result

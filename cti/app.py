@@ -192,6 +192,7 @@ async def _ticket_writer(app: web.Application) -> AsyncIterator[None]:
                           on_write_error=metrics.ticket_write_failed,
                           on_rejected=metrics.ticket_rejected)
     app[TICKET_WRITER] = writer
+    metrics.watch_ticket_queue(lambda: writer.queued)
     task = asyncio.create_task(writer.run(), name="ticket-writer")
     if journal.backlog_bytes:
         log.warning("tickets.journal_backlog", backlog_bytes=journal.backlog_bytes)

@@ -79,6 +79,15 @@ class SipSocketView(Protocol):
     @property
     def invites_refused_capacity(self) -> int: ...
 
+    @property
+    def invites_refused_saturated(self) -> int: ...
+
+    @property
+    def invites_refused_rtp_ports(self) -> int: ...
+
+    @property
+    def refusals_unrecorded(self) -> int: ...
+
 
 class CtiMetrics:
     def __init__(
@@ -137,6 +146,7 @@ class CtiMetrics:
         self._longest_waits = dict.fromkeys(self._services, (0.0, 0.0))
         self._business_days: dict[tuple[int, int], tuple[dt.date, ...]] = {}
         self._sip_socket: Callable[[], SipSocketView | None] = lambda: None
+        self._ticket_queue: Callable[[], int] | None = None
         self._define(registry)
         registry.register(self)
 
@@ -303,16 +313,33 @@ class CtiMetrics:
                                  "Unix time of the last datagram received on the SIP socket")
         refused = CounterMetricFamily("cti_sip_invites_refused",
                                       "INVITEs answered 503 by flood control", labels=["reason"])
+        unrecorded = CounterMetricFamily(
+            "cti_sip_refusals_unrecorded",
+            "Refused INVITEs beyond the record budget (counted here, no call record)")
         view = self._sip_socket() if scrape else None
         if view is not None:
             refused.add_metric(["rate"], view.invites_refused_rate)
             refused.add_metric(["capacity"], view.invites_refused_capacity)
+            refused.add_metric(["saturated"], view.invites_refused_saturated)
+            refused.add_metric(["rtp_ports"], view.invites_refused_rtp_ports)
+            unrecorded.add_metric([], view.refusals_unrecorded)
             bound.add_metric([], 1.0 if view.bound else 0.0)
             errors.add_metric([], view.send_errors)
             reopened.add_metric([], view.reopened)
             if view.last_datagram_at is not None:
                 last.add_metric([], view.last_datagram_at)
-        return [bound, errors, reopened, last, refused]
+        return [bound, errors, reopened, last, refused, unrecorded]
+
+    def watch_ticket_queue(self, read: Callable[[], int]) -> None:
+        """Read the number of call events waiting for the journal's fsync at every scrape."""
+        self._ticket_queue = read
+
+    def _ticket_queue_families(self, scrape: bool) -> list[Metric]:
+        queued = GaugeMetricFamily("cti_ticket_write_queue",
+                                   "Call events waiting to be written to the journal (bounded)")
+        if scrape and self._ticket_queue is not None:
+            queued.add_metric([], float(self._ticket_queue()))
+        return [queued]
 
     def ticket_write_failed(self) -> None:
         self._ticket_errors.inc()
@@ -361,10 +388,12 @@ class CtiMetrics:
     # -- scrape-time metrics (prometheus_client Collector protocol) ---------
 
     def describe(self) -> list[Metric]:
-        return [*self._scrape_families(None), *self._sip_socket_families(False)]
+        return [*self._scrape_families(None), *self._sip_socket_families(False),
+                *self._ticket_queue_families(False)]
 
     def collect(self) -> list[Metric]:
-        return [*self._scrape_families(self._now()), *self._sip_socket_families(True)]
+        return [*self._scrape_families(self._now()), *self._sip_socket_families(True),
+                *self._ticket_queue_families(True)]
 
     def _scrape_families(self, now: dt.datetime | None) -> Iterable[Metric]:
         mtd = GaugeMetricFamily("cti_calls_month_to_date", "Calls offered so far this month")

@@ -15,7 +15,7 @@ DEFAULT_OUTCOMES: tuple[str, ...] = (
     "failed",
 )
 # Calls that ended before reaching a service's queue (no service label to count them under).
-DEFAULT_UNROUTED_REASONS: tuple[str, ...] = ("after_hours", "menu_hangup")
+DEFAULT_UNROUTED_REASONS: tuple[str, ...] = ("after_hours", "menu_hangup", "refused")
 # cti.routing's OperatorState values.
 DEFAULT_OPERATOR_STATES: tuple[str, ...] = (
     "offline",

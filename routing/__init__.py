@@ -40,7 +40,7 @@ from .events import (
 from .operator_state import OPERATOR_TRANSITIONS, OperatorState
 from .router import Router
 from .rules import OperatorProfile, RoutingRules, ServiceRules, Strategy
-from .views import CallView, OperatorView, QueueView, WaitingCallView
+from .views import CallView, OperatorView, QueueCount, QueueView, WaitingCallView
 
 __all__ = [
     "CALL_TRANSITIONS",
@@ -81,6 +81,7 @@ __all__ = [
     "OperatorStateRequested",
     "OperatorView",
     "Overflow",
+    "QueueCount",
     "QueueView",
     "Rejected",
     "RejectionReason",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from itertools import count
 
-from .call_state import CallState, check_call_transition
+from .call_state import WAITING_CALL_STATES, CallState, check_call_transition
 from .decisions import (
     Abandon,
     Announce,
@@ -58,6 +58,9 @@ class Floor:
         self.calls: dict[str, CallRecord] = {}
         self.closed: OrderedDict[str, CallRecord] = OrderedDict()
         self.waiting = WaitingCalls(self.services)
+        # Per service, the calls waiting (queued or ringing an operator) and when they arrived:
+        # kept up to date on every call state change, so the floor's counts need no walk.
+        self.waiting_since: dict[str, dict[str, float]] = {s: {} for s in self.services}
         self.deadlines = Deadlines()
         self.available: set[str] = set()
         self.eligible = eligibility_table(rules)
@@ -99,7 +102,26 @@ class Floor:
         self.out.append(OperatorStateChanged(op.operator_id, old, new, reason))
 
     def set_call(self, call: CallRecord, new: CallState) -> None:
-        call.state = check_call_transition(call.call_id, call.state, new)
+        old = call.state
+        call.state = check_call_transition(call.call_id, old, new)
+        self.track_waiting(call, old)
+
+    # -- the incremental waiting index (queue counts without walking every call) ---------
+
+    def track_waiting(self, call: CallRecord, old: CallState) -> None:
+        """Keep ``waiting_since`` in step with a call's state change from ``old``."""
+        was, waits = old in WAITING_CALL_STATES, call.state in WAITING_CALL_STATES
+        if was and not waits:
+            self.waiting_since[call.service].pop(call.call_id, None)
+        elif waits and not was:
+            self.waiting_since[call.service][call.call_id] = call.arrived_at
+
+    def move_waiting(self, call: CallRecord, service: str) -> None:
+        """A waiting call changes service (``CallMoved``): move its index entry along."""
+        self.waiting_since[call.service].pop(call.call_id, None)
+        call.service = service
+        if call.state in WAITING_CALL_STATES:
+            self.waiting_since[service][call.call_id] = call.arrived_at
 
     # -- calls waiting ---------------------------------------------------------
 

@@ -58,7 +58,7 @@ from .floor import Floor
 from .operator_state import REQUESTABLE_STATES, OperatorState
 from .records import CallRecord, OperatorRecord
 from .rules import RoutingRules
-from .views import CallView, OperatorView, QueueView, WaitingCallView
+from .views import CallView, OperatorView, QueueCount, QueueView, WaitingCallView
 
 _OP = OperatorState
 _CALL = CallState
@@ -296,7 +296,7 @@ class Router:
             raise _Reject(R.NO_SKILLED_OPERATOR,
                           f"nobody with the skill for {service} is logged in")
         floor.unqueue(call)
-        call.service = service
+        floor.move_waiting(call, service)
         call.level = 0
         floor.place(call, now, "moved")
 
@@ -370,6 +370,14 @@ class Router:
                 service, tuple(waiting), max((w.wait_s for w in waiting), default=0.0),
                 floor.priority_delta[service]))
         return tuple(views)
+
+    def queue_counts(self, now: float) -> tuple[QueueCount, ...]:
+        """Per service: how many calls wait and the longest wait, without building a view of
+        every waiting call (what the wallboard and the metrics need after every decision)."""
+        return tuple(
+            QueueCount(service, len(since), now - min(since.values()) if since else 0.0)
+            for service, since in self._floor.waiting_since.items()
+        )
 
     def call(self, call_id: str) -> CallView | None:
         floor = self._floor

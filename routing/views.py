@@ -39,6 +39,13 @@ class QueueView:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueCount:
+    service: str
+    waiting: int
+    longest_wait_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallView:
     call_id: str
     service: str

@@ -51,6 +51,7 @@ from cti.sip.uas import ALLOW
 from cti.sip.wire import family_of, host_for_uri
 
 log = structlog.get_logger("cti.sip")
+LAG_PROBE_S = 0.05  # how often the event loop's lateness is measured
 
 
 
@@ -83,6 +84,10 @@ class SipFrontDoor(Transfers):
         self.timers = Timers(settings.t1_s, settings.t2_s)
         self._reopening: asyncio.Task[None] | None = None
         self.flood = FloodGuard(settings.flood)
+        # Back-pressure: INVITEs accepted and not answered yet (loop time they came in, oldest
+        # first), and how late the event loop wakes up; either running late means saturated.
+        self.unanswered: dict[str, float] = {}
+        self.event_loop_lag_s = 0.0
         self._flood_logged: dict[str, float] = {}
         self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._offers_out: dict[tuple[str, int], RtpSession] = {}
@@ -99,6 +104,7 @@ class SipFrontDoor(Transfers):
         )
         log.info("sip.started", bind=self.transport.health().local)
         self.spawn(self._watch_media())
+        self.spawn(self._watch_lag())
         if s.registrar is None:
             self._emit(RegistrationChanged(RegistrationState.DIRECT, self._now()))
         else:
@@ -128,7 +134,10 @@ class SipFrontDoor(Transfers):
             return None
         return replace(self.transport.health(),
                        invites_refused_rate=self.flood.refused[Refusal.RATE],
-                       invites_refused_capacity=self.flood.refused[Refusal.CAPACITY])
+                       invites_refused_capacity=self.flood.refused[Refusal.CAPACITY],
+                       invites_refused_saturated=self.flood.refused[Refusal.SATURATED],
+                       invites_refused_rtp_ports=self.flood.refused[Refusal.RTP_PORTS],
+                       refusals_unrecorded=self.flood.unrecorded)
 
     @property
     def reopening(self) -> asyncio.Task[None] | None:
@@ -232,6 +241,7 @@ class SipFrontDoor(Transfers):
         self.transport.respond(call.invite, ok)
         self._retransmit_ok(call, ok, self.timers.t1, 0.0)
         call.answered_at = asyncio.get_running_loop().time()
+        self.unanswered.pop(call_id, None)
         self.clock.add(call.media)
         log.info("sip.answered", call_id=call_id, codec=call.media.codec.name)
         self._emit(CallAnswered(call_id, self._now()))
@@ -313,6 +323,23 @@ class SipFrontDoor(Transfers):
         return self._clock_now()
 
     # -- internals -----------------------------------------------------------------------------
+    @property
+    def loop_lag_s(self) -> float:
+        """How late the service runs now: the oldest INVITE still waiting for its 200, or the
+        event loop's lateness, whichever is more (the flood guard's saturation input)."""
+        oldest = next(iter(self.unanswered.values()), None)
+        waited = 0.0 if oldest is None else asyncio.get_running_loop().time() - oldest
+        return max(waited, self.event_loop_lag_s)
+
+    async def _watch_lag(self) -> None:
+        """Measure how late the event loop wakes up (fast to rise, fading over ~0.5 s)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            late = loop.time() - start - LAG_PROBE_S
+            self.event_loop_lag_s = max(late, self.event_loop_lag_s * 0.8)
+
     async def _watch_media(self) -> None:
         """Hang up answered calls whose caller sends no RTP (vanished without a BYE)."""
         limit = self.settings.media_timeout_s
@@ -359,6 +386,7 @@ class SipFrontDoor(Transfers):
         if not self._live(call):
             return
         del self.calls[call.call_id]
+        self.unanswered.pop(call.call_id, None)
         call.state = next_state(call.call_id, call.state, Trigger.END)
         for timer in (call.ok_timer, call.ring_timer):
             if timer is not None:

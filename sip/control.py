@@ -63,6 +63,9 @@ class SocketHealth:
     reopened: int
     invites_refused_rate: int = 0  # flood control: a source over its INVITE rate (503)
     invites_refused_capacity: int = 0  # flood control: the concurrent-call cap reached (503)
+    invites_refused_saturated: int = 0  # back-pressure: the service ran late (503)
+    invites_refused_rtp_ports: int = 0  # no free RTP port pair (503)
+    refusals_unrecorded: int = 0  # refusals over the record budget: counted here only
 
 
 @runtime_checkable

@@ -60,6 +60,22 @@ class CallOffered:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRefused:
+    """An INVITE answered 503 before it became a call (flood, capacity, saturation, no RTP
+    port): no ``CallOffered`` or ``CallEnded`` follows, but the refusal deserves a record.
+    ``call_id`` is the INVITE's Call-ID, ``branch`` its Via branch (a retry after Retry-After
+    may reuse the Call-ID), both raw wire values."""
+
+    call_id: str
+    branch: str
+    caller: str
+    called: str
+    at: datetime
+    reason: str  # sip.flood.Refusal value
+    caller_display: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallAnswered:
     call_id: str
     at: datetime
@@ -147,6 +163,7 @@ class RegistrationChanged:
 
 CallEvent = (
     CallOffered
+    | CallRefused
     | CallAnswered
     | DigitReceived
     | PlaybackFinished
@@ -164,6 +181,7 @@ __all__ = [
     "CallEnded",
     "CallEvent",
     "CallOffered",
+    "CallRefused",
     "CallTransferred",
     "DigitReceived",
     "DigitSource",

@@ -3,6 +3,12 @@
 - Per-source INVITE rate: a token bucket per source IP (``rate`` tokens/s, ``burst`` deep).
   A source over its rate gets 503 + Retry-After; other sources are not affected.
 - A cap on concurrent calls: over it, every new INVITE gets 503 + Retry-After.
+- Saturation (back-pressure): while the process lags (its event loop runs late by more than
+  ``max_lag_s``, measured by the caller), new INVITEs get 503 + Retry-After at once instead of
+  every caller being answered seconds late.
+- Each refused INVITE leaves a call record, but a flood must not turn into a flood of records:
+  ``record_refusal`` hands out at most ``records_per_s`` (a token bucket ``records_burst`` deep);
+  the refusals beyond it are counted (``unrecorded``) and in the metrics only.
 Time comes in as ``now``; the table of sources is bounded (oldest forgotten first).
 """
 
@@ -18,6 +24,8 @@ MAX_SOURCES = 10_000
 class Refusal(StrEnum):
     RATE = "rate"  # this source sends INVITEs faster than allowed
     CAPACITY = "capacity"  # the service has as many calls as it may
+    SATURATED = "saturated"  # the process runs late: answering would only be late for everyone
+    RTP_PORTS = "rtp_ports"  # no free RTP port pair in the configured range
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,16 +34,23 @@ class FloodLimits:
     burst: int = 10  # INVITEs a source may send at once before the rate applies
     max_calls: int = 0  # concurrent calls; 0 = no limit
     retry_after_s: int = 5
+    max_lag_s: float = 0.0  # event-loop lag that counts as saturated; 0 = never refuse for it
+    records_per_s: float = 20.0  # refused INVITEs recorded per second (the rest only counted)
+    records_burst: int = 200
 
 
 class FloodGuard:
     def __init__(self, limits: FloodLimits) -> None:
         self.limits = limits
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # ip -> (tokens, t)
-        self.refused = {Refusal.RATE: 0, Refusal.CAPACITY: 0}
+        self.refused = dict.fromkeys(Refusal, 0)
+        self.unrecorded = 0
+        self._record_tokens: tuple[float, float | None] = (float(limits.records_burst), None)
 
-    def admit(self, source: str, now: float, active_calls: int) -> Refusal | None:
-        """None when this INVITE may become a call; else why it is refused (and counted)."""
+    def admit(self, source: str, now: float, active_calls: int, lag_s: float = 0.0
+              ) -> Refusal | None:
+        """None when this INVITE may become a call; else why it is refused (and counted).
+        ``lag_s``: how late the process's event loop runs now."""
         limits = self.limits
         if limits.invites_per_second > 0:
             tokens, last = self._buckets.pop(source, (float(limits.burst), now))
@@ -49,4 +64,21 @@ class FloodGuard:
         if limits.max_calls and active_calls >= limits.max_calls:
             self.refused[Refusal.CAPACITY] += 1
             return Refusal.CAPACITY
+        if limits.max_lag_s and lag_s > limits.max_lag_s:
+            self.refused[Refusal.SATURATED] += 1
+            return Refusal.SATURATED
         return None
+
+    def record_refusal(self, now: float) -> bool:
+        """May this refusal leave a call record? (False: over the record budget; counted.)"""
+        limits = self.limits
+        tokens, last = self._record_tokens
+        if last is None:
+            last = now
+        tokens = min(float(limits.records_burst), tokens + (now - last) * limits.records_per_s)
+        if tokens < 1.0:
+            self._record_tokens = (tokens, now)
+            self.unrecorded += 1
+            return False
+        self._record_tokens = (tokens - 1.0, now)
+        return True

@@ -27,6 +27,7 @@ from cti.sip.dialog import Dialog
 from cti.sip.events import (
     CallEvent,
     CallOffered,
+    CallRefused,
     DigitReceived,
     DigitSource,
     EndReason,
@@ -80,6 +81,8 @@ class InboundRequests:
     calls: dict[str, Call]
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
+    unanswered: dict[str, float]  # INVITEs accepted, not answered yet: loop time they came
+    loop_lag_s: float  # how late the service runs (SipFrontDoor measures it)
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
@@ -192,7 +195,8 @@ class InboundRequests:
             log.warning("sip.invite_refused", call_id=msg.call_id, source=source)
             self._reply(msg, 403)
             return
-        refusal = self.flood.admit(source, asyncio.get_running_loop().time(), len(self.calls))
+        refusal = self.flood.admit(source, asyncio.get_running_loop().time(), len(self.calls),
+                                   self.loop_lag_s)
         if refusal is not None:
             self._refuse_flood(msg, refusal, source)
             return
@@ -221,6 +225,7 @@ class InboundRequests:
         call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer, streams,
                     chosen, LocalSession(self.host_for(sipmsg.peer_host(msg))))
         self.calls[call.call_id] = call
+        self.unanswered[call.call_id] = asyncio.get_running_loop().time()
         self.spawn(self._prepare(call))
 
     async def _prepare(self, call: Call) -> None:
@@ -234,8 +239,11 @@ class InboundRequests:
         except OSError as exc:
             log.error("sip.rtp_unavailable", call_id=call.call_id, error=str(exc))
             if self.calls.get(call.call_id) is call:
-                self._reply(call.invite, 503, to_tag=sipmsg.header_tag(call.dialog.local_uri))
+                self.flood.refused[Refusal.RTP_PORTS] += 1
+                self._reply(call.invite, 503, to_tag=sipmsg.header_tag(call.dialog.local_uri),
+                            extra=[("Retry-After", str(self.flood.limits.retry_after_s))])
                 self._end(call, EndReason.ERROR, HungUpBy.SYSTEM, emit=False)
+                self._record_refusal(call.invite, Refusal.RTP_PORTS)
             return
         if self.calls.get(call.call_id) is not call:  # cancelled while binding
             media.close()
@@ -263,6 +271,17 @@ class InboundRequests:
                         refused=self.flood.refused[refusal], calls=len(self.calls))
         retry = str(self.flood.limits.retry_after_s)
         self._reply(msg, 503, extra=[("Retry-After", retry)])
+        self._record_refusal(msg, refusal)
+
+    def _record_refusal(self, msg: SipMessage, refusal: Refusal) -> None:
+        """A refused INVITE still leaves a call record (within the flood guard's budget)."""
+        if not self.flood.record_refusal(asyncio.get_running_loop().time()):
+            return
+        caller = sipmsg.uri_user(sipmsg.header_uri(msg.get("from")))
+        display = msg.get("from").split("<", 1)[0].strip().strip('"')
+        called = sipmsg.uri_user(msg.uri or "") or sipmsg.uri_user(sipmsg.header_uri(msg.get("to")))
+        self._emit(CallRefused(msg.call_id, msg.top_via_branch, caller, called, self._now(),
+                               refusal.value, display))
 
     def _ringing(self, call: Call) -> None:
         call.ring_timer = None

@@ -33,6 +33,7 @@ from cti.sip.events import (
     CallEnded,
     CallEvent,
     CallOffered,
+    CallRefused,
     CallTransferred,
     DigitReceived,
     DigitSource,
@@ -176,6 +177,14 @@ class MemoryPhoneNetwork:
         call_id = f"mem-{next(self._ids)}@example.invalid"
         self._calls[call_id] = MemoryCall(call_id, caller, called)
         self._stream.put(CallOffered(call_id, caller, called, self._now()))
+        return call_id
+
+    def refuse(self, reason: str, caller: str = "0355501234", called: str = "helpdesk") -> str:
+        """An INVITE the front door answers 503 (``sip.flood.Refusal`` value): no call, only a
+        ``CallRefused``. Returns its Call-ID."""
+        call_id = f"mem-{next(self._ids)}@example.invalid"
+        self._stream.put(CallRefused(call_id, f"z9hG4bK-refused-{next(self._ids)}", caller, called,
+                                     self._now(), reason))
         return call_id
 
     def press(

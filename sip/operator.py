@@ -172,6 +172,9 @@ class OperatorLeg:
         data = sipmsg.build_request("CANCEL", self.uri, self._transaction_headers("CANCEL"))
         tx = door.transport.start_client("CANCEL", data, self.branch, addr)
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
+        # Nothing will be said on a cancelled leg: its RTP port goes back now, not when the
+        # phone's 487 (or the INVITE transaction's 32 s timeout) finally ends the leg.
+        self._release_media()
 
     async def _final(self, final: SipMessage, addr: tuple[str, int]) -> None:
         status = final.status or 0
@@ -295,11 +298,14 @@ class OperatorLeg:
             self.dialog = None
         self._cleanup()
 
-    def _cleanup(self) -> None:
+    def _release_media(self) -> None:
         if self.media is not None:
             self.door.clock.remove(self.media)
             self.media.close()
             self.media = None
+
+    def _cleanup(self) -> None:
+        self._release_media()
         if self.door.legs.get(self.sip_call_id) is self and self.dialog is None:
             if self.tx is None or self.tx.final.done():
                 del self.door.legs[self.sip_call_id]  # defect 4: no leg objects left behind

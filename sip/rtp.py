@@ -18,6 +18,7 @@ Replaces pyVoIP's ``RTPClient`` (two threads per call, ``sleep(0.02)`` pacing):
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import struct
 from collections import deque
@@ -34,6 +35,7 @@ log = structlog.get_logger("cti.sip.rtp")
 
 FRAME_S = 0.020
 MAX_CATCH_UP = 3
+MAX_BIND_TRIES = 32  # binds tried per session before giving up (ports taken by other programs)
 RTCP_INTERVAL_S = 5.0  # RFC 3550 6.2 minimum interval
 BRIDGE_QUEUE_FRAMES = 5
 DTMF_KEYS = "0123456789*#ABCD"
@@ -75,6 +77,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.rtcp: RtcpSession | None = None
         self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
         self._last_event_ended = False
+        self.on_close: Callable[[], None] | None = None  # gives the port back to its pool
 
     # -- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -166,6 +169,9 @@ class RtpSession(asyncio.DatagramProtocol):
             self.peer = None
         if self.transport is not None:
             self.transport.close()
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            on_close()
 
 
 def bridge(a: RtpSession, b: RtpSession) -> None:
@@ -229,6 +235,50 @@ class MediaClock:
         self._handle = loop.call_at(self._t0 + (k + 1) * FRAME_S, self._tick)
 
 
+class PortPool:
+    """The even RTP ports of one range on one host, handed out without probing the whole range:
+    a queue of free ports, taken from the front and given back at the end when a session closes
+    (so a port just freed is the last to be reused). A port some other program holds fails its
+    bind once and goes to the back. Built once per (host, range), shared by every session."""
+
+    def __init__(self, ports: range) -> None:
+        even = [p for p in ports if p % 2 == 0 and p + 1 in ports]
+        start = random.randrange(len(even)) if even else 0  # not predictable across restarts
+        self._free: deque[int] = deque(even[start:] + even[:start])
+        self._in_use: set[int] = set()
+        self.size = len(even)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._in_use)
+
+    def take(self) -> int | None:
+        """A free even port (its odd neighbour is RTCP's), or None when all are in use."""
+        if not self._free:
+            return None
+        port = self._free.popleft()
+        self._in_use.add(port)
+        return port
+
+    def give_back(self, port: int) -> None:
+        """Return a port: a closed session's, or one whose bind failed (tried again last)."""
+        if port in self._in_use:
+            self._in_use.discard(port)
+            self._free.append(port)
+
+
+_POOLS: dict[tuple[str, int, int], PortPool] = {}
+
+
+def port_pool(host: str, ports: range) -> PortPool:
+    """The process-wide pool for ``ports`` on ``host`` (ports are the machine's, not a call's)."""
+    key = (host, ports.start, ports.stop)
+    pool = _POOLS.get(key)
+    if pool is None:
+        pool = _POOLS[key] = PortPool(ports)
+    return pool
+
+
 async def open_session(
     host: str,
     ports: range | None,
@@ -240,29 +290,48 @@ async def open_session(
     rtcp_interval_s: float = RTCP_INTERVAL_S,
 ) -> RtpSession:
     """Bind a session on a free even port in ``ports`` (any port when None) and its RTCP
-    socket on the next port (RFC 3550 11)."""
+    socket on the next port (RFC 3550 11). Ports come from the range's ``PortPool``; closing
+    the session gives its port back. At most ``MAX_BIND_TRIES`` binds are tried per call."""
+    if ports is None:
+        for _ in range(MAX_BIND_TRIES):
+            session = await _bind_pair(host, 0, codec, event_pt, remote, on_digit,
+                                       rtcp_interval_s)
+            if session is not None:
+                return session
+        raise OSError("no free RTP/RTCP port pair")
+    pool = port_pool(host, ports)
+    for _ in range(min(MAX_BIND_TRIES, pool.size)):
+        port = pool.take()
+        if port is None:
+            break
+        session = await _bind_pair(host, port, codec, event_pt, remote, on_digit, rtcp_interval_s)
+        if session is None:
+            pool.give_back(port)
+            continue
+        session.on_close = functools.partial(pool.give_back, port)
+        return session
+    raise OSError(f"no free RTP/RTCP port pair in {ports} ({pool.in_use} of {pool.size} in use)")
+
+
+async def _bind_pair(host: str, port: int, codec: Codec, event_pt: int | None,
+                     remote: tuple[str, int], on_digit: Callable[[str], None],
+                     rtcp_interval_s: float) -> RtpSession | None:
+    """RTP on ``port`` (0: any, must come out even) and RTCP on the next; None if either fails."""
     loop = asyncio.get_running_loop()
-    candidates = [0] * 32 if ports is None else list(ports)
-    if ports is not None:
-        start = random.randrange(len(candidates))
-        candidates = [p for p in candidates[start:] + candidates[:start] if p % 2 == 0]
-    for port in candidates:
-        try:
-            _, proto = await loop.create_datagram_endpoint(
-                lambda: RtpSession(codec, event_pt, remote, on_digit), local_addr=(host, port)
-            )
-        except OSError:
-            continue
-        if proto.local_port % 2 or proto.local_port >= 65535:
-            proto.close()
-            continue
-        rtcp = RtcpSession(proto, rtcp_interval_s, f"cti@{proto.ssrc:08x}")
-        try:
-            await loop.create_datagram_endpoint(lambda r=rtcp: r,  # type: ignore[misc]
-                                                local_addr=(host, proto.local_port + 1))
-        except OSError:
-            proto.close()
-            continue
-        proto.rtcp = rtcp
-        return proto
-    raise OSError(f"no free RTP/RTCP port pair in {ports}")
+    try:
+        _, proto = await loop.create_datagram_endpoint(
+            lambda: RtpSession(codec, event_pt, remote, on_digit), local_addr=(host, port))
+    except OSError:
+        return None
+    if proto.local_port % 2 or proto.local_port >= 65535:
+        proto.close()
+        return None
+    rtcp = RtcpSession(proto, rtcp_interval_s, f"cti@{proto.ssrc:08x}")
+    try:
+        await loop.create_datagram_endpoint(lambda r=rtcp: r,  # type: ignore[misc]
+                                            local_addr=(host, proto.local_port + 1))
+    except OSError:
+        proto.close()
+        return None
+    proto.rtcp = rtcp
+    return proto

@@ -23,6 +23,7 @@ from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy, NotAPhoneNumber
+from cti.routing.timers import Deadlines
 from cti.sip import events as sip
 from cti.sip import ivr
 from cti.sip.control import CallControl, SocketHealth
@@ -101,6 +102,10 @@ class CallCenter:
         self._inbox: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
         self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
         self._handled = asyncio.Condition()
+        # IVR deadlines in a heap (one entry per call), refreshed for the calls a job touched:
+        # finding the next wake-up and the due calls never walks every active call.
+        self._ivr_deadlines = Deadlines()
+        self._ivr_touched: set[str] = set()
         self.sip_state = "off" if control is None else "starting"
         if control is not None:
             metrics.watch_sip_socket(self.sip_socket)
@@ -191,24 +196,38 @@ class CallCenter:
                 "type": "ticket_ready", "call_id": event.call_id, "ticket_id": ticket_id})
 
     def _next_deadline(self) -> float | None:
-        deadlines = [d for d in (self.router.next_deadline(),
-                                 *(c.ivr.next_deadline() for c in self._calls.values()))
+        for call_id in self._ivr_touched:
+            call = self._calls.get(call_id)
+            deadline = call.ivr.next_deadline() if call is not None else None
+            if deadline is None:
+                self._ivr_deadlines.cancel(("call", call_id))
+            else:
+                self._ivr_deadlines.schedule(("call", call_id), deadline)
+        self._ivr_touched.clear()
+        deadlines = [d for d in (self.router.next_deadline(), self._ivr_deadlines.next())
                      if d is not None]
         return min(deadlines, default=None)
 
     async def _on_timers(self) -> None:
         now = self._monotonic()
-        for call in list(self._calls.values()):
-            await self._ivr_decisions(call, call.ivr.handle_timer(now))
+        while (owner := self._ivr_deadlines.pop_due(now)) is not None:
+            call = self._calls.get(owner[1])
+            if call is not None:
+                self._ivr_touched.add(call.call_id)
+                await self._ivr_decisions(call, call.ivr.handle_timer(now))
         await self.route_decisions(self.router.handle_timer(now))
 
     # -- SIP events ------------------------------------------------------------------------
     async def _on_sip_event(self, event: sip.CallEvent) -> None:
         call = self._calls.get(getattr(event, "call_id", ""))
         now = self._monotonic()
+        if call is not None:
+            self._ivr_touched.add(call.call_id)  # its IVR deadline may move: refreshed after
         match event:
             case sip.CallOffered():
                 await self._offered(event)
+            case sip.CallRefused():
+                self._refused(event)
             case sip.DigitReceived() if (call and call.routed and not call.connected
                                          and event.digit == CALLBACK_KEY):
                 await self.route_decisions(self.router.handle(
@@ -260,6 +279,7 @@ class CallCenter:
         call = ActiveCall(event.call_id, caller_tag, display,
                           ivr.Ivr(self._ivr_settings, incident_prompt=self._incident_prompt()))
         self._calls[event.call_id] = call
+        self._ivr_touched.add(call.call_id)
         structlog.contextvars.bind_contextvars(call_id=event.call_id)
         try:
             await self._record(call, "offered", {"caller_hash": caller_tag or None,
@@ -278,6 +298,23 @@ class CallCenter:
                 now, _closed_reason(status.reason_code, self._clock(), self._hours), reopen))
         finally:
             structlog.contextvars.unbind_contextvars("call_id")
+
+    def _refused(self, event: sip.CallRefused) -> None:
+        """An INVITE refused with 503 (flood, capacity, saturation, no RTP port) never became a
+        call, but it gets a record: offered, then ended with the reason (outcome "refused").
+        Its key carries the INVITE's branch: a retry with the same Call-ID is a new record."""
+        try:
+            caller_tag = self._caller_ids.hash(event.caller)
+        except NotAPhoneNumber:
+            caller_tag = ""
+        record = ActiveCall(f"{event.call_id}/refused/{event.branch}", caller_tag,
+                            self._caller_ids.display(event.caller), ivr.Ivr(self._ivr_settings))
+        self._submit(record, "offered", {"caller_hash": caller_tag or None,
+                                         "caller_display": record.caller_display,
+                                         "sip_call_id": event.call_id})
+        self._submit(record, "ended", {"reason": "refused", "refusal": event.reason,
+                                       "hung_up_by": "system"})
+        self._metrics.call_unrouted("refused")
 
     async def _ended(self, call: ActiveCall, event: sip.CallEnded, now: float) -> None:
         # The "ended" record and forgetting the call happen whatever routing or the IVR says.
@@ -453,9 +490,9 @@ class CallCenter:
 
     def _publish_floor(self) -> None:
         now = self._monotonic()
-        queues = self.router.queues(now)
+        queues = self.router.queue_counts(now)
         for queue in queues:
-            self._metrics.queue_changed(queue.service, len(queue.waiting), queue.longest_wait_s)
+            self._metrics.queue_changed(queue.service, queue.waiting, queue.longest_wait_s)
         operators = self.router.operators()
         by_state: dict[str, int] = {}
         available: dict[str, int] = {}
@@ -466,17 +503,32 @@ class CallCenter:
                     available[service] = available.get(service, 0) + 1
         self._metrics.operators_changed(by_state, available)
         self._feed.to_floor({"type": "queues", "queues": [
-            {"service": q.service, "waiting": len(q.waiting),
+            {"service": q.service, "waiting": q.waiting,
              "longest_wait_s": round(q.longest_wait_s, 1)} for q in queues]})
 
     async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+        self._submit(call, kind, data)
+
+    def _submit(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+        """Queue the event for the journal in order, without waiting for its fsync: the writer
+        commits what is queued in groups (one fsync for many events), so the call path never
+        waits on the disk; a failure is counted and logged when the write completes."""
         call.seq += 1
         event = CallRecordEvent(call.call_id, call.seq, self._clock(), kind, data)
         try:
-            await self._writer.record(event)
+            written = self._writer.submit(event)
         except (JournalFull, OSError) as exc:
-            self._metrics.ticket_write_failed()
-            log.error("tickets.journal_write_failed", call_id=call.call_id, kind=kind, error=str(exc))
+            self._journal_failed(call.call_id, kind, exc)
+            return
+        written.add_done_callback(functools.partial(self._journalled, call.call_id, kind))
+
+    def _journalled(self, call_id: str, kind: str, written: asyncio.Future[None]) -> None:
+        if not written.cancelled() and (exc := written.exception()) is not None:
+            self._journal_failed(call_id, kind, exc)
+
+    def _journal_failed(self, call_id: str, kind: str, exc: BaseException) -> None:
+        self._metrics.ticket_write_failed()
+        log.error("tickets.journal_write_failed", call_id=call_id, kind=kind, error=str(exc))
 
 
 def _rejected(decisions: list[routing.Decision]) -> bool:

@@ -77,5 +77,6 @@ def sip_settings(settings: Settings) -> SipSettings:
         t1_s=s.t1_ms / 1000,
         t2_s=s.t2_ms / 1000,
         flood=FloodLimits(invites_per_second=s.invites_per_second, burst=s.invite_burst,
-                          max_calls=s.max_calls, retry_after_s=s.retry_after_seconds),
+                          max_calls=s.max_calls, retry_after_s=s.retry_after_seconds,
+                          max_lag_s=s.max_answer_delay_ms / 1000),
     )

@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from cti import runtime
 from cti.cli.common import EXIT_FAILED, Refused, SubParsers, with_config, with_sessions
 from cti.config import Settings
 from cti.config.describe import describe
@@ -26,7 +27,7 @@ def register(sub: SubParsers) -> None:
     serve = with_config(sub.add_parser("serve", help="run the service"))
     serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listen address (default 127.0.0.1:8080)")
     serve.add_argument("--sip", metavar="HOST:PORT", help="SIP listen address (default 127.0.0.1:5060)")
-    serve.set_defaults(run=lambda settings, args: asyncio.run(_serve(settings)))
+    serve.set_defaults(run=lambda settings, args: runtime.run(_serve(settings)))
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -42,6 +43,8 @@ def register(sub: SubParsers) -> None:
 def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     print(json.dumps(describe(settings), ensure_ascii=False, indent=2))
     print("configuration ok", file=sys.stderr)
+    for warning in capacity_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         problems = asyncio.run(_binding_problems(settings))
     except (Refused, OSError, TimeoutError, SQLAlchemyError) as exc:
@@ -52,6 +55,24 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     if not problems:
         print("users and operators ok", file=sys.stderr)
     return 0
+
+
+def capacity_warnings(settings: Settings) -> list[str]:
+    """Where the SIP limits do not fit together: every call takes an even RTP port (and the odd
+    one above for RTCP), and one more pair while it rings or talks to an operator."""
+    sip = settings.sip
+    if sip.mode == "off":
+        return []
+    low, high = sip.rtp_ports
+    pairs = sum(1 for port in range(low, high) if port % 2 == 0)
+    if sip.max_calls == 0:
+        return [f"sip.max_calls = 0 (no cap): the RTP range {low}-{high} ({pairs} port pairs) "
+                f"holds {pairs // 2} calls with operator legs; more callers get 503"]
+    if 2 * sip.max_calls > pairs:
+        return [f"sip.rtp_ports {low}-{high} has {pairs} port pairs, but sip.max_calls = "
+                f"{sip.max_calls} needs {2 * sip.max_calls} (a pair per caller and per operator "
+                f"leg): callers beyond {pairs // 2} get 503"]
+    return []
 
 
 async def _binding_problems(settings: Settings) -> list[BindingProblem]:
@@ -93,7 +114,8 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before "started": a signal right after it is clean
         loop.add_signal_handler(sig, stop.set)
-    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode)
+    log.info("service.started", http=f"http://{listen}/", sip_mode=settings.sip.mode,
+             event_loop=type(loop).__module__.split(".")[0], gc=runtime.settle_gc())
     print(await _welcome(settings, runner.app), file=sys.stderr, flush=True)
     await stop.wait()
     log.info("service.stopping")

@@ -22,7 +22,8 @@ EVENT_KINDS: Final = frozenset(
         "callback_requested",  # caller chose a callback instead of waiting
         "moved",  # supervisor moved the call: data service
         "transferred",  # the operator's phone transferred it: from_operator, to_operator, to_service
-        "ended",  # data reason, hung_up_by (caller|operator|system); recovered, last_state
+        "ended",  # data reason, hung_up_by (caller|operator|system); recovered, last_state;
+        # reason "refused" with refusal (rate|capacity|saturated|rtp_ports) for a 503
         # when the service closed it at start-up (see cti.tickets.recovery)
     }
 )
@@ -36,6 +37,7 @@ OUTCOMES: Final = (
     "deflected",
     "interrupted",
     "unconfirmed",  # our 200 OK was never acknowledged (Timer H): no real call took place
+    "refused",  # answered 503 before it became a call (flood, capacity, saturation, RTP ports)
 )
 
 
@@ -134,7 +136,7 @@ def automatic_status(current: str, facts: TicketFacts, kinds: frozenset[str]) ->
     if facts.outcome == "callback_requested" or (
             facts.outcome == "interrupted" and "callback_requested" in kinds):
         return "callback_requested"  # a callback to do, even if the service died meanwhile
-    if facts.outcome in ("abandoned_ivr", "deflected", "unconfirmed"):
+    if facts.outcome in ("abandoned_ivr", "deflected", "unconfirmed", "refused"):
         return "closed"
     return current
 
@@ -144,6 +146,8 @@ def _outcome(first: Mapping[str, CallRecordEvent], ended: CallRecordEvent) -> st
         return "interrupted"  # closed at start-up: the end was never recorded (crash)
     if ended.data.get("reason") == "no_ack":
         return "unconfirmed"
+    if ended.data.get("reason") == "refused":
+        return "refused"
     if "connected" in first:
         return "answered"
     if "after_hours" in first:

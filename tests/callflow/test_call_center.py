@@ -365,3 +365,29 @@ async def test_supervisor_moves_a_waiting_call_and_hands_it_to_an_operator(
                               headers=operator)).status == 403
     entries = await audit.entries(client.app[SESSIONS], action="call.CallTaken")
     assert entries and entries[0].target == call_id
+
+
+async def test_a_call_refused_for_capacity_still_leaves_a_record(
+    desk: tuple[Client, MemoryPhoneNetwork],
+) -> None:
+    """503 for saturation, ports or flood limits: no call took place, but the refusal, its
+    reason and the (masked) caller are on record, and the metric counts it."""
+    client, network = desk
+    sip_call_id = network.refuse("saturated", caller="0355501234")
+    supervisor = await token(client, "sv01", "supervisor")
+    refused: list[dict[str, Any]] = []
+    async with asyncio.timeout(10):
+        while not refused:  # the event goes SIP -> call centre -> journal -> database
+            await client.app[TICKET_WRITER].flush()
+            tickets = (await (await client.get("/api/tickets", headers=supervisor)).json())
+            refused = [t for t in tickets["tickets"]
+                       if t["call_id"].startswith(f"{sip_call_id}/refused/")]
+            await asyncio.sleep(0.05)
+    assert len(refused) == 1 and refused[0]["outcome"] == "refused"
+    assert refused[0]["status"] == "closed"
+    detail = await (await client.get(f"/api/tickets/{refused[0]['id']}", headers=supervisor)).json()
+    ended = detail["timeline"][-1]
+    assert (ended["kind"], ended["data"]["refusal"]) == ("ended", "saturated")
+    assert "0355501234" not in str(detail)  # an outside number is masked, as for any call
+    metrics = await (await client.get("/metrics")).text()
+    assert 'cti_calls_unrouted_total{reason="refused"} 1.0' in metrics

@@ -230,7 +230,11 @@ def check_step(desk: Any, tracker: Tracker, event: Event | None,
     operators = {o.operator_id: o for o in router.operators()}
     queued: list[tuple[Any, Any]] = []
     referenced: dict[str, int] = {}
-    for queue in router.queues(desk.now):
+    full = router.queues(desk.now)
+    # the incremental counts (wallboard, metrics) always equal the full view
+    assert [(q.service, q.waiting, q.longest_wait_s) for q in router.queue_counts(desk.now)] \
+        == [(q.service, len(q.waiting), q.longest_wait_s) for q in full]
+    for queue in full:
         for waiting in queue.waiting:
             if waiting.state == "queued":
                 queued.append((queue.service, waiting))

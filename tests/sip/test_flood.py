@@ -23,7 +23,23 @@ def test_token_bucket_per_source_and_call_cap() -> None:
     assert guard.admit("10.0.0.1", 0.5, 0) is None  # one token back after 1/rate seconds
     assert guard.admit("10.0.0.1", 0.5, 0) is Refusal.RATE
     assert guard.admit("10.0.0.3", 0.5, 5) is Refusal.CAPACITY
-    assert guard.refused == {Refusal.RATE: 2, Refusal.CAPACITY: 1}
+    assert guard.refused == {Refusal.RATE: 2, Refusal.CAPACITY: 1, Refusal.SATURATED: 0,
+                             Refusal.RTP_PORTS: 0}
+
+
+def test_saturation_refuses_while_the_service_runs_late() -> None:
+    guard = FloodGuard(FloodLimits(max_lag_s=0.3))
+    assert guard.admit("10.0.0.1", 0.0, 0, lag_s=0.1) is None
+    assert guard.admit("10.0.0.1", 0.0, 0, lag_s=0.5) is Refusal.SATURATED
+    assert FloodGuard(FloodLimits()).admit("10.0.0.1", 0.0, 0, lag_s=9.0) is None  # 0 = off
+    assert guard.refused[Refusal.SATURATED] == 1
+
+
+def test_refusal_records_have_a_budget_so_a_flood_is_no_flood_of_records() -> None:
+    guard = FloodGuard(FloodLimits(records_per_s=10, records_burst=5))
+    assert [guard.record_refusal(100.0) for _ in range(7)] == [True] * 5 + [False] * 2
+    assert guard.unrecorded == 2
+    assert [guard.record_refusal(100.25) for _ in range(3)] == [True, True, False]  # 10/s
 
 
 @pytest.mark.peers

@@ -22,6 +22,7 @@ from cti.sip.events import (
     OperatorNoAnswer,
     OperatorRinging,
 )
+from cti.sip.rtp import port_pool
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]
@@ -136,6 +137,30 @@ async def test_ring_timeout_cancels_operator(make_door: MakeDoor, tmp_path: Path
     assert kinds(rec.events)[2:] == [OperatorRinging, OperatorNoAnswer, CallEnded]
     assert door.legs == {}
     assert_clean(door)
+
+
+async def test_cancelled_leg_frees_its_rtp_port_before_the_487(
+        make_door: MakeDoor, tmp_path: Path) -> None:
+    """A phone that confirms the CANCEL but never sends its 487 keeps the INVITE transaction
+    open for 32 s; the leg's RTP port must not wait for it."""
+    text = render("uas_ring_cancel.xml", tmp_path).read_text()
+    silent = tmp_path / "uas_cancel_no_487.xml"
+    silent.write_text(text[:text.index("SIP/2.0 487")].rsplit("<send>", 1)[0]
+                      + '<pause milliseconds="3000"/>\n</scenario>\n')
+    low = 31000 + free_udp_port() % 1000 * 2  # a range of its own: pools are per range
+    ports = range(low, low + 8)
+    async with SippServer(silent, tmp_path) as operator:
+        door, rec = await make_door(connect_to(operator.uri, 1.0),  # type: ignore[misc]
+                                    rtp_ports=ports)
+        pool = port_pool(door.settings.bind_host, ports)  # type: ignore[attr-defined]
+        caller = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
+                        dtmf="", bye_timeout_ms=10000)
+        result = await run_sipp(caller, door.local[1], tmp_path)
+        assert result.returncode == 0, result.errors + result.stderr
+        await rec.wait_for(lambda e: isinstance(e, CallEnded))
+        assert len(door.legs) == 1  # type: ignore[attr-defined]  # still waiting for the 487
+        assert pool.in_use == 0  # caller's and operator's ports both back
+        assert door.clock.sessions == set()  # type: ignore[attr-defined]
 
 
 async def test_caller_hangs_up_while_operator_rings(make_door: MakeDoor, tmp_path: Path) -> None:

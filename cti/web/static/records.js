@@ -9,6 +9,7 @@ const OUTCOMES = {
   answered: "応答 / Answered", abandoned_ivr: "メニューで切断 / Hung up in menu",
   abandoned_queue: "待ち中に切断 / Abandoned in queue", after_hours: "時間外 / After hours",
   callback_requested: "折返し依頼 / Callback", deflected: "案内で終了 / Deflected",
+  refused: "受付不可（混雑） / Refused (busy)",
 };
 const TIMELINE_LABELS = {
   offered: "着信 / Call in", after_hours: "時間外 / After hours", service_selected: "サービス選択 / Service chosen",

@@ -1,0 +1,52 @@
+"""How ``cti serve`` runs its process: the event loop and the garbage collector.
+
+- Event loop: uvloop when it is installed (``pip install uvloop``, or the ``fast`` extra), the
+  standard asyncio loop otherwise; ``CTI_UVLOOP=0`` forces the standard loop (to compare).
+- Garbage collector: after start-up, everything built so far (modules, settings, prompts, the
+  app) is moved out of the collector's sight (``gc.freeze()``) and the young-generation threshold
+  is raised, so full collections scan only what calls create, and run far less often: they were
+  the 70-130 ms pauses every caller heard as a gap in the hold audio. ``CTI_GC=default`` keeps
+  CPython's defaults (to compare). Measured in ``bench/RESULTS.md`` (Capacity, issue 14).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, TypeVar
+
+import structlog
+
+log = structlog.get_logger()
+T = TypeVar("T")
+GC_THRESHOLDS: Final = (50_000, 50, 100)  # CPython's defaults: (700, 10, 10)
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when installed and not switched off, else None (the standard loop)."""
+    if os.environ.get("CTI_UVLOOP", "1") == "0":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on the chosen event loop."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(main)
+
+
+def settle_gc() -> str:
+    """Call once the service has started: freeze what start-up built, raise the thresholds.
+    Returns what was done (for the start-up log)."""
+    if os.environ.get("CTI_GC", "tuned") == "default":
+        return "default"
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    return f"frozen {gc.get_freeze_count()} objects, thresholds {GC_THRESHOLDS}"
