@@ -11,13 +11,21 @@ import pytest
 from linphone import Linphone
 from peers import HOST, SippServer, free_udp_port, part, render, run_sipp, wait_until
 from rtp_peer import RtpPeer, decode, has_tone
+from test_ipv6 import ipv6_loopback
 from tests_support import bearer
 
 from cti.app import build_app
 from cti.config import default_config_path, load_settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
 from cti.sip.adapter import SipFrontDoor
-from cti.sip.events import CallEvent, CallOffered, CallTransferred, OperatorConnected
+from cti.sip.events import (
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallOffered,
+    CallTransferred,
+    OperatorConnected,
+)
 from cti.storage import create_engine, upgrade
 from cti.storage import tickets as store
 
@@ -182,3 +190,36 @@ async def service(aiohttp_client: Callable[..., Any], tmp_path: Path,
                                  json={"state": "available"}, headers=headers)
         assert ready.status == 200, await ready.text()
     return client, sip_port
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this host")
+async def test_linphone_calls_over_ipv6_into_a_dual_stack_service(
+    make_door: MakeDoor, tmp_path: Path
+) -> None:
+    """Linphone with IPv6 on calls [::1] while the service also listens on 127.0.0.1: the
+    answer, Contact and media are IPv6, Linphone's audio reaches us and it hears our tone."""
+    async with Linphone(tmp_path, user="2345", auto_answer=False, tone_hz=700,
+                        ipv6=True) as phone:
+        def handler(door: SipFrontDoor, event: CallEvent) -> object:
+            async def go() -> None:
+                if isinstance(event, CallOffered):
+                    await door.answer(event.call_id)
+                    await door.play(event.call_id, "tone:1000", loop=True)
+
+            return go()
+
+        door, rec = await make_door(  # type: ignore[misc]
+            handler, bind_host="127.0.0.1", also_bind=("::1", 0))
+        assert door.transport is not None
+        phone.command(f"call sip:helpdesk@[::1]:{door.transport.addresses[6][1]}")
+        await phone.wait_output(r"Call \d+ with .* connected")
+        answered = await rec.wait_for(lambda e: isinstance(e, CallAnswered))
+        call = door.calls[answered.call_id]
+        assert call.media is not None and call.media.remote is not None
+        assert call.media.remote[0] == "::1" and call.sdp.address == "::1"
+        await wait_until(lambda: call.media is not None and call.media.packets_in > 100)
+        mark = len(phone.output())
+        phone.command("terminate")
+        await phone.wait_output(r"ended", after=mark)
+        await rec.wait_for(lambda e: isinstance(e, CallEnded))
+    assert phone.heard(1000.0) > 60, "Linphone never heard our tone over IPv6"
