@@ -49,7 +49,7 @@ from cti.sip.stream import EventStream
 from cti.sip.transaction import Timers
 from cti.sip.transfer import Transfers
 from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
-from cti.sip.uas import ALLOW
+from cti.sip.uas import ALLOW, SUPPORTED_HEADER
 from cti.sip.wire import family_of, host_for_uri
 
 log = structlog.get_logger("cti.sip")
@@ -304,8 +304,9 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _common_headers(self, peer: str | None = None) -> list[tuple[str, str]]:
+        """Contact, Allow and Supported (what we really do) on every response we build."""
         return [("Contact", f"<{self.contact_for(peer)}>"), ("Allow", ALLOW),
-                ("User-Agent", self.settings.user_agent)]
+                ("Supported", SUPPORTED_HEADER), ("User-Agent", self.settings.user_agent)]
 
     def end_call(self, call: Call, reason: EndReason, by: HungUpBy) -> None:
         self._end(call, reason, by)

@@ -166,11 +166,8 @@ class InboundRequests:
             case "PRACK":
                 self._prack(msg)
             case _:  # OPTIONS
-                self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
+                self._reply(msg, 200, extra=[("Accept", uas.ACCEPT),
                                              *self._common_headers(sipmsg.peer_host(msg))])
-
-    def _capabilities(self) -> list[tuple[str, str]]:
-        return [("Supported", ", ".join(uas.SUPPORTED))] if uas.SUPPORTED else []
 
     def _ack(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)

@@ -18,6 +18,7 @@ ALLOW = ", ".join(ALLOWED)
 KNOWN_METHODS = frozenset({*ALLOWED, "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE",
                            "PRACK", "PUBLISH"})
 SUPPORTED: tuple[str, ...] = ("100rel", "timer")  # option tags we implement
+SUPPORTED_HEADER = ", ".join(SUPPORTED)
 ACCEPT = "application/sdp"
 BODY_TYPES = frozenset({"application/sdp"})  # REFER/NOTIFY bodies are not read
 INFO_BODY_TYPES = frozenset({"application/dtmf-relay", "application/dtmf"})
