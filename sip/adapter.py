@@ -40,14 +40,16 @@ from cti.sip.events import (
 from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.inbound import Call
 from cti.sip.operator import OperatorLeg
+from cti.sip.prack import ReliableProvisionals
 from cti.sip.rtp import MediaClock, RtpSession
 from cti.sip.session import Negotiated
+from cti.sip.session_refresh import SessionRefresh
 from cti.sip.settings import SipSettings
 from cti.sip.stream import EventStream
 from cti.sip.transaction import Timers
 from cti.sip.transfer import Transfers
 from cti.sip.transport import SipTransport, SocketHealth, open_transport, rebind
-from cti.sip.uas import ALLOW
+from cti.sip.uas import ALLOW, SUPPORTED_HEADER
 from cti.sip.wire import family_of, host_for_uri
 
 log = structlog.get_logger("cti.sip")
@@ -59,7 +61,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SipFrontDoor(Transfers):
+class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
     """CallControl over SIP/RTP (direct mode; registered mode with ``settings.registrar``)."""
 
     def __init__(
@@ -81,6 +83,7 @@ class SipFrontDoor(Transfers):
         self.registration_state = RegistrationState.DIRECT
         self.registration: object | None = None
         self.retransmitted_2xx = 0  # operator 2xx seen again after our ACK (defect 3 canary)
+        self.pracks = 0  # PRACKs that acknowledged a reliable provisional of ours
         self.timers = Timers(settings.t1_s, settings.t2_s)
         self._reopening: asyncio.Task[None] | None = None
         self.flood = FloodGuard(settings.flood)
@@ -234,11 +237,15 @@ class SipFrontDoor(Transfers):
         sdp = call.sdp.answer(call.streams, call.chosen, call.media.local_port, agreed)
         ok = sipmsg.build_response(
             call.invite, 200, to_tag=sipmsg.header_tag(call.dialog.local_uri),
-            extra=[*self._common_headers(sipmsg.peer_host(call.invite)), ("Content-Type", "application/sdp")],
+            extra=[*self._common_headers(sipmsg.peer_host(call.invite)),
+                   *(call.timer.headers() if call.timer else []),
+                   ("Content-Type", "application/sdp")],
             body=sdp,
         )
         assert self.transport is not None
         self.transport.respond(call.invite, ok)
+        self.stop_reliable(call)
+        self.session_refreshed(call, call.timer)
         self._retransmit_ok(call, ok, self.timers.t1, 0.0)
         call.answered_at = asyncio.get_running_loop().time()
         self.unanswered.pop(call_id, None)
@@ -307,8 +314,9 @@ class SipFrontDoor(Transfers):
         tx.final.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _common_headers(self, peer: str | None = None) -> list[tuple[str, str]]:
+        """Contact, Allow and Supported (what we really do) on every response we build."""
         return [("Contact", f"<{self.contact_for(peer)}>"), ("Allow", ALLOW),
-                ("User-Agent", self.settings.user_agent)]
+                ("Supported", SUPPORTED_HEADER), ("User-Agent", self.settings.user_agent)]
 
     def end_call(self, call: Call, reason: EndReason, by: HungUpBy) -> None:
         self._end(call, reason, by)
@@ -392,6 +400,8 @@ class SipFrontDoor(Transfers):
             if timer is not None:
                 timer.cancel()
         call.ok_timer = call.ring_timer = None
+        self.stop_reliable(call)
+        self.stop_session_timer(call)
         self._forget_dialog(call.call_id)
         if call.operator is not None:
             self._forget_dialog(call.operator.sip_call_id)

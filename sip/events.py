@@ -33,6 +33,7 @@ class EndReason(StrEnum):
     SHUTDOWN = "shutdown"  # service stopping
     ERROR = "error"  # a protocol failure ended the call
     NO_ACK = "no_ack"  # our 200 OK was never acknowledged (Timer H): no real call took place
+    SESSION_EXPIRED = "session_expired"  # RFC 4028: the session was not refreshed in time
 
 
 class OperatorFailure(StrEnum):

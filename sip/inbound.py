@@ -38,12 +38,19 @@ from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, open_session
 from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, UnsupportedAddressError
 from cti.sip.session import LocalSession, Stream, choose, parse_streams
+from cti.sip.session_timer import (
+    BadSessionExpiresError,
+    IntervalTooSmallError,
+    SessionTimer,
+    negotiate,
+)
 from cti.sip.settings import SipSettings
 from cti.sip.transport import SipTransport
 from cti.sip.wire import family_of, printable
 
 if TYPE_CHECKING:
     from cti.sip.operator import OperatorLeg
+    from cti.sip.prack import Reliable
 
 log = structlog.get_logger("cti.sip")
 
@@ -70,6 +77,9 @@ class Call:
     answered_at: float | None = None  # loop time
     ring_timer: asyncio.TimerHandle | None = None
     digit_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    timer: SessionTimer | None = None  # RFC 4028 session timer, when the caller asked for one
+    timer_handle: asyncio.TimerHandle | None = None  # refresh or expiry, whichever is ours
+    reliable: Reliable | None = None  # RFC 3262: our 180 waiting for its PRACK
 
 
 class InboundRequests:
@@ -106,6 +116,12 @@ class InboundRequests:
         raise NotImplementedError
 
     def _session_ack(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _prack(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _send_ringing(self, call: Call) -> None:
         raise NotImplementedError
 
     def media_family(self, peer: str | None = None) -> int:
@@ -150,12 +166,11 @@ class InboundRequests:
                 self._update(msg)
             case "REFER":
                 self._refer(msg)
+            case "PRACK":
+                self._prack(msg)
             case _:  # OPTIONS
-                self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
+                self._reply(msg, 200, extra=[("Accept", uas.ACCEPT),
                                              *self._common_headers(sipmsg.peer_host(msg))])
-
-    def _capabilities(self) -> list[tuple[str, str]]:
-        return [("Supported", ", ".join(uas.SUPPORTED))] if uas.SUPPORTED else []
 
     def _ack(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)
@@ -200,6 +215,15 @@ class InboundRequests:
         if refusal is not None:
             self._refuse_flood(msg, refusal, source)
             return
+        try:
+            timer = negotiate(msg, self.settings.min_se_s)
+        except IntervalTooSmallError as exc:
+            log.info("sip.session_interval_too_small", call_id=printable(msg.call_id))
+            self._reply(msg, 422, extra=[("Min-SE", str(exc.min_se))])
+            return
+        except BadSessionExpiresError as exc:
+            self._reply(msg, 400, extra=[("Warning", f'399 cti "{exc}"')])
+            return
         if "sdp" not in msg.get("content-type").lower() or not msg.body:
             log.warning("sip.invite_without_sdp", call_id=msg.call_id)
             self._reply(msg, 488, extra=[("Warning", '399 cti "INVITE without SDP offer"')])
@@ -223,7 +247,7 @@ class InboundRequests:
         assert self.transport is not None
         self.transport.respond(msg, sipmsg.build_response(msg, 100))
         call = Call(msg.call_id, msg, Dialog.as_uas(msg, sipmsg.new_tag()), offer, streams,
-                    chosen, LocalSession(self.host_for(sipmsg.peer_host(msg))))
+                    chosen, LocalSession(self.host_for(sipmsg.peer_host(msg))), timer=timer)
         self.calls[call.call_id] = call
         self.unanswered[call.call_id] = asyncio.get_running_loop().time()
         self.spawn(self._prepare(call))
@@ -286,8 +310,7 @@ class InboundRequests:
     def _ringing(self, call: Call) -> None:
         call.ring_timer = None
         if self.calls.get(call.call_id) is call and call.state is CallState.OFFERED:
-            self._reply(call.invite, 180, to_tag=sipmsg.header_tag(call.dialog.local_uri),
-                        extra=self._common_headers(sipmsg.peer_host(call.invite)))
+            self._send_ringing(call)
 
     def _cancel(self, msg: SipMessage) -> None:
         call = self.calls.get(msg.call_id)

@@ -30,6 +30,12 @@ from cti.sip.message import SipMessage
 from cti.sip.rtp import RtpSession, bridge, unbridge
 from cti.sip.sdp import NoCommonCodecError, SdpError, UnsupportedAddressError
 from cti.sip.session import LocalSession, Negotiated, choose, parse_streams
+from cti.sip.session_timer import (
+    BadSessionExpiresError,
+    IntervalTooSmallError,
+    SessionTimer,
+    negotiate,
+)
 from cti.sip.transaction import Timers
 from cti.sip.wire import printable
 
@@ -49,6 +55,10 @@ class InDialogSession(InboundRequests):
     _pending_2xx: dict[tuple[str, int], asyncio.TimerHandle]
     _offers_out: dict[tuple[str, int], RtpSession]
 
+    def session_refreshed(self, call: Call, timer: SessionTimer | None) -> None:
+        """A 2xx to the caller's INVITE or refresh went out: (re)start its session timer."""
+        raise NotImplementedError
+
     def _reinvite(self, msg: SipMessage, call: Call, leg: OperatorLeg | None
                   ) -> None:
         self._session_request(msg, call, leg)
@@ -66,7 +76,18 @@ class InDialogSession(InboundRequests):
             self._reply(msg, 491 if leg is None else 481)  # the session is not set up yet
             return
         peer = sipmsg.peer_host(msg)
-        extra = [*self._common_headers(peer), ("Content-Type", "application/sdp")]
+        timer = None
+        if leg is None:  # the caller's re-INVITE/UPDATE is also a session refresh (RFC 4028)
+            try:
+                timer = negotiate(msg, self.settings.min_se_s)
+            except IntervalTooSmallError as exc:
+                self._reply(msg, 422, extra=[("Min-SE", str(exc.min_se))])
+                return
+            except BadSessionExpiresError as exc:
+                self._reply(msg, 400, extra=[("Warning", f'399 cti "{exc}"')])
+                return
+        common = [*self._common_headers(peer), *(timer.headers() if timer else [])]
+        extra = [*common, ("Content-Type", "application/sdp")]
         if msg.body:
             try:
                 streams = parse_streams(msg.body)
@@ -82,7 +103,9 @@ class InDialogSession(InboundRequests):
             self._apply(call, leg, media, agreed)
             body = sdp.answer(streams, chosen, media.local_port, agreed)
         elif msg.method == "UPDATE":
-            self._reply(msg, 200, extra=self._common_headers(peer))  # a refresh without SDP
+            self._reply(msg, 200, extra=common)  # a refresh without SDP
+            if leg is None:
+                self.session_refreshed(call, timer)
             return
         else:  # offerless re-INVITE: we offer what we have, the ACK answers
             body = _current_offer(sdp, media)
@@ -92,6 +115,8 @@ class InDialogSession(InboundRequests):
         ok = sipmsg.build_response(msg, 200, to_tag=tag, extra=extra, body=body)
         assert self.transport is not None
         self.transport.respond(msg, ok)
+        if leg is None:
+            self.session_refreshed(call, timer)
         if msg.method == "INVITE":
             self._retransmit_2xx((msg.call_id, msg.cseq[0]), ok, sipmsg.response_address(msg),
                                  self.timers.t1, 0.0)

@@ -22,6 +22,7 @@ REQUIRED = ("via", "from", "to", "call-id", "cseq")
 COMPACT = {
     "v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
     "c": "content-type", "k": "supported", "s": "subject", "e": "content-encoding",
+    "x": "session-expires",
 }
 CANONICAL = {
     "via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq",

@@ -41,6 +41,7 @@ class SipSettings:
     t1_s: float = 0.5  # RFC 3261 T1 (round-trip estimate)
     t2_s: float = 4.0  # RFC 3261 T2 (longest non-INVITE retransmit interval)
     rtcp_interval_s: float = 5.0  # RFC 3550 reports on every leg
+    min_se_s: int = 90  # RFC 4028 Min-SE: shorter session intervals get 422 (tests go lower)
     flood: FloodLimits = field(default_factory=FloodLimits)  # per-source rate, call cap
 
     @property

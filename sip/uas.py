@@ -1,7 +1,9 @@
 """What a UAS checks before acting on a request (RFC 3261 8.2), in the RFC's order.
 
 Sans-IO: ``rejection(request)`` returns the status and headers to answer with, or None when
-the request may be processed. Allow and Supported are the service's real capabilities.
+the request may be processed. Allow and Supported are the service's real capabilities:
+reliable provisionals (RFC 3262, ``prack.py``) and session timers (RFC 4028,
+``session_timer.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from dataclasses import dataclass
 from cti.sip.message import SipMessage, split_header_list, via_transport
 
 # what the UA core really handles (UPDATE and REFER are added by the modules that serve them)
-ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE", "REFER")
+ALLOWED = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE", "REFER", "PRACK")
 ALLOW = ", ".join(ALLOWED)
 KNOWN_METHODS = frozenset({*ALLOWED, "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE",
                            "PRACK", "PUBLISH"})
-SUPPORTED: tuple[str, ...] = ()  # option tags we implement (none: 100rel/timer are refused)
+SUPPORTED: tuple[str, ...] = ("100rel", "timer")  # option tags we implement
+SUPPORTED_HEADER = ", ".join(SUPPORTED)
 ACCEPT = "application/sdp"
 BODY_TYPES = frozenset({"application/sdp"})  # REFER/NOTIFY bodies are not read
 INFO_BODY_TYPES = frozenset({"application/dtmf-relay", "application/dtmf"})

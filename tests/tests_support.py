@@ -139,3 +139,38 @@ async def bearer(app: Any, name: str, role: str) -> dict[str, str]:
     await add_token(app[SESSIONS], name, role, digest(secret), datetime.now(UTC),
                     operator_id=name if role == "operator" else None)
     return {"Authorization": f"Bearer {secret}"}
+
+
+async def direct_service(aiohttp_client: Callable[..., Any], tmp_path: Path,
+                         operators: dict[str, str], rtp_ports: str = "31000-31999"
+                         ) -> tuple[Any, int]:
+    """`cti` in direct SIP mode on a free loopback port with its default config (SQLite, hours
+    forced open), `operators` (id -> phone URI) re-pointed at test phones and made available
+    through the API. Returns the test client and the SIP port."""
+    from cti.app import build_app
+    from cti.config import default_config_path, load_settings
+    from cti.storage import create_engine, upgrade
+
+    text = default_config_path().read_text(encoding="utf-8")
+    for operator_id, uri in operators.items():
+        text = text.replace(f'uri = "sip:22{operator_id[-2:]}@127.0.0.1:5070"', f'uri = "{uri}"')
+    config = tmp_path / "helpdesk.toml"
+    config.write_text(text, encoding="utf-8")
+    sip_port = free_port(socket.SOCK_DGRAM)
+    settings = load_settings(config, {
+        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}",
+        "CTI_DATABASE_JOURNAL": str(tmp_path / "journal.jsonl"),
+        "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
+        "CTI_SIP_MODE": "direct", "CTI_SIP_LISTEN": f"127.0.0.1:{sip_port}",
+        "CTI_SIP_RTP_PORTS": rtp_ports, "CTI_HOURS_OVERRIDE": "open",
+    })
+    engine = create_engine(settings.database.url)
+    await upgrade(engine)
+    await engine.dispose()
+    client = await aiohttp_client(build_app(settings))
+    for operator_id in operators:
+        headers = await bearer(client.app, operator_id, "operator")
+        ready = await client.put(f"/api/operators/{operator_id}/state",
+                                 json={"state": "available"}, headers=headers)
+        assert ready.status == 200, await ready.text()
+    return client, sip_port

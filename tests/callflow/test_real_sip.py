@@ -8,22 +8,17 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests_support import direct_service
 
-from cti.app import build_app
-from cti.auth import digest, new_secret
-from cti.config import default_config_path, load_settings
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
-from cti.storage import create_engine, upgrade
 from cti.storage import tickets as store
-from cti.storage.users import add_token
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
-from peers import HOST, SippServer, free_udp_port, render, run_sipp
+from peers import SippServer, free_udp_port, render, run_sipp
 
 pytestmark = pytest.mark.peers
 
@@ -140,27 +135,8 @@ async def test_call_through_the_whole_service(
     operator_phone = SippServer(render("uas_operator.xml", tmp_path, ring_ms=300,
                                        media_port=free_udp_port(even=True), codec=0,
                                        then=OPERATOR_HANGS_UP_ON_BYE), tmp_path, timeout_s=30)
-    config = tmp_path / "helpdesk.toml"
-    config.write_text(default_config_path().read_text(encoding="utf-8").replace(
-        'uri = "sip:2202@127.0.0.1:5070"', f'uri = "{operator_phone.uri}"'), encoding="utf-8")
-    sip_port = free_udp_port()
-    settings = load_settings(config, {
-        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}",
-        "CTI_DATABASE_JOURNAL": str(tmp_path / "journal.jsonl"),
-        "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
-        "CTI_SIP_MODE": "direct", "CTI_SIP_LISTEN": f"{HOST}:{sip_port}",
-        "CTI_SIP_RTP_PORTS": "31000-31999", "CTI_HOURS_OVERRIDE": "open",
-    })
-    engine = create_engine(settings.database.url)
-    await upgrade(engine)
-    await engine.dispose()
-    client = await aiohttp_client(build_app(settings))
-    secret = new_secret()
-    await add_token(client.app[SESSIONS], "op02", "operator", digest(secret), datetime.now(UTC),
-                    operator_id="op02")
-    ready = await client.put("/api/operators/op02/state", json={"state": "available"},
-                             headers={"Authorization": f"Bearer {secret}"})
-    assert ready.status == 200
+    client, sip_port = await direct_service(aiohttp_client, tmp_path,
+                                            {"op02": operator_phone.uri})
 
     caller = tmp_path / "caller.xml"
     caller.write_text(CALLER)

@@ -56,7 +56,7 @@ class Linphone(_PeerProcess):
             f"sip_port={self.port}\nsip_tcp_port=0\nsip_tls_port=0\n"
             f"use_ipv6={1 if ipv6 else 0}\nipv6_migration_done=1\ndefault_proxy=-1\n"
             f"contact=\"{name}\" <sip:{user}@{HOST}>\n"
-            f"[rtp]\naudio_rtp_port={rtp}-{rtp + 20}\n"
+            f"[rtp]\naudio_rtp_port={rtp}-{rtp + 20}\nbind_address={self.host}\n"
             "[sound]\nechocancellation=0\n"
         )
         self.audio = self.home / "tone.wav"

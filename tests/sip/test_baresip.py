@@ -7,18 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from peers import Baresip, SippServer, free_udp_port, part, render, run_sipp, wait_until
+from peers import Baresip, render, run_sipp
+from phone_flows import hold_and_resume, transfer
 from rtp_peer import RtpPeer, decode, has_tone
 
 from cti.sip.adapter import SipFrontDoor
-from cti.sip.events import (
-    CallEnded,
-    CallEvent,
-    CallOffered,
-    CallTransferred,
-    HungUpBy,
-    OperatorConnected,
-)
+from cti.sip.events import CallEnded, CallEvent, CallOffered, HungUpBy, OperatorConnected
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]
@@ -72,53 +66,11 @@ async def test_baresip_operator_keeps_the_call_and_sends_audio(
 async def test_baresip_operator_holds_and_resumes(make_door: MakeDoor, tmp_path: Path) -> None:
     """The operator presses Hold on a real phone: its re-INVITE (sendonly) is answered recvonly,
     the caller hears the hold tone instead of the operator, and Resume restores the bridge."""
-    caller_media = RtpPeer(pt=0, freq=700.0)
     async with Baresip(tmp_path, tone_hz=1300, console=True) as phone:
-        def handler(door: SipFrontDoor, event: CallEvent) -> object:
-            async def go() -> None:
-                if isinstance(event, CallOffered):
-                    await door.answer(event.call_id)
-                    await door.connect_to_operator(event.call_id, phone.uri, 10)
-
-            return go()
-
-        door, rec = await make_door(handler)  # type: ignore[misc]
-        caller_xml = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port=caller_media.port,
-                            dtmf="", bye_timeout_ms=40000)
-        caller = asyncio.create_task(run_sipp(caller_xml, door.local[1], tmp_path, timeout_s=50))
-        receiver = asyncio.create_task(caller_media.receive())
-        try:
-            connected = await rec.wait_for(lambda e: isinstance(e, OperatorConnected), 10)
-            call = door.calls[connected.call_id]
-            assert call.media is not None and call.operator is not None
-            caller_leg = ("127.0.0.1", call.media.local_port)
-            talk = asyncio.create_task(caller_media.send(caller_leg, 30))
-            leg = call.operator.media
-            assert leg is not None
-            await wait_until(lambda: any(has_tone(decode(p, pt), 1300.0)
-                                         for _, pt, p in caller_media.received[-10:]), 10)
-            phone.command("/hold")
-            await wait_until(lambda: call.media is not None and call.media.peer is None, 10)
-            assert not leg.send_enabled  # the held phone gets no audio
-            sent = leg.packets_out
-            start = len(caller_media.received)
-            await wait_until(lambda: any(has_tone(decode(p, pt), 523.25)
-                                         for _, pt, p in caller_media.received[start:]), 10)
-            assert leg.packets_out == sent
-            phone.command("/resume")
-            await wait_until(lambda: call.media is not None and call.media.peer is leg, 10)
-            start = len(caller_media.received)
-            await wait_until(lambda: any(has_tone(decode(p, pt), 1300.0)
-                                         for _, pt, p in caller_media.received[start:]), 10)
-            assert leg.send_enabled and leg.packets_out > sent
-            talk.cancel()
-            await door.hangup(connected.call_id)
-            result = await caller
-            assert result.returncode == 0, result.errors + result.stderr
-        finally:
-            receiver.cancel()
-            caller_media.close()
-        assert "481" not in phone.output()
+        await hold_and_resume(make_door, tmp_path, phone.uri, 1300.0, answered=_nothing,
+                              hold=lambda: phone.command("/hold"),
+                              resume=lambda: phone.command("/resume"))
+    assert "481" not in phone.output()
 
 
 async def test_baresip_operator_transfers_the_caller_to_another_phone(
@@ -126,38 +78,12 @@ async def test_baresip_operator_transfers_the_caller_to_another_phone(
 ) -> None:
     """Transfer key on a real phone: REFER -> 202, NOTIFY sipfrag, the operator leg ends, the
     caller waits on the hold tone and is connected to the target the coordinator dials."""
-    then = part("uas_then_wait_bye.part", bye_timeout_ms=20000)
-    target_xml = render("uas_operator.xml", tmp_path, media_port=free_udp_port(True), codec=0,
-                        ring_ms=100, then=then)
-    async with Baresip(tmp_path, tone_hz=1300, console=True) as phone, \
-            SippServer(target_xml, tmp_path) as target:
-        def handler(door: SipFrontDoor, event: CallEvent) -> object:
-            async def go() -> None:
-                if isinstance(event, CallOffered):
-                    await door.answer(event.call_id)
-                    await door.connect_to_operator(event.call_id, phone.uri, 10)
-                elif isinstance(event, CallTransferred):
-                    await door.connect_to_operator(event.call_id, event.target, 10)
-
-            return go()
-
-        door, rec = await make_door(handler)  # type: ignore[misc]
-        caller_xml = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
-                            dtmf="", bye_timeout_ms=30000)
-        caller = asyncio.create_task(run_sipp(caller_xml, door.local[1], tmp_path, timeout_s=40))
-        first = await rec.wait_for(lambda e: isinstance(e, OperatorConnected), 10)
-        phone.command(f"/transfer {target.uri}")
-        moved = await rec.wait_for(lambda e: isinstance(e, CallTransferred), 10)
-        assert isinstance(moved, CallTransferred) and moved.target == target.uri
-        assert moved.operator_uri == phone.uri
-        second = await rec.wait_for(
-            lambda e: isinstance(e, OperatorConnected) and e.operator_uri == target.uri, 10)
-        assert second.call_id == first.call_id
-        assert door.legs and all(leg.uri == target.uri for leg in door.legs.values())
-        await door.hangup(first.call_id)
-        result = await caller
-        assert result.returncode == 0, result.errors + result.stderr
-        op = await target.result()
-        assert op.returncode == 0, op.errors + op.stderr
+    async with Baresip(tmp_path, tone_hz=1300, console=True) as phone:
+        await transfer(make_door, tmp_path, phone.uri, answered=_nothing,
+                       press_transfer=lambda uri: phone.command(f"/transfer {uri}"))
     log = phone.output()
     assert "SIP/2.0 200 OK" in log or "transfer" in log.lower()
+
+
+async def _nothing() -> None:
+    """baresip answers automatically; OperatorConnected already says so."""
