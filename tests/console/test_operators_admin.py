@@ -186,6 +186,9 @@ def test_cli_binds_and_checks_against_the_merged_table(
                        "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
                        "CTI_PASSWORD": "kumo-ringo-hashi-27-cli"}.items():
         monkeypatch.setenv(key, value)
+    # main() configures logging for a process; here it would bind every later test's logs
+    # to this test's captured (then closed) stdout
+    monkeypatch.setattr("cti.cli.configure_logging", lambda *args, **kwargs: None)
 
     async def prepare() -> None:
         engine = create_engine(url)
