@@ -69,9 +69,6 @@ class Roster:
     def names(self) -> dict[str, str]:
         return {o.id: o.name for o in self._by_id.values()}
 
-    def get(self, operator_id: str) -> OperatorRecord | None:
-        return self._by_id.get(operator_id)
-
     async def add(self, sessions: Sessions, center: CallCenter, record: OperatorRecord,
                   actor: Actor, now: datetime) -> OperatorRecord:
         try:
@@ -124,8 +121,8 @@ async def _tell_router(center: CallCenter, record: OperatorRecord, *, remove: bo
         lambda: center.roster_changed(event, None if remove else record.uri))
     rejected = [d for d in decisions if isinstance(d, routing.Rejected)]
     if rejected and rejected[0].error_id == routing.RejectionReason.OPERATOR_BUSY:
-        raise Conflict(f"{record.id} は通話中または後処理中です。ログオフしてから無効にしてください"
-                       f" / {record.id} is on a call or in wrap-up: log them off first",
+        raise Conflict(f"{record.id} は呼出中・通話中・後処理中です。ログオフしてから無効にしてください"
+                       f" / {record.id} is ringing, on a call or in wrap-up: log them off first",
                        error=rejected[0].error_id)
     if rejected:
         raise Conflict(rejected[0].detail, error=rejected[0].error_id)

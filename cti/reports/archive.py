@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cti.config import BusinessCalendar, Settings
+from cti.floor.roster import read_roster
 from cti.reports.figures import MonthData, month_figures
 from cti.reports.history import history_rows
 from cti.reports.pdf import convert_to_pdf
@@ -75,8 +76,9 @@ async def load_month(settings: Settings, sessions: Sessions, month: Month) -> Mo
 async def month_set(settings: Settings, sessions: Sessions, month: Month, now: datetime) -> MonthSet:
     calendar = BusinessCalendar(settings.hours)
     data = await load_month(settings, sessions, month)
+    names = (await read_roster(sessions, settings)).names()  # admin-added operators too
     return MonthSet(settings, month_figures(settings, calendar, data, now),
-                    history_rows(settings, calendar, data.records, now),
+                    history_rows(settings, calendar, data.records, now, names),
                     now.astimezone(settings.hours.timezone))
 
 

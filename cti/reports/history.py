@@ -7,7 +7,7 @@ by the service itself and have none. Time to resolve counts business hours only,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -90,10 +90,11 @@ def escalation_overdue(e: EscalationRecord, as_of: datetime) -> bool:
 
 
 def history_rows(settings: Settings, calendar: BusinessCalendar, records: Sequence[TicketRecord],
-                 as_of: datetime) -> list[HistoryRow]:
+                 as_of: datetime, names: Mapping[str, str] | None = None) -> list[HistoryRow]:
+    """``names``: operator id -> display name (the operators table's; the config's if None)."""
     zone = settings.hours.timezone
     services = {s.id: short_name(s.name_ja) for s in settings.services}
-    operators = {o.id: o.name for o in settings.operators}
+    operators = dict(names) if names is not None else {o.id: o.name for o in settings.operators}
     rows = []
     for r in records:
         done = resolved_at(r)

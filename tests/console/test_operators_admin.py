@@ -63,7 +63,7 @@ async def test_an_added_operator_takes_calls_by_skill_without_a_restart(
     await settle(app, lambda: routed_to(network, first) == OP06_URI)
     network.operator_answers(first)
     busy = await client.patch("/api/operators/op06", headers=root, json={"active": False})
-    assert busy.status == 409 and (await busy.json())["message"].startswith("op06 は通話中")
+    assert busy.status == 409 and (await busy.json())["message"].startswith("op06 は呼出中・通話中")
     network.caller_hangs_up(first)
     await settle(app, lambda: first not in app[CALL_CENTER].active_calls)
 
@@ -186,6 +186,9 @@ def test_cli_binds_and_checks_against_the_merged_table(
                        "CTI_PRIVACY_CALLER_HASH_SECRET": "test-secret-0123456789abcdef0123456789",
                        "CTI_PASSWORD": "kumo-ringo-hashi-27-cli"}.items():
         monkeypatch.setenv(key, value)
+    # main() configures logging for a process; here it would bind every later test's logs
+    # to this test's captured (then closed) stdout
+    monkeypatch.setattr("cti.cli.configure_logging", lambda *args, **kwargs: None)
 
     async def prepare() -> None:
         engine = create_engine(url)
