@@ -53,7 +53,7 @@ the character before its first one, so that a run of digits or letters is
 only tried from its start.  `bench/bench_redaction.py` measures the speed.
 """
 
-from .morphology import Morphology
+from .morphology import Morphology, shared_morphology
 from .redactor import Redactor
 from .text import (
     NEVER_KEPT,
@@ -75,4 +75,5 @@ __all__ = [
     "fold_width",
     "is_my_number",
     "my_number_check_digit",
+    "shared_morphology",
 ]

@@ -8,6 +8,7 @@ live preview.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -68,6 +69,13 @@ class Morphology:
                 words.append(Word(m.surface(), start + m.begin(), start + m.end(), pos))
             start = end
         return words
+
+
+@functools.cache
+def shared_morphology() -> Morphology:
+    """The process's one `Morphology`: the dictionary is opened once (~90 MB), however many
+    apps a process builds (tests build hundreds; each used to keep its own copy)."""
+    return Morphology()
 
 
 def _piece_end(text: str, start: int) -> int:

@@ -35,7 +35,7 @@ from .labelled import (
     passwords,
     staff_numbers,
 )
-from .morphology import Morphology
+from .morphology import Morphology, shared_morphology
 from .names import _person_names
 from .persons import japanese_names, latin_names, titled_names
 from .text import _PRIORITY, PLACEHOLDERS, Finding, Redaction, fold_width, is_my_number, strip_invisible
@@ -143,7 +143,7 @@ class Redactor:
             raise TypeError("internal_extensions must be a tuple of range objects")
         self._internal_extensions = tuple(internal_extensions)
         self._legacy = legacy
-        self._morphology = None if legacy else (morphology or Morphology())
+        self._morphology = None if legacy else (morphology or shared_morphology())
 
     def redact(self, text: str, keep: Iterable[str] = ()) -> Redaction:
         """Replace every finding by its kind's placeholder.
