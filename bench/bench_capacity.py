@@ -59,7 +59,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sip"))
 
-from peers import HOST, free_udp_port, need, wait_udp_bound  # noqa: E402
+from bench_sip import sipp_counts  # noqa: E402
+from peers import HOST, _PeerProcess, free_udp_port, need, wait_udp_bound  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PG_ADMIN = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -298,12 +299,7 @@ async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int
             proc.kill()
             await proc.wait()
     text = out.decode(errors="replace")
-    ok = failed = 0
-    for line in text.splitlines():
-        if line.strip().startswith("Successful call"):
-            ok = int(line.split()[-1])
-        elif line.strip().startswith("Failed call"):
-            failed = int(line.split()[-1])
+    ok, failed = sipp_counts(text)
     return Sipp(ok, failed, await asyncio.to_thread(_rtt_ms, work, name, proc.pid), text)
 
 
@@ -313,7 +309,7 @@ def _rtt_ms(work: Path, name: str, pid: int) -> list[float]:
             for x in p.read_text().splitlines() if x[:1].isdigit()]
 
 
-class SippUas:
+class SippUas(_PeerProcess):
     """A SIPp UAS in the background (operators' phones or the ceiling's answering side)."""
 
     def __init__(self, scenario: Path, work: Path, calls: int, timeout_s: float) -> None:
@@ -331,15 +327,6 @@ class SippUas:
             cwd=self.work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await wait_udp_bound(self.port)
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
 
 
 # -- the service under test -----------------------------------------------------------------------
