@@ -82,7 +82,6 @@ class InboundRequests:
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
     unanswered: dict[str, float]  # INVITEs accepted, not answered yet: loop time they came
-    loop_lag_s: float  # how late the service runs (SipFrontDoor measures it)
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
@@ -100,6 +99,11 @@ class InboundRequests:
         raise NotImplementedError
 
     def _session_ack(self, msg: SipMessage) -> None:
+        raise NotImplementedError
+
+    @property
+    def loop_lag_s(self) -> float:
+        """How late the service runs (SipFrontDoor measures it)."""
         raise NotImplementedError
 
     def _media_family(self) -> int:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.tickets.rules import CallRecordEvent, TicketFacts, automatic_status, derive
@@ -97,7 +97,8 @@ async def apply_call_events(
     by_call: dict[str, list[CallRecordEvent]] = {}
     for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
         by_call.setdefault(event.call_id, []).append(event)
-    calls_t, events_t, tickets_t = CallRow.__table__, CallEventRow.__table__, TicketRow.__table__
+    calls_t, events_t, tickets_t = (cast(Table, row.__table__)
+                                    for row in (CallRow, CallEventRow, TicketRow))
     ids = list(by_call)
     async with sessions() as session, session.begin():
         stored: set[tuple[str, int]] = set()
