@@ -18,12 +18,12 @@ the next.
 Short calls ("full work"): SIPp caller INVITE -> 200 -> ACK -> INFO digit 2 (SKYSEA, after
 300 ms) -> queue with hold tone -> an operator leg when one is free -> caller BYE after
 ``--talk-ms``. Printed per step: calls answered / refused with 503 (back-pressure; from the
-database, where every refusal leaves a record) / failed, INVITE->200 p50/p99 (SIPp's
+service's metrics) / failed, INVITE->200 p50/p99 (SIPp's
 response-time measurement, of answered and refused INVITEs alike), ticket drain time (from
 the last call's end until the journal is fully applied, read from its ``.applied`` sidecar),
-calls rows in the database, cti CPU (% of one core, from /proc/PID/stat) and CPU ms per call,
-busy % of each core (/proc/stat), peak RSS. Then the same rates SIPp->SIPp (a SIPp UAS answering the same
-scenario): the ceiling of the load generator on this machine, and the cti/SIPp ratios.
+calls rows in the database (of which refusals), cti CPU (% of one core, from /proc/PID/stat)
+and CPU ms per call, busy % of each core (/proc/stat), peak RSS. Then the same rates
+SIPp->SIPp (a SIPp UAS answering the same scenario): the ceiling of the load generator on this machine, and the cti/SIPp ratios.
 
 Held callers (storm): N callers arrive over ``--held-ramp-s`` s, pick a service, wait in the
 queue (no operator available) with the hold tone while sending looped PCMU (rtp_stream) for
@@ -147,7 +147,7 @@ _REFUSED = """  <nop next="end"/>
 def caller_scenario(*, talk_ms: int, media_port: str, audio: Path | None = None) -> str:
     """INVITE, ACK, INFO digit 2 after 300 ms, ``talk_ms`` (with rtp_stream when ``audio``), BYE.
     A 503 (refused: back-pressure, capacity) ends the call at once; SIPp counts it as
-    successful, so the benchmark takes the refusals from the database (outcome "refused")."""
+    successful, so the benchmark takes the refusals from the service's metrics."""
     rtp = (f'  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>\n' if audio else "")
     return ("<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n"
             "<!DOCTYPE scenario SYSTEM \"sipp.dtd\">\n<scenario name=\"caller\">\n"
@@ -454,6 +454,16 @@ class Service:
             await asyncio.sleep(0.05)
         return None
 
+    async def refused_total(self) -> int:
+        """Every INVITE answered 503 so far (cti_sip_invites_refused_total, all reasons)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://{HOST}:{self.http_port}/metrics") as resp:
+            text = await resp.text()
+        return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("cti_sip_invites_refused_total{")))
+
     async def count_calls(self) -> tuple[int, int]:
         """(calls rows, of which refused with 503) in the database."""
         from sqlalchemy import text
@@ -516,14 +526,15 @@ async def short_calls(backend: str, work: Path, args: argparse.Namespace) -> lis
                 limit=max(50, int(rate * (args.talk_ms / 1000 + 3))), timeout_s=args.step_s + 60))
             figures = watch.stop()
             drain = await service.drained_within(120)
-            db_calls, refused = await service.count_calls()
+            db_calls, recorded = await service.count_calls()
+            refused = await service.refused_total()
             fds, threads = proc_counts(service.proc.pid)
             if spy is not None:
                 await asyncio.wait_for(spy.wait(), 60)
         row = {"backend": backend, "rate": rate, "calls": calls, "ok": result.ok,
                "failed": result.failed, "p50_ms": percentile(result.rtt_ms, 0.5),
                "p99_ms": percentile(result.rtt_ms, 0.99), "drain_s": drain,
-               "db_calls": db_calls, "refused_503": refused,
+               "db_calls": db_calls, "refused_503": refused, "refused_recorded": recorded,
                "cpu_ms_per_call": 1000 * figures["cpu_s"] / max(1, calls),
                "fds": fds, "threads": threads, "load": load_average(), **figures}
         rows.append(row)
@@ -531,7 +542,7 @@ async def short_calls(backend: str, work: Path, args: argparse.Namespace) -> lis
               f"failed={row['failed']} "
               f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
               f"drain={f'{drain:.1f} s' if drain is not None else '>120 s'} "
-              f"calls rows={db_calls}/{calls} cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{calls} (refused {recorded}) cti cpu={row['cpu_pct']:.0f}% "
               f"({row['cpu_ms_per_call']:.1f} ms/call) cores={fmt_cores(row['cores_pct'])}% "
               f"rss={row['peak_rss_mb']:.0f} MB load={row['load']}", flush=True)
     return rows
@@ -643,7 +654,8 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                     limit=held, timeout_s=args.held_ramp_s + args.hold_s + 90))
                 figures = watch.stop()
                 drain = await service.drained_within(120)
-                db_calls, refused = await service.count_calls()
+                db_calls, recorded = await service.count_calls()
+                refused = await service.refused_total()
                 if spy is not None:
                     await asyncio.wait_for((await spy).wait(), 120)
         finally:
@@ -665,6 +677,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                "max_gap_ms": max(gaps, default=0.0), "p99_gap_ms": percentile(gaps, 0.99),
                "median_gap_ms": statistics.median(gaps) if gaps else 0.0,
                "drain_s": drain, "db_calls": db_calls, "refused_503": refused,
+               "refused_recorded": recorded,
                "load": load_average(), **figures}
         rows.append(row)
         print(f"  {backend:8} {held:5} held: answered={row['ok'] - refused} "
@@ -673,7 +686,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
               f"pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
-              f"calls rows={db_calls}/{held} cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{held} (refused {recorded}) cti cpu={row['cpu_pct']:.0f}% "
               f"cores={fmt_cores(row['cores_pct'])}% rss={row['peak_rss_mb']:.0f} MB "
               f"load={row['load']}", flush=True)
     return rows

@@ -271,7 +271,7 @@ class InboundRequests:
 
     def _record_refusal(self, msg: SipMessage, refusal: Refusal) -> None:
         """A refused INVITE still leaves a call record (within the flood guard's budget)."""
-        if not self.flood.record_refusal(asyncio.get_running_loop().time()):
+        if not self.flood.record_refusal(asyncio.get_running_loop().time(), refusal):
             return
         caller = sipmsg.uri_user(sipmsg.header_uri(msg.get("from")))
         display = msg.get("from").split("<", 1)[0].strip().strip('"')
