@@ -23,7 +23,8 @@ response-time measurement, of answered and refused INVITEs alike), ticket drain 
 the last call's end until the journal is fully applied, read from its ``.applied`` sidecar),
 calls rows in the database (of which refusals), cti CPU (% of one core, from /proc/PID/stat)
 and CPU ms per call, busy % of each core (/proc/stat), peak RSS. Then the same rates
-SIPp->SIPp (a SIPp UAS answering the same scenario): the ceiling of the load generator on this machine, and the cti/SIPp ratios.
+SIPp->SIPp (a SIPp UAS answering the same scenario): the ceiling of the load generator on
+this machine, and the cti/SIPp ratios.
 
 Held callers (storm): N callers arrive over ``--held-ramp-s`` s, pick a service, wait in the
 queue (no operator available) with the hold tone while sending looped PCMU (rtp_stream) for
