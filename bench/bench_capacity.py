@@ -465,6 +465,14 @@ class Service:
         return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                        if line.startswith("cti_sip_invites_refused_total{")))
 
+    def gc_pauses(self) -> list[float]:
+        """The service's logged garbage-collection pauses (ms), ``runtime.gc_pause``."""
+        pauses = []
+        for line in (self.work / "cti.log").read_text(errors="replace").splitlines():
+            if '"runtime.gc_pause"' in line:
+                pauses.append(float(json.loads(line)["pause_ms"]))
+        return pauses
+
     async def count_calls(self) -> tuple[int, int]:
         """(calls rows, of which refused with 503) in the database."""
         from sqlalchemy import text
@@ -657,6 +665,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                 drain = await service.drained_within(120)
                 db_calls, recorded = await service.count_calls()
                 refused = await service.refused_total()
+                pauses = await asyncio.to_thread(service.gc_pauses)
                 if spy is not None:
                     await asyncio.wait_for((await spy).wait(), 120)
         finally:
@@ -678,7 +687,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                "max_gap_ms": max(gaps, default=0.0), "p99_gap_ms": percentile(gaps, 0.99),
                "median_gap_ms": statistics.median(gaps) if gaps else 0.0,
                "drain_s": drain, "db_calls": db_calls, "refused_503": refused,
-               "refused_recorded": recorded,
+               "refused_recorded": recorded, "gc_pauses_ms": pauses,
                "load": load_average(), **figures}
         rows.append(row)
         print(f"  {backend:8} {held:5} held: answered={row['ok'] - refused} "
@@ -687,7 +696,9 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
               f"pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
-              f"calls rows={db_calls}/{held} (refused {recorded}) cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{held} (refused {recorded}) "
+              f"gc pauses>=50ms={len(pauses)} (max {max(pauses, default=0):.0f} ms) "
+              f"cti cpu={row['cpu_pct']:.0f}% "
               f"cores={fmt_cores(row['cores_pct'])}% rss={row['peak_rss_mb']:.0f} MB "
               f"load={row['load']}", flush=True)
     return rows
