@@ -214,7 +214,7 @@ class SipFrontDoor(Transfers):
         call.answered_at = asyncio.get_running_loop().time()
         self.unanswered.pop(call_id, None)
         self.clock.add(call.media)
-        log.debug("sip.answered", call_id=call_id, codec=call.media.codec.name)
+        log.info("sip.answered", call_id=call_id, codec=call.media.codec.name)
         self._emit(CallAnswered(call_id, self._now()))
 
     async def play(self, call_id: str, prompt: Prompt, *, loop: bool = False) -> None:

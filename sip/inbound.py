@@ -333,7 +333,7 @@ class InboundRequests:
         call, leg = found
         self._reply(msg, 200)
         if leg is None:
-            log.debug("sip.caller_bye", call_id=call.call_id)
+            log.info("sip.caller_bye", call_id=call.call_id)
             self._end(call, EndReason.CALLER_HUNG_UP, HungUpBy.CALLER)
         else:
             leg.remote_bye()
@@ -376,5 +376,5 @@ class InboundRequests:
             log.warning("sip.dtmf_flood", call_id=call.call_id, digit=digit)
             return
         times.append(loop_time)
-        log.debug("sip.digit", call_id=call.call_id, digit=digit, source=source.value)
+        log.info("sip.digit", call_id=call.call_id, digit=digit, source=source.value)
         self._emit(DigitReceived(call.call_id, digit, source, self._now()))
