@@ -585,6 +585,10 @@ async def ceiling(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
 def capture(port: int, out: Path, seconds: float) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024 * 1024)
+    try:  # past net.core.rmem_max (root only): a short stall of this process must not drop
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, 64 * 1024 * 1024)
+    except (OSError, AttributeError):
+        pass
     sock.bind((HOST, port))
     sock.settimeout(0.5)
     stop = time.monotonic() + seconds
@@ -619,6 +623,18 @@ def capture(port: int, out: Path, seconds: float) -> None:
         last[ssrc] = t
         count[ssrc] += 1
     out.write_text(json.dumps({str(s): [first[s], last[s], count[s], gap[s]] for s in first}))
+    print(f"  capture: receive buffer {sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
+          f"bytes, kernel drops {_udp_drops(port)}", flush=True)
+
+
+def _udp_drops(port: int) -> int:
+    """The kernel's drop counter of the UDP socket bound to ``port`` (/proc/net/udp)."""
+    needle = f":{port:04X}"
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(needle):
+            return int(fields[-1])
+    return -1
 
 
 async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
