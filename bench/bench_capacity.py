@@ -17,12 +17,14 @@ the next.
 
 Short calls ("full work"): SIPp caller INVITE -> 200 -> ACK -> INFO digit 2 (SKYSEA, after
 300 ms) -> queue with hold tone -> an operator leg when one is free -> caller BYE after
-``--talk-ms``. Printed per step: calls ok/failed/refused (503), INVITE->200 p50/p99 (SIPp's
-response-time measurement), ticket drain time (from the last call's end until the journal is
-fully applied, read from the journal's ``.applied`` sidecar), calls rows in the database, cti
-CPU (% of one core, from /proc/PID/stat) and CPU ms per call, busy % of each core
-(/proc/stat), peak RSS. Then the same rates SIPp->SIPp (a SIPp UAS answering the same
-scenario): the ceiling of the load generator on this machine, and the cti/SIPp ratios.
+``--talk-ms``. Printed per step: calls answered / refused with 503 (back-pressure; from the
+service's metrics) / failed, INVITE->200 p50/p99 (SIPp's
+response-time measurement, of answered and refused INVITEs alike), ticket drain time (from
+the last call's end until the journal is fully applied, read from its ``.applied`` sidecar),
+calls rows in the database (of which refusals), cti CPU (% of one core, from /proc/PID/stat)
+and CPU ms per call, busy % of each core (/proc/stat), peak RSS. Then the same rates
+SIPp->SIPp (a SIPp UAS answering the same scenario): the ceiling of the load generator on
+this machine, and the cti/SIPp ratios.
 
 Held callers (storm): N callers arrive over ``--held-ramp-s`` s, pick a service, wait in the
 queue (no operator available) with the hold tone while sending looped PCMU (rtp_stream) for
@@ -58,7 +60,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sip"))
 
-from peers import HOST, free_udp_port, need, wait_udp_bound  # noqa: E402
+from bench_sip import sipp_counts  # noqa: E402
+from peers import HOST, _PeerProcess, free_udp_port, need, wait_udp_bound  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PG_ADMIN = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -144,7 +147,8 @@ _REFUSED = """  <nop next="end"/>
 
 def caller_scenario(*, talk_ms: int, media_port: str, audio: Path | None = None) -> str:
     """INVITE, ACK, INFO digit 2 after 300 ms, ``talk_ms`` (with rtp_stream when ``audio``), BYE.
-    A 503 (refused for capacity) is counted by SIPp as a failed call (stop_call)."""
+    A 503 (refused: back-pressure, capacity) ends the call at once; SIPp counts it as
+    successful, so the benchmark takes the refusals from the service's metrics."""
     rtp = (f'  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>\n' if audio else "")
     return ("<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n"
             "<!DOCTYPE scenario SYSTEM \"sipp.dtd\">\n<scenario name=\"caller\">\n"
@@ -296,12 +300,7 @@ async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int
             proc.kill()
             await proc.wait()
     text = out.decode(errors="replace")
-    ok = failed = 0
-    for line in text.splitlines():
-        if line.strip().startswith("Successful call"):
-            ok = int(line.split()[-1])
-        elif line.strip().startswith("Failed call"):
-            failed = int(line.split()[-1])
+    ok, failed = sipp_counts(text)
     return Sipp(ok, failed, await asyncio.to_thread(_rtt_ms, work, name, proc.pid), text)
 
 
@@ -311,7 +310,7 @@ def _rtt_ms(work: Path, name: str, pid: int) -> list[float]:
             for x in p.read_text().splitlines() if x[:1].isdigit()]
 
 
-class SippUas:
+class SippUas(_PeerProcess):
     """A SIPp UAS in the background (operators' phones or the ceiling's answering side)."""
 
     def __init__(self, scenario: Path, work: Path, calls: int, timeout_s: float) -> None:
@@ -329,15 +328,6 @@ class SippUas:
             cwd=self.work, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await wait_udp_bound(self.port)
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
 
 
 # -- the service under test -----------------------------------------------------------------------
@@ -465,6 +455,24 @@ class Service:
             await asyncio.sleep(0.05)
         return None
 
+    async def refused_total(self) -> int:
+        """Every INVITE answered 503 so far (cti_sip_invites_refused_total, all reasons)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://{HOST}:{self.http_port}/metrics") as resp:
+            text = await resp.text()
+        return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("cti_sip_invites_refused_total{")))
+
+    def gc_pauses(self) -> list[float]:
+        """The service's logged garbage-collection pauses (ms), ``runtime.gc_pause``."""
+        pauses = []
+        for line in (self.work / "cti.log").read_text(errors="replace").splitlines():
+            if '"runtime.gc_pause"' in line:
+                pauses.append(float(json.loads(line)["pause_ms"]))
+        return pauses
+
     async def count_calls(self) -> tuple[int, int]:
         """(calls rows, of which refused with 503) in the database."""
         from sqlalchemy import text
@@ -527,21 +535,23 @@ async def short_calls(backend: str, work: Path, args: argparse.Namespace) -> lis
                 limit=max(50, int(rate * (args.talk_ms / 1000 + 3))), timeout_s=args.step_s + 60))
             figures = watch.stop()
             drain = await service.drained_within(120)
-            db_calls, refused = await service.count_calls()
+            db_calls, recorded = await service.count_calls()
+            refused = await service.refused_total()
             fds, threads = proc_counts(service.proc.pid)
             if spy is not None:
                 await asyncio.wait_for(spy.wait(), 60)
         row = {"backend": backend, "rate": rate, "calls": calls, "ok": result.ok,
                "failed": result.failed, "p50_ms": percentile(result.rtt_ms, 0.5),
                "p99_ms": percentile(result.rtt_ms, 0.99), "drain_s": drain,
-               "db_calls": db_calls, "refused_503": refused,
+               "db_calls": db_calls, "refused_503": refused, "refused_recorded": recorded,
                "cpu_ms_per_call": 1000 * figures["cpu_s"] / max(1, calls),
                "fds": fds, "threads": threads, "load": load_average(), **figures}
         rows.append(row)
-        print(f"  {backend:8} {rate:4} cps: ok={row['ok']} failed={row['failed']} "
+        print(f"  {backend:8} {rate:4} cps: answered={row['ok'] - refused} refused(503)={refused} "
+              f"failed={row['failed']} "
               f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
               f"drain={f'{drain:.1f} s' if drain is not None else '>120 s'} "
-              f"calls rows={db_calls}/{calls} (refused 503: {refused}) cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{calls} (refused {recorded}) cti cpu={row['cpu_pct']:.0f}% "
               f"({row['cpu_ms_per_call']:.1f} ms/call) cores={fmt_cores(row['cores_pct'])}% "
               f"rss={row['peak_rss_mb']:.0f} MB load={row['load']}", flush=True)
     return rows
@@ -575,6 +585,10 @@ async def ceiling(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
 def capture(port: int, out: Path, seconds: float) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024 * 1024)
+    try:  # past net.core.rmem_max (root only): a short stall of this process must not drop
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, 64 * 1024 * 1024)
+    except (OSError, AttributeError):
+        pass
     sock.bind((HOST, port))
     sock.settimeout(0.5)
     stop = time.monotonic() + seconds
@@ -609,6 +623,18 @@ def capture(port: int, out: Path, seconds: float) -> None:
         last[ssrc] = t
         count[ssrc] += 1
     out.write_text(json.dumps({str(s): [first[s], last[s], count[s], gap[s]] for s in first}))
+    print(f"  capture: receive buffer {sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
+          f"bytes, kernel drops {_udp_drops(port)}", flush=True)
+
+
+def _udp_drops(port: int) -> int:
+    """The kernel's drop counter of the UDP socket bound to ``port`` (/proc/net/udp)."""
+    needle = f":{port:04X}"
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(needle):
+            return int(fields[-1])
+    return -1
 
 
 async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -653,7 +679,9 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                     limit=held, timeout_s=args.held_ramp_s + args.hold_s + 90))
                 figures = watch.stop()
                 drain = await service.drained_within(120)
-                db_calls, refused = await service.count_calls()
+                db_calls, recorded = await service.count_calls()
+                refused = await service.refused_total()
+                pauses = await asyncio.to_thread(service.gc_pauses)
                 if spy is not None:
                     await asyncio.wait_for((await spy).wait(), 120)
         finally:
@@ -675,14 +703,18 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                "max_gap_ms": max(gaps, default=0.0), "p99_gap_ms": percentile(gaps, 0.99),
                "median_gap_ms": statistics.median(gaps) if gaps else 0.0,
                "drain_s": drain, "db_calls": db_calls, "refused_503": refused,
+               "refused_recorded": recorded, "gc_pauses_ms": pauses,
                "load": load_average(), **figures}
         rows.append(row)
-        print(f"  {backend:8} {held:5} held: ok={row['ok']} failed={row['failed']} "
+        print(f"  {backend:8} {held:5} held: answered={row['ok'] - refused} "
+              f"refused(503)={refused} failed={row['failed']} "
               f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms streams={row['streams']} "
               f"pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
-              f"calls rows={db_calls}/{held} (refused 503: {refused}) cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{held} (refused {recorded}) "
+              f"gc pauses>=50ms={len(pauses)} (max {max(pauses, default=0):.0f} ms) "
+              f"cti cpu={row['cpu_pct']:.0f}% "
               f"cores={fmt_cores(row['cores_pct'])}% rss={row['peak_rss_mb']:.0f} MB "
               f"load={row['load']}", flush=True)
     return rows

@@ -290,6 +290,9 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    cause = exc.__cause__  # uvloop: OSError("could not bind ...") from OSError(98, "...")
+    if isinstance(exc, OSError) and isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
 
 

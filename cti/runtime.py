@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
@@ -32,7 +33,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         import uvloop
     except ImportError:
         return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return uvloop.new_event_loop
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -41,9 +42,28 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+GC_PAUSE_LOGGED_S: Final = 0.05  # a collection this long is a gap every caller hears
+
+
+def watch_gc_pauses() -> None:
+    """Log every garbage collection that stops the process for ``GC_PAUSE_LOGGED_S`` or more
+    (``runtime.gc_pause``, warning): the audio of every call stops with it."""
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif (paused := time.perf_counter() - started[0]) >= GC_PAUSE_LOGGED_S:
+            log.warning("runtime.gc_pause", generation=info.get("generation"),
+                        pause_ms=round(paused * 1000, 1), collected=info.get("collected"))
+
+    gc.callbacks.append(callback)
+
+
 def settle_gc() -> str:
     """Call once the service has started: freeze what start-up built, raise the thresholds.
     Returns what was done (for the start-up log)."""
+    watch_gc_pauses()
     if os.environ.get("CTI_GC", "tuned") == "default":
         return "default"
     gc.collect()

@@ -7,8 +7,11 @@
   ``max_lag_s``, measured by the caller), new INVITEs get 503 + Retry-After at once instead of
   every caller being answered seconds late.
 - Each refused INVITE leaves a call record, but a flood must not turn into a flood of records:
-  ``record_refusal`` hands out at most ``records_per_s`` (a token bucket ``records_burst`` deep);
-  the refusals beyond it are counted (``unrecorded``) and in the metrics only.
+  ``record_refusal`` hands out, per kind, tokens from a bucket: a source over its rate (a flood)
+  ``flood_records_per_s`` (burst ``flood_records_burst``); callers refused for capacity,
+  saturation or RTP ports (real callers, when the service is full) ``records_per_s`` (burst
+  ``records_burst``), enough for every one of them at the rates this service takes. The
+  refusals beyond a budget are counted (``unrecorded``) and in the metrics only.
 Time comes in as ``now``; the table of sources is bounded (oldest forgotten first).
 """
 
@@ -35,8 +38,10 @@ class FloodLimits:
     max_calls: int = 0  # concurrent calls; 0 = no limit
     retry_after_s: int = 5
     max_lag_s: float = 0.0  # event-loop lag that counts as saturated; 0 = never refuse for it
-    records_per_s: float = 20.0  # refused INVITEs recorded per second (the rest only counted)
-    records_burst: int = 200
+    records_per_s: float = 1000.0  # capacity/saturation/port refusals recorded per second
+    records_burst: int = 5000
+    flood_records_per_s: float = 20.0  # refusals of a source over its rate recorded per second
+    flood_records_burst: int = 200
 
 
 class FloodGuard:
@@ -45,7 +50,9 @@ class FloodGuard:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # ip -> (tokens, t)
         self.refused = dict.fromkeys(Refusal, 0)
         self.unrecorded = 0
-        self._record_tokens: tuple[float, float | None] = (float(limits.records_burst), None)
+        self._record_tokens: dict[bool, tuple[float, float | None]] = {
+            True: (float(limits.flood_records_burst), None),
+            False: (float(limits.records_burst), None)}
 
     def admit(self, source: str, now: float, active_calls: int, lag_s: float = 0.0
               ) -> Refusal | None:
@@ -69,16 +76,16 @@ class FloodGuard:
             return Refusal.SATURATED
         return None
 
-    def record_refusal(self, now: float) -> bool:
-        """May this refusal leave a call record? (False: over the record budget; counted.)"""
-        limits = self.limits
-        tokens, last = self._record_tokens
-        if last is None:
-            last = now
-        tokens = min(float(limits.records_burst), tokens + (now - last) * limits.records_per_s)
+    def record_refusal(self, now: float, refusal: Refusal) -> bool:
+        """May this refusal leave a call record? (False: over its record budget; counted.)"""
+        limits, flood = self.limits, refusal is Refusal.RATE
+        rate, burst = ((limits.flood_records_per_s, limits.flood_records_burst) if flood
+                       else (limits.records_per_s, limits.records_burst))
+        tokens, last = self._record_tokens[flood]
+        tokens = min(float(burst), tokens + (now - (now if last is None else last)) * rate)
         if tokens < 1.0:
-            self._record_tokens = (tokens, now)
+            self._record_tokens[flood] = (tokens, now)
             self.unrecorded += 1
             return False
-        self._record_tokens = (tokens - 1.0, now)
+        self._record_tokens[flood] = (tokens - 1.0, now)
         return True

@@ -92,7 +92,6 @@ class InboundRequests:
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
     unanswered: dict[str, float]  # INVITEs accepted, not answered yet: loop time they came
-    loop_lag_s: float  # how late the service runs (SipFrontDoor measures it)
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
@@ -127,6 +126,11 @@ class InboundRequests:
     def media_family(self, peer: str | None = None) -> int:
         """The IP family of the media we serve for a peer: its own with dual stack."""
         return family_of(self.media_host_for(peer)) or 4
+
+    @property
+    def loop_lag_s(self) -> float:
+        """How late the service runs (SipFrontDoor measures it)."""
+        raise NotImplementedError
 
     def _now(self) -> datetime:
         raise NotImplementedError
@@ -299,7 +303,7 @@ class InboundRequests:
 
     def _record_refusal(self, msg: SipMessage, refusal: Refusal) -> None:
         """A refused INVITE still leaves a call record (within the flood guard's budget)."""
-        if not self.flood.record_refusal(asyncio.get_running_loop().time()):
+        if not self.flood.record_refusal(asyncio.get_running_loop().time(), refusal):
             return
         caller = sipmsg.uri_user(sipmsg.header_uri(msg.get("from")))
         display = msg.get("from").split("<", 1)[0].strip().strip('"')

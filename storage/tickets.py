@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+from uuid import uuid4
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.tickets.rules import CallRecordEvent, TicketFacts, automatic_status, derive
@@ -88,30 +89,110 @@ async def apply_call_events(
     sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime
 ) -> list[int | None]:
     """``apply_call_event`` for several events in one transaction (one commit, one fsync), all
-    or none. The events of one call are stored together and its ticket derived once: a burst or
-    a backlog costs a few round trips per call, not per event. Returns, per event, the ticket id
-    or None for a replay."""
+    or none, with a fixed number of statements per batch whatever its size (Core, not the ORM
+    unit of work, on this hot path): what is stored already, the new call rows, the new events,
+    every touched timeline, the tickets to create (in order of the calls' first appearance, so
+    ticket numbers follow arrival) and to update. Returns, per event, the ticket id or None for
+    a replay."""
     by_call: dict[str, list[CallRecordEvent]] = {}
     for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
         by_call.setdefault(event.call_id, []).append(event)
-    stored_now: dict[tuple[str, int], int] = {}  # (call, seq) stored by this batch -> ticket
+    calls_t, events_t, tickets_t = (cast(Table, row.__table__)
+                                    for row in (CallRow, CallEventRow, TicketRow))
+    ids = list(by_call)
     async with sessions() as session, session.begin():
-        for call_id, timeline in by_call.items():
-            stored = set((await session.scalars(
-                select(CallEventRow.seq).where(CallEventRow.call_id == call_id,
-                                               CallEventRow.seq.in_([e.seq for e in timeline]))
+        stored: set[tuple[str, int]] = set()
+        for chunk in _chunks(ids):
+            stored.update((await session.execute(
+                select(events_t.c.call_id, events_t.c.seq).where(events_t.c.call_id.in_(chunk))
             )).all())
-            new: dict[int, CallRecordEvent] = {}
+        new: dict[str, dict[int, CallRecordEvent]] = {}
+        for call_id, timeline in by_call.items():
             for event in timeline:  # a seq twice in the batch: the first one counts
-                if event.seq not in stored:
-                    new.setdefault(event.seq, event)
-            if new:
-                ticket_id = await _store(session, call_id, list(new.values()), now)
-                stored_now.update({(call_id, seq): ticket_id for seq in new})
+                if (call_id, event.seq) not in stored:
+                    new.setdefault(call_id, {}).setdefault(event.seq, event)
+        if not new:
+            return [None] * len(events)
+        touched = list(new)
+        existing: set[str] = set()
+        for chunk in _chunks(touched):
+            existing.update((await session.scalars(
+                select(calls_t.c.id).where(calls_t.c.id.in_(chunk)))).all())
+        fresh = [{"id": c, "received_at": min(e.at for e in new[c].values())}
+                 for c in touched if c not in existing]
+        if fresh:
+            await session.execute(insert(calls_t), fresh)
+        await session.execute(insert(events_t), [
+            {"call_id": c, "seq": e.seq, "at": e.at, "kind": e.kind, "data": dict(e.data)}
+            for c in touched for e in new[c].values()])
+        timelines: dict[str, list[CallRecordEvent]] = {c: [] for c in touched}
+        tickets: dict[str, tuple[int, str, str | None, int]] = {}
+        for chunk in _chunks(touched):
+            for row in (await session.execute(
+                    select(events_t.c.call_id, events_t.c.seq, events_t.c.at, events_t.c.kind,
+                           events_t.c.data).where(events_t.c.call_id.in_(chunk))
+                    .order_by(events_t.c.call_id, events_t.c.seq))).all():
+                timelines[row[0]].append(CallRecordEvent(row[0], row[1], row[2], row[3],
+                                                         dict(row[4] or {})))
+            for t in (await session.execute(
+                    select(tickets_t.c.call_id, tickets_t.c.id, tickets_t.c.status,
+                           tickets_t.c.operator_id, tickets_t.c.version)
+                    .where(tickets_t.c.call_id.in_(chunk)))).all():
+                tickets[t[0]] = (t[1], t[2], t[3], t[4])
+        facts = {c: derive(timelines[c]) for c in touched}
+        await session.execute(update(calls_t).where(calls_t.c.id == bindparam("b_id")), [
+            {"b_id": c, **_call_values(facts[c])} for c in touched])
+        creating = [c for c in touched if c not in tickets]
+        if creating:
+            created = (await session.execute(
+                insert(tickets_t).returning(tickets_t.c.id, sort_by_parameter_order=True),
+                [{"call_id": c, "reference": f"new-{uuid4().hex[:20]}", "status": "new",
+                  "summary": "",
+                  "answer": "", "received_at": facts[c].received_at, "version": 0,
+                  "created_at": now, "updated_at": now} for c in creating])).scalars().all()
+            for c, ticket_id in zip(creating, created, strict=True):
+                tickets[c] = (ticket_id, "new", None, 0)
+            await session.execute(
+                update(tickets_t).where(tickets_t.c.id == bindparam("b_id")),
+                [{"b_id": tickets[c][0], "reference": reference_for(tickets[c][0],
+                                                                    facts[c].received_at)}
+                 for c in creating])
+        await session.execute(update(tickets_t).where(tickets_t.c.id == bindparam("b_id")), [
+            {"b_id": tickets[c][0],
+             **_ticket_values(facts[c], tickets[c][1], tickets[c][2], tickets[c][3],
+                              frozenset(e.kind for e in timelines[c]), now)}
+            for c in touched])
+    unanswered = {(c, seq) for c, by_seq in new.items() for seq in by_seq}
     results: list[int | None] = []
     for event in events:  # per event, as apply_call_event would answer them one by one
-        results.append(stored_now.pop((event.call_id, event.seq), None))
+        key = (event.call_id, event.seq)
+        results.append(tickets[event.call_id][0] if key in unanswered else None)
+        unanswered.discard(key)
     return results
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    """Bounded IN lists (SQLite's and asyncpg's bind parameter limits)."""
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def _call_values(facts: TicketFacts) -> dict[str, Any]:
+    """The call row's columns from the ticket facts (``_update_call``, as Core values)."""
+    return {"received_at": facts.received_at, "sip_call_id": facts.sip_call_id,
+            "caller_hash": facts.caller_hash, "caller_display": facts.caller_display,
+            "service": facts.service, "answered_at": facts.answered_at,
+            "ended_at": facts.ended_at, "outcome": facts.outcome,
+            "hung_up_by": facts.hung_up_by, "operator_id": facts.operator_id}
+
+
+def _ticket_values(facts: TicketFacts, status: str, operator_id: str | None, version: int,
+                   kinds: frozenset[str], now: datetime) -> dict[str, Any]:
+    """The ticket's columns the call events set (``_update_ticket``, as Core values)."""
+    return {"service": facts.service, "outcome": facts.outcome,
+            "received_at": facts.received_at, "wait_seconds": facts.wait_seconds,
+            "talk_seconds": facts.talk_seconds, "operator_id": facts.operator_id or operator_id,
+            "caller_hash": facts.caller_hash, "status": automatic_status(status, facts, kinds),
+            "version": version + 1, "updated_at": now}
 
 
 async def _apply(session: AsyncSession, event: CallRecordEvent, now: datetime) -> int | None:

@@ -182,9 +182,10 @@ class TicketWriter:
         """Write what is queued, batch after batch, until the queue is empty."""
         while self._queue:
             batch, self._queue = self._queue, []
+            results: list[int | JournalFull | OSError]
             try:
-                results = await asyncio.to_thread(self._journal.append_many,
-                                                  [record for record, _ in batch])
+                results = list(await asyncio.to_thread(self._journal.append_many,
+                                                       [record for record, _ in batch]))
             except OSError as exc:
                 results = [exc] * len(batch)
             for (_, future), result in zip(batch, results, strict=True):

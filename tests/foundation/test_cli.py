@@ -110,6 +110,23 @@ def test_serve_upgrade_users_tokens_and_clean_shutdown(tmp_path: Path) -> None:
     assert "Task was destroyed" not in out + err
 
 
+def test_config_check_warns_when_the_rtp_range_cannot_hold_max_calls(tmp_path: Path) -> None:
+    """A pair of RTP ports per caller and per operator leg: the shipped range fits its cap; a
+    narrow range or no cap at all is named."""
+    from cti.cli.serve import capacity_warnings
+    from cti.config import load_settings
+
+    shipped = load_settings(default_config_path(), {})
+    assert capacity_warnings(shipped) == []
+    narrow = load_settings(default_config_path(), {"CTI_SIP_RTP_PORTS": "10000-10999",
+                                                   "CTI_SIP_MAX_CALLS": "2000"})
+    assert "callers beyond 250 get 503" in capacity_warnings(narrow)[0]
+    uncapped = load_settings(default_config_path(), {"CTI_SIP_MAX_CALLS": "0"})
+    assert "no cap" in capacity_warnings(uncapped)[0]
+    result = run(["config", "check"], tmp_path, CTI_SIP_RTP_PORTS="10000-10099")
+    assert result.returncode == 0 and "warning: sip.rtp_ports 10000-10099" in result.stderr
+
+
 def test_config_check_masks_secrets_and_names_bad_keys(tmp_path: Path) -> None:
     ok = run(["config", "check"], tmp_path, CTI_SIP_PASSWORD="hunter2-secret",
              CTI_DATABASE_URL="postgresql+asyncpg://cti:dbpass-secret@127.0.0.1/cti")

@@ -36,10 +36,15 @@ def test_saturation_refuses_while_the_service_runs_late() -> None:
 
 
 def test_refusal_records_have_a_budget_so_a_flood_is_no_flood_of_records() -> None:
-    guard = FloodGuard(FloodLimits(records_per_s=10, records_burst=5))
-    assert [guard.record_refusal(100.0) for _ in range(7)] == [True] * 5 + [False] * 2
+    guard = FloodGuard(FloodLimits(flood_records_per_s=10, flood_records_burst=5,
+                                   records_per_s=1000, records_burst=50))
+    rate = Refusal.RATE
+    assert [guard.record_refusal(100.0, rate) for _ in range(7)] == [True] * 5 + [False] * 2
     assert guard.unrecorded == 2
-    assert [guard.record_refusal(100.25) for _ in range(3)] == [True, True, False]  # 10/s
+    assert [guard.record_refusal(100.25, rate) for _ in range(3)] == [True, True, False]  # 10/s
+    # callers refused because the service is full are real callers: their own, larger budget
+    assert all(guard.record_refusal(100.25, Refusal.SATURATED) for _ in range(50))
+    assert not guard.record_refusal(100.25, Refusal.CAPACITY)
 
 
 @pytest.mark.peers

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
@@ -198,3 +199,30 @@ async def test_a_batch_answers_like_one_event_at_a_time(sessions: Sessions) -> N
     found = await list_tickets(sessions, TicketFilter())
     assert sorted((t.call_id, t.outcome, t.operator_id) for t in found) == [
         ("call-0001", "answered", "op02"), ("call-0002", "answered", "op02")]
+
+
+async def test_many_events_share_one_fsync_and_the_write_queue_is_bounded(tmp_path: Path) -> None:
+    """Group commit: events submitted together are written with one fsync; beyond its bound
+    the queue refuses at once (the call path never waits on the disk, and never grows it
+    without limit)."""
+    from cti.tickets.writer import WriteQueueFull
+
+    journal = Journal(tmp_path / "j.jsonl")
+    batches: list[int] = []
+    append_many = journal.append_many
+
+    def counting(records: list[dict[str, object]]) -> list[int | Exception]:
+        batches.append(len(records))
+        return append_many(records)  # type: ignore[return-value]
+
+    journal.append_many = counting  # type: ignore[method-assign]
+    writer = TicketWriter(journal, None, lambda: T0, max_queued=12)  # type: ignore[arg-type]
+    events = [e for n in range(2) for e in call_events(n)]
+    written = [writer.submit(e) for e in events]
+    assert writer.queued == 12
+    with pytest.raises(WriteQueueFull):
+        writer.submit(call_events(3)[0])
+    async with asyncio.timeout(10):
+        await asyncio.gather(*written)
+    assert batches == [12] and writer.queued == 0
+    assert len(journal.pending(limit=100)) == 12
