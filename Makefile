@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py
 	@echo "cti: installing into $(VENV) (first run only, about a minute)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP) --upgrade pip
-	@$(PIP) -e '.[test]'
+	@$(PIP) -e '.[test,fast]'
 	@touch $(STAMP)
 
 run: $(STAMP)
