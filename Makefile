@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip install -qq
 
 .PHONY: run test bench db clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py Makefile
 	@echo "cti: installing into $(VENV) (first run only, about a minute)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP) --upgrade pip
