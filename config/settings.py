@@ -30,7 +30,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Sections whose scalar keys may be set from the environment as CTI_<SECTION>_<KEY>.
 ENV_SECTIONS = (
     "http", "auth", "database", "sip", "hours", "routing", "privacy", "smtp", "escalation", "metrics",
-    "log", "reports",
+    "log", "reports", "ha",
 )
 SECRET_KEYS = frozenset({"password", "caller_hash_secret", "secret", "token"})
 
@@ -96,6 +96,16 @@ class AuthSettings:
 class DatabaseSettings:
     url: str
     journal: str  # on-disk journal of call events that are not yet in the database
+
+
+@dataclass(frozen=True, slots=True)
+class HaSettings:
+    """Active/standby pair sharing one PostgreSQL (issue 15); ignored on SQLite (one node)."""
+
+    node_id: str = ""  # "" = this host's name
+    lease_seconds: float = 3.0  # a holder that cannot renew within this is fenced
+    renew_seconds: float = 0.5  # renew (active) and try to take over (standby) this often
+    nodes: tuple[str, ...] = ()  # console URLs of both nodes (the standby redirects to the active)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +215,7 @@ class Settings:
     operators: tuple[Operator, ...]
     reports: ReportSettings
     log_format: Literal["auto", "json", "console"] = field(default="auto")
+    ha: HaSettings = field(default=HaSettings())
 
     def service(self, service_id: str) -> Service:
         for service in self.services:
@@ -279,6 +290,7 @@ def _parse(root: Table, source: str) -> Settings:
         operators=operators,
         reports=_reports(root.table("reports")),
         log_format=log.choice("format", ("auto", "json", "console"), "auto"),  # type: ignore[arg-type]
+        ha=_ha(root.table("ha")),
     )
     for table in (helpdesk, log):
         table.finish()
@@ -334,6 +346,23 @@ def _database(t: Table) -> DatabaseSettings:
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise t.error("url", 'a "sqlite+aiosqlite:///PATH" or "postgresql+asyncpg://..." URL', url)
     result = DatabaseSettings(url, t.text("journal", "var/call-events.jsonl", allow_empty=False))
+    t.finish()
+    return result
+
+
+def _ha(t: Table) -> HaSettings:
+    node_id = t.text("node_id", "")
+    if node_id and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", node_id):
+        raise t.error("node_id", "1-32 letters, digits, '.', '_' or '-'", node_id)
+    lease = t.number("lease_seconds", 3.0, min=1.0, max=60.0)
+    renew = t.number("renew_seconds", 0.5, min=0.1, max=20.0)
+    if renew * 2 > lease:
+        raise t.error("renew_seconds", f"at most half of lease_seconds ({lease})", renew)
+    nodes = t.str_list("nodes", [])
+    for url in nodes:
+        if not re.fullmatch(r"https?://[^/\s]+", url):
+            raise t.error("nodes", 'console URLs such as "http://10.0.0.11:8080"', url)
+    result = HaSettings(node_id, lease, renew, nodes)
     t.finish()
     return result
 

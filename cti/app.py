@@ -26,6 +26,7 @@ from cti.floor.bindings import binding_problems
 from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.floor.incidents import IncidentBoard
+from cti.ha import wiring as ha
 from cti.keys import (
     AUTH,
     CALL_CENTER,
@@ -37,6 +38,7 @@ from cti.keys import (
     HOURS,
     INCIDENTS,
     METRICS,
+    NODE,
     REDACTOR,
     REGISTRY,
     SESSIONS,
@@ -128,8 +130,10 @@ def build_app(
         is_open_at=lambda at: app[HOURS].status(at).open if HOURS in app else False,
     )
     app.cleanup_ctx.append(lambda app: _database(app, calendar_))
+    app.cleanup_ctx.append(ha.node_context)  # HA pair: this node, before anything takes calls
     app.cleanup_ctx.append(_ticket_writer)
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
+    app.cleanup_ctx.append(ha.lease_context)  # HA pair: the lease task; gives it up first on stop
     app.cleanup_ctx.append(escalation or escalation_context(
         reply_base_url=settings.escalation.reply_base_url or None))
     app.cleanup_ctx.append(schedule_context(report_mailer))
@@ -224,7 +228,8 @@ async def _close_unfinished_calls(app: web.Application, writer: TicketWriter,
         log.warning("calls.recovery_journal_not_applied", backlog_bytes=writer.backlog_bytes)
     applied = time.monotonic()
     waiting = await asyncio.to_thread(journal.pending_call_ids)
-    result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting)
+    result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting,
+                                          owners=ha.own_calls(app))
     timing = {"journal_s": round(applied - started, 2),
               "close_s": round(time.monotonic() - applied, 2)}
     if result.closed or result.skipped or result.failed:
@@ -243,6 +248,7 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         from cti.sip.audio import PromptLibrary
 
         control = SipFrontDoor(sip_settings(settings), PromptLibrary(prompt_dir()))
+        control.admits = app[NODE].admits  # HA pair: the standby answers 503
     caller_ids = app[CALLER_IDS]
     tags = set()
     for number in settings.routing.priority_callers:
@@ -258,6 +264,7 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         ring_timeout_s=float(settings.routing.ring_timeout_seconds), clock=app[CLOCK],
         monotonic=time.monotonic,
         incident_prompt=lambda: _incident_prompt(app),
+        node=app[NODE].node_id if app[NODE].paired else "", admits=app[NODE].admits,
     )
     app[CALL_CENTER] = center
     app[TICKET_WRITER].on_applied = center.ticket_applied

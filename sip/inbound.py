@@ -6,14 +6,14 @@ one turns requests from callers into call state and events; adapter.py owns the 
 Defect fixes here (numbers from shared/notes/pyvoip-1.6.8.md):
 - 1: INVITE gets 100 Trying at once and CallOffered as soon as the RTP socket is bound.
 - 5: CANCEL before answer -> 200 for the CANCEL and 487 for the INVITE, call ended.
-- 8: OPTIONS -> 200; known but unsupported methods -> 405 with Allow; unknown -> 501.
+- 8: OPTIONS -> 200 (503 on the HA standby); known but unsupported methods -> 405 with Allow; unknown -> 501.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -80,6 +80,7 @@ class InboundRequests:
     calls: dict[str, Call]
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
+    admits: Callable[[], bool]  # HA pair: false on the standby (OPTIONS and new INVITEs: 503)
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
@@ -140,6 +141,8 @@ class InboundRequests:
                 self._update(msg)
             case "REFER":
                 self._refer(msg)
+            case _ if not self.admits():  # OPTIONS to the standby: the dispatcher skips it
+                self._reply(msg, 503, extra=[*self._common_headers()])
             case _:  # OPTIONS
                 self._reply(msg, 200, extra=[("Accept", uas.ACCEPT), *self._capabilities(),
                                              *self._common_headers()])
@@ -180,6 +183,10 @@ class InboundRequests:
             return
         if call is not None:
             return  # same Call-ID, new branch: a forked copy; the first one wins
+        if not self.admits():  # the standby: Kamailio tries the other node
+            log.info("sip.invite_refused_standby", call_id=printable(msg.call_id))
+            self._reply(msg, 503, extra=[("Retry-After", "1")])
+            return
         source = msg.source[0] if msg.source else ""
         if self.settings.allow_from and source not in self.settings.allow_from:
             log.warning("sip.invite_refused", call_id=msg.call_id, source=source)

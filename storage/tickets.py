@@ -6,7 +6,7 @@ nothing, so replaying a journal after a crash or a database outage is always saf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,17 +85,21 @@ async def apply_call_event(sessions: Sessions, event: CallRecordEvent, now: date
 
 
 async def apply_call_events(
-    sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime
+    sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime,
+    *, guard: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[int | None]:
     """``apply_call_event`` for several events in one transaction (one commit, one fsync), all
     or none. The events of one call are stored together and its ticket derived once: a burst or
     a backlog costs a few round trips per call, not per event. Returns, per event, the ticket id
-    or None for a replay."""
+    or None for a replay. ``guard`` runs first in the same transaction and may refuse it (the
+    HA fencing check, ``storage.lease.hold``)."""
     by_call: dict[str, list[CallRecordEvent]] = {}
     for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
         by_call.setdefault(event.call_id, []).append(event)
     stored_now: dict[tuple[str, int], int] = {}  # (call, seq) stored by this batch -> ticket
     async with sessions() as session, session.begin():
+        if guard is not None:
+            await guard(session)
         for call_id, timeline in by_call.items():
             stored = set((await session.scalars(
                 select(CallEventRow.seq).where(CallEventRow.call_id == call_id,

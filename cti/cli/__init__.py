@@ -23,6 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["CTI_HTTP"] = args.http
     if getattr(args, "sip", None):
         overrides["CTI_SIP_LISTEN"] = args.sip
+    if getattr(args, "node_id", None):
+        overrides["CTI_HA_NODE_ID"] = args.node_id
     try:
         settings = load_settings(args.config, {**os.environ, **overrides})
     except ConfigError as exc:

@@ -1,0 +1,125 @@
+"""Builds this node (``cti.ha.node``) into the service: the lease store, the takeover, the
+``cti_node_active`` gauge. Two cleanup contexts, so that the order around the others is plain:
+
+- ``node_context`` (after the database, before the ticket writer): the ``Node`` exists, so the
+  start-up reconciliation closes only this node's calls and the call centre can consult it;
+- ``lease_context`` (after the call centre): the lease task runs; on stop the lease is given up
+  *first*, so that the standby takes over while this node's calls are still being ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Collection
+from functools import partial
+
+import structlog
+from aiohttp import web
+from prometheus_client import Gauge
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cti.config import Settings
+from cti.ha.lease import Taken
+from cti.ha.node import LeaseStore, Node, Role
+from cti.keys import CLOCK, HOURS, NODE, REGISTRY, SESSIONS, SETTINGS, TICKET_WRITER
+from cti.storage import create_engine, session_factory
+from cti.storage import lease as lease_rows
+from cti.storage.recovery import close_unfinished_calls
+from cti.storage.tickets import Sessions
+
+log = structlog.get_logger()
+TAKEOVER_SEQ_GAP = 1_000_000  # see cti.tickets.recovery.closing_event
+TAKEOVER_FLUSH_S = 2.0
+
+
+def node_id(settings: Settings) -> str:
+    return settings.ha.node_id or socket.gethostname().split(".")[0][:32] or "cti"
+
+
+def paired(settings: Settings) -> bool:
+    """Two nodes need a shared server database; SQLite is one node, always active."""
+    return make_url(settings.database.url).get_backend_name() == "postgresql"
+
+
+def own_calls(app: web.Application) -> Collection[str | None] | None:
+    """Whose unfinished calls the start-up reconciliation closes: this node's and those from
+    before HA (None); everything when not paired."""
+    node = app[NODE]
+    return (node.node_id, None) if node.paired else None
+
+
+async def node_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    me = node_id(settings)
+    if not paired(settings):
+        app[NODE] = Node(me, None, lease_s=settings.ha.lease_seconds,
+                         renew_s=settings.ha.renew_seconds, monotonic=time.monotonic)
+        _gauge(app)
+        yield
+        return
+    # Its own small pool: a ticket backlog or a slow report never delays a renewal.
+    engine = create_engine(settings.database.url, pool_size=2, max_overflow=0)
+    sessions = session_factory(engine)
+    try:
+        await lease_rows.ensure_row(sessions)
+        store = LeaseStore(take=partial(lease_rows.try_take, sessions),
+                           renew=partial(_renew, sessions),
+                           release=partial(lease_rows.release, sessions))
+        node = Node(me, store, lease_s=settings.ha.lease_seconds,
+                    renew_s=settings.ha.renew_seconds, monotonic=time.monotonic,
+                    on_takeover=partial(take_over, app, sessions))
+        app[NODE] = node
+        _gauge(app)
+        log.info("ha.node_started", node=me, lease_s=settings.ha.lease_seconds)
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def lease_context(app: web.Application) -> AsyncIterator[None]:
+    node = app[NODE]
+    task = asyncio.create_task(node.run(), name="ha-lease")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await node.stop()
+
+
+async def take_over(app: web.Application, lease_sessions: Sessions, taken: Taken) -> None:
+    """Before this node takes calls: close the calls the dead node left up (fenced by the
+    epoch just taken), reload what the other node may have changed."""
+    node = app[NODE]
+    if taken.dead is not None:
+        writer = app[TICKET_WRITER]
+        try:  # this node's own events first (a standby has few or none)
+            async with asyncio.timeout(TAKEOVER_FLUSH_S):
+                await writer.flush()
+        except TimeoutError:
+            log.warning("ha.takeover_journal_not_applied", backlog_bytes=writer.backlog_bytes)
+
+        async def fence(session: AsyncSession) -> None:
+            await lease_rows.hold(session, node.node_id, taken.epoch)
+
+        result = await close_unfinished_calls(
+            app[SESSIONS], app[CLOCK](), owners=(taken.dead,), seq_gap=TAKEOVER_SEQ_GAP,
+            guard=fence)
+        log.warning("ha.calls_taken_over", dead=taken.dead, closed=result.closed,
+                    failed=result.failed, by_state=result.by_state)
+    await app[HOURS].load()
+
+
+async def _renew(sessions: Sessions, me: str, epoch: int, lease_s: float) -> tuple[bool, bool]:
+    renewal = await lease_rows.renew(sessions, me, epoch, lease_s)
+    return renewal.held, renewal.handover_requested
+
+
+def _gauge(app: web.Application) -> None:
+    node = app[NODE]
+    gauge = Gauge("cti_node_active", "1 while this node is the active one of the pair (takes calls)",
+                  ["node"], registry=app[REGISTRY])
+    gauge.labels(node=node.node_id).set_function(lambda: 1.0 if node.role is Role.ACTIVE else 0.0)
