@@ -1,0 +1,284 @@
+"""The HA pair as real processes, for tests/ha and bench/bench_failover.py.
+
+Two `cti serve` nodes on loopback sharing one PostgreSQL database (each through its own TCP proxy,
+which can black-hole the node's database traffic to simulate a network split), Kamailio with
+the shipped ``config/kamailio/kamailio.cfg`` in front, SIPp callers with ``uac_stream.xml``.
+Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "sip"))
+sys.path.insert(0, str(ROOT / "tests"))
+from peers import HOST, free_udp_port, need  # noqa: E402
+from tests_support import free_port  # noqa: E402
+
+CTI = [sys.executable, "-m", "cti"]
+KAMAILIO_CFG = ROOT / "config" / "kamailio" / "kamailio.cfg"
+SCENARIO = Path(__file__).parent / "scenarios" / "uac_stream.xml"
+SECRET = "test-secret-0123456789abcdef0123456789"
+
+
+def bounded_wait(what: str, condition: Callable[[], Any], timeout: float,
+                 interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        time.sleep(interval)
+
+
+class TcpProxy:
+    """Forwards a local TCP port to PostgreSQL; ``block()`` black-holes every connection, open
+    and new (bytes are held, never forwarded: a network split, not a refused connection)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._open = threading.Event()
+        self._open.set()
+        self._closed = False
+        self._sockets: list[socket.socket] = []
+        self._server = socket.create_server((HOST, self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def block(self) -> None:
+        self._open.clear()
+
+    def unblock(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._open.set()
+        for sock in [self._server, *self._sockets]:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                return
+            upstream.settimeout(None)
+            self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        while not self._closed:
+            try:
+                data = src.recv(65536)
+                if not data:
+                    break
+                self._open.wait()  # blocked: hold the bytes (the black hole)
+                if self._closed:
+                    break
+                dst.sendall(data)
+            except OSError:
+                break
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Node:
+    """One `cti serve` of the pair."""
+
+    def __init__(self, name: str, work: Path, database_url: str, *, lease_s: float,
+                 renew_s: float, rtp_ports: str) -> None:
+        self.name = name
+        self.work = work
+        self.sip_port = free_udp_port()
+        self.http_port = free_port()
+        self.log = work / f"node-{name}.log"
+        self.env = {
+            **os.environ, "CTI_CONFIG": str(ROOT / "config" / "helpdesk.toml"),
+            "CTI_DATABASE_URL": database_url,
+            "CTI_DATABASE_JOURNAL": str(work / f"var-{name}" / "journal.jsonl"),
+            "CTI_PRIVACY_CALLER_HASH_SECRET": SECRET, "CTI_SIP_MODE": "direct",
+            "CTI_SIP_LISTEN": f"{HOST}:{self.sip_port}", "CTI_SIP_RTP_PORTS": rtp_ports,
+            "CTI_HOURS_OVERRIDE": "open", "CTI_HA_LEASE_SECONDS": str(lease_s),
+            "CTI_HA_RENEW_SECONDS": str(renew_s), "CTI_LOG_FORMAT": "json",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [*CTI, "serve", "--node-id", self.name, "--http", f"{HOST}:{self.http_port}"],
+                cwd=self.work, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.http_port}/healthz",
+                                        timeout=3) as response:
+                return dict(json.load(response))
+        except urllib.error.HTTPError as exc:  # 503: degraded, still a body
+            return dict(json.load(exc))
+        except (OSError, ValueError):
+            return None
+
+    def role(self) -> str | None:
+        health = self.health()
+        return None if health is None else str(health["node"]["role"])
+
+    def wait_role(self, role: str, timeout: float) -> float:
+        started = time.monotonic()
+        bounded_wait(f"node {self.name} {role}", lambda: self.role() == role, timeout)
+        return time.monotonic() - started
+
+    def options_status(self) -> int | None:
+        """Status of an OPTIONS sent straight to the node (what Kamailio's probe sees)."""
+        return options_status(self.sip_port)
+
+
+def options_status(port: int, timeout: float = 1.0) -> int | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        sock.settimeout(timeout)
+        local = sock.getsockname()[1]
+        branch = f"z9hG4bK-ha-{time.monotonic_ns()}"
+        request = (f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP {HOST}:{local};branch={branch}\r\n"
+                   f"From: <sip:probe@{HOST}>;tag=ha{local}\r\nTo: <sip:{HOST}:{port}>\r\n"
+                   f"Call-ID: {branch}@{HOST}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                   "Content-Length: 0\r\n\r\n")
+        sock.sendto(request.encode(), (HOST, port))
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return None
+    match = re.match(rb"SIP/2\.0 (\d{3})", data)
+    return int(match.group(1)) if match else None
+
+
+class KamailioFront:
+    """Kamailio with the shipped configuration, dispatching to the pair."""
+
+    def __init__(self, work: Path, nodes: list[Node], *, fr_timer_ms: int = 1500) -> None:
+        self.port = free_udp_port()
+        self.list = work / "cti-nodes.list"
+        self.list.write_text("".join(f"1 sip:{HOST}:{n.sip_port} 0 0\n" for n in nodes))
+        self.log = work / "kamailio.log"
+        self.work = work
+        self.fr_timer_ms = fr_timer_ms
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [need("kamailio"), "-f", str(KAMAILIO_CFG), "-DD", "-E", "-n", "2", "-m", "32",
+                 "-M", "8", "-Y", str(self.work), "-A", f"LISTEN=udp:{HOST}:{self.port}",
+                 "-A", f'DISPATCHER_LIST="{self.list}"', "-A", f"FR_TIMER_MS={self.fr_timer_ms}"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        bounded_wait("kamailio listening", lambda: options_status(self.port, 0.2) == 200, 10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+class Callers:
+    """A SIPp stream through Kamailio (``rate`` calls/s, ``count`` calls)."""
+
+    def __init__(self, work: Path, kamailio_port: int, *, rate: float, count: int,
+                 stay_ms: int) -> None:
+        self.dir = work / f"sipp-{time.monotonic_ns()}"
+        self.dir.mkdir()
+        scenario = self.dir / "uac_stream.xml"
+        scenario.write_text(SCENARIO.read_text().replace("{{stay_ms}}", str(stay_ms)))
+        self.proc = subprocess.Popen(
+            [need("sipp"), "-sf", str(scenario), "-m", str(count), "-r", str(rate), "-l", "40",
+             "-nostdin", "-i", HOST, "-p", str(free_udp_port()), "-mi", HOST,
+             "-mp", str(free_udp_port(even=True)), "-s", "helpdesk", "-trace_logs",
+             "-recv_timeout", "8000", "-timeout", "120s", f"{HOST}:{kamailio_port}"],
+            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _log(self, word: str) -> list[str]:
+        found = []
+        for path in self.dir.glob("*_logs.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == word:
+                    found.append(parts[1])
+        return found
+
+    def placed(self) -> list[str]:
+        return self._log("placed")
+
+    def answered(self) -> list[str]:
+        return self._log("answered")
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def read_log_events(node: Node, event: str) -> list[dict[str, Any]]:
+    found = []
+    for line in node.log.read_text(errors="replace").splitlines():
+        if f'"{event}"' in line:
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue
+    return found
+
+
+def wait_started(node: Node, count: int = 1, timeout: float = 60) -> None:
+    bounded_wait(f"node {node.name} started",
+                 lambda: len(read_log_events(node, "service.started")) >= count, timeout)
