@@ -139,6 +139,10 @@ class Node:
         self.proc.kill()
         self.proc.wait(timeout=10)
 
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
@@ -282,3 +286,41 @@ def read_log_events(node: Node, event: str) -> list[dict[str, Any]]:
 def wait_started(node: Node, count: int = 1, timeout: float = 60) -> None:
     bounded_wait(f"node {node.name} started",
                  lambda: len(read_log_events(node, "service.started")) >= count, timeout)
+
+
+def call_records(database_url: str) -> list[dict[str, Any]]:
+    """Every call in the database: its ids, outcome, end, number of tickets, ends and the node
+    that took it."""
+    import asyncio
+
+    import asyncpg
+
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def query() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(dsn, timeout=10)
+        try:
+            rows = await conn.fetch(
+                "SELECT c.id, c.sip_call_id, c.outcome, c.ended_at, "
+                "(SELECT count(*) FROM tickets t WHERE t.call_id = c.id) AS tickets, "
+                "(SELECT count(*) FROM call_events e WHERE e.call_id = c.id "
+                " AND e.kind = 'ended') AS ends, "
+                "(SELECT count(*) FROM call_events e WHERE e.call_id = c.id "
+                " AND e.kind = 'offered') AS offers, "
+                "(SELECT e.data FROM call_events e WHERE e.call_id = c.id "
+                " AND e.kind = 'offered' ORDER BY e.seq LIMIT 1) AS offered, "
+                "(SELECT e.at FROM call_events e WHERE e.call_id = c.id "
+                " AND e.kind = 'offered' ORDER BY e.seq LIMIT 1) AS offered_at FROM calls c")
+        finally:
+            await conn.close()
+        out = []
+        for row in rows:
+            offered = json.loads(row["offered"]) if isinstance(row["offered"], str) \
+                else (row["offered"] or {})
+            out.append({"id": row["id"], "sip_call_id": row["sip_call_id"],
+                        "outcome": row["outcome"], "ended": row["ended_at"] is not None,
+                        "tickets": row["tickets"], "ends": row["ends"], "offers": row["offers"],
+                        "node": offered.get("node"), "offered_at": row["offered_at"]})
+        return out
+
+    return asyncio.run(query())
