@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.ha.lease import LeaseRow, Taken, may_take, taken
 
-from .tables import HaLease
+from .tables import CallRow, HaLease
 from .tickets import Sessions
 
 LEASE = "cti"
@@ -123,3 +123,10 @@ async def _db_now(session: AsyncSession) -> datetime:
 def _view(row: HaLease) -> LeaseRow:
     return LeaseRow(row.holder, row.epoch or 0, row.expires_at, bool(row.released),
                     bool(row.handover_requested), row.previous_holder)
+
+
+async def unfinished_calls(sessions: Sessions) -> int:
+    """Calls without a recorded end (up on some node, or waiting for its journal)."""
+    async with sessions() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(CallRow).where(CallRow.ended_at.is_(None))) or 0)

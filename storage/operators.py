@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .tables import OperatorRow, OperatorSkill
@@ -23,8 +24,20 @@ class OperatorRecord:
 async def sync_operators(
     sessions: async_sessionmaker[AsyncSession], operators: Iterable[OperatorRecord], now: datetime
 ) -> None:
-    """Make the table match the configuration; operators no longer configured become inactive."""
+    """Make the table match the configuration; operators no longer configured become inactive.
+
+    Both nodes of an HA pair do this when they start; when they start together on a fresh
+    database, one of them inserts the rows first and the other one's insert fails: it tries
+    again once, and then finds the rows there."""
     wanted = {o.id: o for o in operators}
+    try:
+        await _sync(sessions, wanted, now)
+    except IntegrityError:
+        await _sync(sessions, wanted, now)
+
+
+async def _sync(sessions: async_sessionmaker[AsyncSession], wanted: Mapping[str, OperatorRecord],
+                now: datetime) -> None:
     async with sessions() as session, session.begin():
         existing = {row.id: row for row in (await session.scalars(select(OperatorRow))).all()}
         for row in existing.values():

@@ -1,6 +1,8 @@
 """The proof of issue 15 with real parts: Kamailio (shipped dispatcher configuration) in front of
 two `cti serve` nodes sharing a fresh PostgreSQL database, a steady SIPp stream of calls.
 
+0. Planned handover (`cti ha handover`) mid-stream: the calls in the first node's menu finish
+   there (none interrupted), new calls go to the other node.
 1. SIGKILL of the active node mid-stream: the standby answers new calls within the target
    (5 s from the kill to the first call it answers; measured, printed).
 2. The killed node restarts as the standby and applies what its journal still held.
@@ -13,6 +15,7 @@ two `cti serve` nodes sharing a fresh PostgreSQL database, a steady SIPp stream 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pair import (
+    CTI,
     Callers,
     KamailioFront,
     Node,
@@ -70,37 +74,55 @@ def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
             proxy.close()
 
 
-def test_sigkill_of_the_active_node_then_a_split(stack: dict[str, Any]) -> None:
+def handover(node: Node) -> subprocess.CompletedProcess[str]:
+    """`cti ha handover` as an admin runs it (database access only)."""
+    return subprocess.run([*CTI, "ha", "handover", "--wait", "10"], env=node.env, cwd=node.work,
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, Any]) -> None:
     a, b = stack["nodes"]["a"], stack["nodes"]["b"]
     front: KamailioFront = stack["front"]
     a.start()
     b.start()
-    a.wait_role("active", 30) if a.role() != "active" else None
-    bounded_wait("both nodes up", lambda: a.role() and b.role(), 60)
-    active, standby = (a, b) if a.role() == "active" else (b, a)
-    assert standby.role() == "standby"
-    assert (active.options_status(), standby.options_status()) == (200, 503)
+    bounded_wait("both nodes up", lambda: {a.role(), b.role()} == {"active", "standby"}, 60)
+    first, second = (a, b) if a.role() == "active" else (b, a)
+    assert (first.options_status(), second.options_status()) == (200, 503)
     front.start()
 
-    # 1. a steady stream; SIGKILL of the active node once a few calls were answered
-    callers = Callers(front.work, front.port, rate=4, count=36, stay_ms=1200)
+    # 0. a steady stream; planned handover while calls are in the menu of the first node
+    callers = Callers(front.work, front.port, rate=4, count=48, stay_ms=1200)
     stack["callers"].append(callers)
-    bounded_wait("calls answered before the kill", lambda: len(callers.answered()) >= 6, 20)
-    active.kill()
-    killed_at = time.time()
-    standby.wait_role("active", LEASE_S + 5)
+    bounded_wait("calls answered before the handover", lambda: len(callers.answered()) >= 4, 20)
+    done = handover(first)
+    assert done.returncode == 0, done.stderr
+    assert f"{second.name} is active" in done.stdout
+    assert first.role() == "standby" and first.options_status() == 503
 
-    def first_answer_by_standby() -> float | None:
+    # 1. SIGKILL of the new active node once it answered a few calls
+    def answered_by(node: Node) -> list[dict[str, Any]]:
         answered = set(callers.answered())
-        times = [r["offered_at"].timestamp() for r in call_records(stack["url"])
-                 if r["node"] == standby.name and r["id"] in answered]
+        return [r for r in call_records(stack["url"])
+                if r["node"] == node.name and r["id"] in answered]
+
+    bounded_wait("calls answered after the handover", lambda: len(answered_by(second)) >= 4, 20,
+                 0.2)
+    second.kill()
+    killed_at = time.time()
+    first.wait_role("active", LEASE_S + 5)
+
+    def first_answer_after_kill() -> float | None:
+        times = [r["offered_at"].timestamp() for r in answered_by(first)
+                 if r["offered_at"].timestamp() > killed_at]
         return min(times) if times else None
 
-    first = bounded_wait("a call answered by the standby", first_answer_by_standby, 15, 0.2)
-    failover_s = first - killed_at
+    answered_at = bounded_wait("a call answered by the standby", first_answer_after_kill, 15, 0.2)
+    failover_s = answered_at - killed_at
     print(f"\nfailover: SIGKILL -> first call answered by the standby: {failover_s:.2f} s")
     assert 0 < failover_s <= TARGET_S
     callers.wait(60)
+    before_kill = {r["id"] for r in answered_by(first) if r["offered_at"].timestamp() < killed_at}
+    active, standby = second, first  # names as the rest of the test sees them: the killed one
 
     # 2. the killed node comes back as the standby and applies its journal
     active.start()
@@ -138,6 +160,8 @@ def test_sigkill_of_the_active_node_then_a_split(stack: dict[str, Any]) -> None:
         assert record["tickets"] == 1 and record["offers"] == 1, record
         assert record["ended"] and record["outcome"], record
     assert {records[c]["node"] for c in after_split.answered()} == {active.name}
+    # handover: the calls the first node had answered before it finished there, none cut off
+    assert before_kill and all(records[c]["outcome"] != "interrupted" for c in before_kill)
     refused = len(placed) - len(answered)
     interrupted = sum(1 for r in records.values() if r["outcome"] == "interrupted")
     print(f"calls placed {len(placed)}, answered {len(answered)}, refused before answer "
