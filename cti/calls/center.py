@@ -256,9 +256,9 @@ class CallCenter:
                 log.debug("call_center.event_ignored", kind=type(event).__name__)
 
     async def _offered(self, event: sip.CallOffered) -> None:
-        if not self._admits():  # standby, fenced or handing over: refused before answer (503)
-            log.warning("call_center.call_refused_not_active", node=self._node)
-            await self._sip.hangup(event.call_id, reason=sip.EndReason.SHUTDOWN)
+        if not self._admits():  # fenced or handing over since the SIP gate let it in: refused
+            log.warning("call_center.call_refused_not_active", node=self._node)  # before answer
+            await self._sip.hangup(event.call_id)
             return
         try:
             caller_tag = self._caller_ids.hash(event.caller)

@@ -27,9 +27,11 @@ def register(sub: SubParsers) -> None:
     status = with_config(ha_sub.add_parser("status", help="which node is active, lease, epoch"))
     status.set_defaults(run=lambda settings, args: asyncio.run(_status(settings)))
     handover = with_config(ha_sub.add_parser(
-        "handover", help="planned switch-over: the active node hands its calls' future to the standby"))
+        "handover", help="planned switch-over: the standby takes new calls, calls in progress "
+                         "finish on the old active node"))
     handover.add_argument("--wait", type=float, default=HANDOVER_WAIT_S, metavar="SECONDS",
-                          help=f"how long to wait for the standby to take over (default {HANDOVER_WAIT_S:.0f})")
+                          help="how long to wait for the standby to take over "
+                               f"(default {HANDOVER_WAIT_S:.0f})")
     handover.set_defaults(run=lambda settings, args: asyncio.run(_handover(settings, args)))
 
 

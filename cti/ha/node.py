@@ -90,6 +90,12 @@ class Node:
             await self._changed.wait()
 
     # -- the lease task --------------------------------------------------------------------
+    async def start(self) -> None:
+        """One attempt to take the lease before the service says it started, so that a node
+        that finds the lease free is active from its first call on."""
+        if self._store is not None:
+            await self._try_take(self._store)
+
     async def run(self) -> None:
         """Renew (active) or try to take (standby) every ``renew_s`` until cancelled."""
         if self._store is None:

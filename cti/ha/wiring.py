@@ -81,6 +81,7 @@ async def node_context(app: web.Application) -> AsyncIterator[None]:
 
 async def lease_context(app: web.Application) -> AsyncIterator[None]:
     node = app[NODE]
+    await node.start()
     task = asyncio.create_task(node.run(), name="ha-lease")
     try:
         yield

@@ -67,10 +67,11 @@ def node(name: str, lease: LeaseStore, taken: list[Taken] | None = None) -> Node
                 on_takeover=on_takeover)
 
 
-async def until(predicate: object, timeout: float = 5.0) -> float:
+async def until(predicate: object, within: float = 5.0) -> float:
+    """Poll state that no event announces (a role that changes at a deadline), bounded."""
     started = time.monotonic()
-    async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
+    async with asyncio.timeout(within):
+        while not predicate():  # type: ignore[operator]  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     return time.monotonic() - started
 
@@ -90,11 +91,11 @@ async def test_one_holder_then_takeover_after_a_stall_with_a_new_epoch(pg: Sessi
 
         stall.set()  # a cannot reach the database any more; its renewal hangs
         stalled_at = time.monotonic()
-        await until(lambda: not a.admits(), timeout=LEASE_S + 1)
+        await until(lambda: not a.admits(), within=LEASE_S + 1)
         fenced_after = time.monotonic() - stalled_at
         assert fenced_after <= LEASE_S  # its own deadline, not the hanging call, stops it
         assert b.role is Role.STANDBY  # the database expiry comes after a's deadline
-        await until(lambda: b.role is Role.ACTIVE, timeout=LEASE_S + 2)
+        await until(lambda: b.role is Role.ACTIVE, within=LEASE_S + 2)
         assert b_taken == [Taken(2, "a", "a")]  # a did not give it up: its calls are b's to close
         assert a.role is Role.STANDBY
 
