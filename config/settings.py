@@ -105,7 +105,7 @@ class HaSettings:
     node_id: str = ""  # "" = this host's name
     lease_seconds: float = 3.0  # a holder that cannot renew within this is fenced
     renew_seconds: float = 0.5  # renew (active) and try to take over (standby) this often
-    nodes: tuple[str, ...] = ()  # console URLs of both nodes (the standby redirects to the active)
+    url: str = ""  # this node's console URL as the other node reaches it; "" = http://<http.listen>
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,11 +358,10 @@ def _ha(t: Table) -> HaSettings:
     renew = t.number("renew_seconds", 0.5, min=0.1, max=20.0)
     if renew * 2 > lease:
         raise t.error("renew_seconds", f"at most half of lease_seconds ({lease})", renew)
-    nodes = t.str_list("nodes", [])
-    for url in nodes:
-        if not re.fullmatch(r"https?://[^/\s]+", url):
-            raise t.error("nodes", 'console URLs such as "http://10.0.0.11:8080"', url)
-    result = HaSettings(node_id, lease, renew, nodes)
+    url = t.text("url", "")
+    if url and not re.fullmatch(r"https?://[^/\s]+", url):
+        raise t.error("url", 'a console URL such as "http://10.0.0.11:8080" (no path)', url)
+    result = HaSettings(node_id, lease, renew, url)
     t.finish()
     return result
 

@@ -26,6 +26,7 @@ from cti.floor.bindings import binding_problems
 from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.floor.incidents import IncidentBoard
+from cti.ha import forward as ha_forward
 from cti.ha import wiring as ha
 from cti.keys import (
     AUTH,
@@ -109,7 +110,8 @@ def build_app(
     """The whole service. ``control`` replaces the SIP front door (tests pass an in-memory one);
     ``escalation`` replaces the escalation context (tests pass faster retry timings);
     ``report_mailer`` replaces the monthly reports' SMTP mailer."""
-    app = web.Application(middlewares=[errors_as_json, require_roles], client_max_size=1024**2)
+    app = web.Application(middlewares=[errors_as_json, ha_forward.forward_to_active, require_roles],
+                          client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[REGISTRY] = registry if registry is not None else CollectorRegistry()
@@ -120,6 +122,7 @@ def build_app(
     app[CONSOLE_SOCKETS] = set()
     app.on_shutdown.append(floor.close_consoles)
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(ha_forward.say_which_node)
     calendar_ = BusinessCalendar(settings.hours)
     app[METRICS] = CtiMetrics(
         app[REGISTRY], baseline=settings.baseline, services=[s.id for s in settings.services],
@@ -134,6 +137,7 @@ def build_app(
     app.cleanup_ctx.append(_ticket_writer)
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
     app.cleanup_ctx.append(ha.lease_context)  # HA pair: the lease task; gives it up first on stop
+    app.cleanup_ctx.append(ha_forward.client_context)  # HA pair: the standby forwards consoles
     app.cleanup_ctx.append(escalation or escalation_context(
         reply_base_url=settings.escalation.reply_base_url or None))
     app.cleanup_ctx.append(schedule_context(report_mailer))

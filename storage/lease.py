@@ -48,8 +48,10 @@ async def read(sessions: Sessions) -> tuple[LeaseRow | None, datetime]:
         return (_view(row) if row is not None else None), db_now
 
 
-async def try_take(sessions: Sessions, me: str, lease_s: float) -> Taken | None:
-    """Take the lease if ``may_take`` allows it; None when another node holds it."""
+async def try_take(sessions: Sessions, me: str, lease_s: float,
+                   url: str = "") -> tuple[Taken | None, str | None]:
+    """Take the lease if ``may_take`` allows it (None when another node holds it), and the
+    holder's console URL afterwards."""
     try:
         async with sessions() as session, session.begin():
             db_now = await _db_now(session)
@@ -60,15 +62,15 @@ async def try_take(sessions: Sessions, me: str, lease_s: float) -> Taken | None:
                 session.add(row)
             view = _view(row)
             if not may_take(view, me, db_now):
-                return None
+                return None, view.holder_url
             result = taken(view, me)
-            row.holder, row.epoch = me, result.epoch
+            row.holder, row.epoch, row.holder_url = me, result.epoch, url or None
             row.expires_at = db_now + timedelta(seconds=lease_s)
             row.released = row.handover_requested = False
             row.previous_holder = result.previous
-            return result
+            return result, row.holder_url
     except IntegrityError:  # both nodes created the first row at once: the other one won
-        return None
+        return None, None
 
 
 async def renew(sessions: Sessions, me: str, epoch: int, lease_s: float) -> Renewal:
@@ -89,7 +91,7 @@ async def release(sessions: Sessions, me: str, epoch: int) -> bool:
             update(HaLease)
             .where(HaLease.name == LEASE, HaLease.holder == me, HaLease.epoch == epoch)
             .values(holder=None, released=True, handover_requested=False, previous_holder=me,
-                    expires_at=func.now())
+                    holder_url=None, expires_at=func.now())
             .returning(HaLease.epoch))).first()
     return found is not None
 
@@ -122,7 +124,7 @@ async def _db_now(session: AsyncSession) -> datetime:
 
 def _view(row: HaLease) -> LeaseRow:
     return LeaseRow(row.holder, row.epoch or 0, row.expires_at, bool(row.released),
-                    bool(row.handover_requested), row.previous_holder)
+                    bool(row.handover_requested), row.previous_holder, row.holder_url)
 
 
 async def unfinished_calls(sessions: Sessions) -> int:

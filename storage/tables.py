@@ -271,3 +271,15 @@ class HaLease(Base):
     released: Mapped[bool] = mapped_column(Boolean, default=False)
     handover_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     previous_holder: Mapped[str | None] = mapped_column(String(32))
+    holder_url: Mapped[str | None] = mapped_column(String(255))  # where the standby forwards to
+
+
+class OperatorPresence(Base):
+    """The state each operator last asked for (available, away, offline), kept by the active
+    node of an HA pair so that the node taking over puts the floor back as it was."""
+
+    __tablename__ = "operator_presence"
+    operator_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

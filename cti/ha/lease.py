@@ -28,6 +28,7 @@ class LeaseRow:
     released: bool
     handover_requested: bool = False
     previous_holder: str | None = None
+    holder_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,14 @@ class Role(enum.StrEnum):
 class LeaseStore:
     """The lease operations (``storage.lease`` bound to a session factory)."""
 
-    take: Callable[[str, float], Awaitable[Taken | None]]
+    take: Callable[[str, float], Awaitable[tuple[Taken | None, str | None]]]  # + holder's URL
     renew: Callable[[str, int, float], Awaitable[tuple[bool, bool]]]  # held, handover asked
     release: Callable[[str, int], Awaitable[bool]]
+    holder_url: Callable[[], Awaitable[str | None]] = lambda: _nobody()
+
+
+async def _nobody() -> str | None:
+    return None
 
 
 OnTakeover = Callable[[Taken], Awaitable[None]]
@@ -64,6 +69,7 @@ class Node:
         self._valid_until = float("inf") if store is None else float("-inf")
         self._role = Role.ACTIVE if store is None else Role.STANDBY
         self.handing_over = False
+        self.active_url: str | None = None  # the active node's console URL (lease row)
         self.takeovers = 0
         self.became_active_at: float | None = None
         self._changed = asyncio.Event()
@@ -129,11 +135,16 @@ class Node:
 
     async def _try_take(self, store: LeaseStore) -> None:
         sent = self._monotonic()
-        if sent < self._quiet_until:
+        if sent < self._quiet_until:  # leave the lease to the other node; learn where it is
+            try:
+                async with asyncio.timeout(self._lease_s):
+                    self.active_url = await store.holder_url()
+            except (TimeoutError, OSError, SQLAlchemyError) as exc:
+                log.warning("ha.read_failed", node=self.node_id, error=type(exc).__name__)
             return
         try:
             async with asyncio.timeout(self._lease_s):
-                result = await store.take(self.node_id, self._lease_s)
+                result, self.active_url = await store.take(self.node_id, self._lease_s)
         except (TimeoutError, OSError, SQLAlchemyError) as exc:
             log.warning("ha.take_failed", node=self.node_id, error=type(exc).__name__)
             return
@@ -184,6 +195,7 @@ class Node:
 
     def _become_standby(self, reason: str, **extra: object) -> None:
         self._valid_until = float("-inf")
+        self.active_url = None  # until the lease row names the new active node
         self._set_role(Role.STANDBY, reason, **extra)
 
     def _set_role(self, role: Role, reason: str, **extra: object) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.config import Settings
+from cti.ha import presence
 from cti.ha.lease import Taken
 from cti.ha.node import LeaseStore, Node, Role
 from cti.keys import CLOCK, HOURS, NODE, REGISTRY, SESSIONS, SETTINGS, TICKET_WRITER
@@ -65,9 +66,11 @@ async def node_context(app: web.Application) -> AsyncIterator[None]:
     sessions = session_factory(engine)
     try:
         await lease_rows.ensure_row(sessions)
-        store = LeaseStore(take=partial(lease_rows.try_take, sessions),
+        url = settings.ha.url or f"http://{settings.http.listen}"
+        store = LeaseStore(take=partial(_take, sessions, url=url),
                            renew=partial(_renew, sessions),
-                           release=partial(lease_rows.release, sessions))
+                           release=partial(lease_rows.release, sessions),
+                           holder_url=partial(_holder_url, sessions))
         node = Node(me, store, lease_s=settings.ha.lease_seconds,
                     renew_s=settings.ha.renew_seconds, monotonic=time.monotonic,
                     on_takeover=partial(take_over, app, sessions))
@@ -111,7 +114,18 @@ async def take_over(app: web.Application, lease_sessions: Sessions, taken: Taken
             guard=fence)
         log.warning("ha.calls_taken_over", dead=taken.dead, closed=result.closed,
                     failed=result.failed, by_state=result.by_state)
-    await app[HOURS].load()
+    await app[HOURS].load()  # a supervisor may have changed the override on the other node
+    await presence.restore(app)
+
+
+async def _take(sessions: Sessions, me: str, lease_s: float, *,
+                url: str) -> tuple[Taken | None, str | None]:
+    return await lease_rows.try_take(sessions, me, lease_s, url)
+
+
+async def _holder_url(sessions: Sessions) -> str | None:
+    row, _ = await lease_rows.read(sessions)
+    return None if row is None or row.holder is None else row.holder_url
 
 
 async def _renew(sessions: Sessions, me: str, epoch: int, lease_s: float) -> tuple[bool, bool]:

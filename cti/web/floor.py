@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from cti.auth import ANY_ROLE, READERS, SUPERVISORS, Role
 from cti.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from cti.floor.wallboard import snapshot
+from cti.ha import presence as ha_presence
 from cti.keys import (
     CALL_CENTER,
     CLOCK,
@@ -32,6 +33,7 @@ from cti.routing import (
     WrapUpExtended,
 )
 from cti.storage import audit
+from cti.storage.presence import Presence
 from cti.web.body import json_object, reply
 from cti.web.openapi import documented
 from cti.web.security import allow_any_user, allow_roles, principal
@@ -77,6 +79,7 @@ async def set_state(request: web.Request) -> web.Response:
     rejected = [d for d in decisions if isinstance(d, Rejected)]
     if rejected:
         raise InvalidRequest(rejected[0].detail, error=rejected[0].error_id)
+    await ha_presence.remember(request.app, Presence(operator_id, state, reason))  # HA pair
     view = next(v for v in center.router.operators() if v.operator_id == operator_id)
     return reply({"id": operator_id, "state": view.state, "reason": view.reason,
                   "pending_state": view.pending_state})

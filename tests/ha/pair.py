@@ -323,3 +323,25 @@ def call_records(database_url: str) -> list[dict[str, Any]]:
         return out
 
     return asyncio.run(query())
+
+
+def operator_token(node: Node, operator_id: str) -> str:
+    """A bearer token for an operator, made with `cti token create` (database access only)."""
+    made = subprocess.run([*CTI, "token", "create", f"ha-{operator_id}", "--role", "operator",
+                           "--operator", operator_id, "--expires", "1d"], env=node.env,
+                          cwd=node.work, capture_output=True, text=True, timeout=60, check=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def api(node: Node, method: str, path: str, token: str,
+        body: dict[str, Any] | None = None) -> tuple[int, str, dict[str, Any]]:
+    """(status, the node that answered (X-CTI-Node), JSON body) of a console API call."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{node.http_port}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers["X-CTI-Node"], json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("X-CTI-Node", ""), json.load(exc)

@@ -1,6 +1,9 @@
 """The proof of issue 15 with real parts: Kamailio (shipped dispatcher configuration) in front of
 two `cti serve` nodes sharing a fresh PostgreSQL database, a steady SIPp stream of calls.
 
+Consoles: an API call to the standby is forwarded to the active node, and an operator's state
+survives both the handover and the takeover.
+
 0. Planned handover (`cti ha handover`) mid-stream: the calls in the first node's menu finish
    there (none interrupted), new calls go to the other node.
 1. SIGKILL of the active node mid-stream: the standby answers new calls within the target
@@ -31,9 +34,11 @@ from pair import (
     KamailioFront,
     Node,
     TcpProxy,
+    api,
     bounded_wait,
     call_records,
     need,
+    operator_token,
     read_log_events,
     wait_started,
 )
@@ -89,6 +94,10 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     first, second = (a, b) if a.role() == "active" else (b, a)
     assert (first.options_status(), second.options_status()) == (200, 503)
     front.start()
+    # a console talking to the standby is served by the active node (forwarded)
+    token = operator_token(first, "op01")
+    status, by, _ = api(second, "PUT", "/api/operators/op01/state", token, {"state": "away"})
+    assert (status, by) == (200, first.name)
 
     # 0. a steady stream; planned handover while calls are in the menu of the first node
     callers = Callers(front.work, front.port, rate=4, count=48, stay_ms=1200)
@@ -98,6 +107,8 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     assert done.returncode == 0, done.stderr
     assert f"{second.name} is active" in done.stdout
     assert first.role() == "standby" and first.options_status() == 503
+    status, by, desk = api(first, "GET", "/api/me/desk", token)  # state carried over
+    assert (status, by, desk["operator"]["state"]) == (200, second.name, "away")
 
     # 1. SIGKILL of the new active node once it answered a few calls
     def answered_by(node: Node) -> list[dict[str, Any]]:
@@ -122,6 +133,8 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     assert 0 < failover_s <= TARGET_S
     callers.wait(60)
     before_kill = {r["id"] for r in answered_by(first) if r["offered_at"].timestamp() < killed_at}
+    status, by, desk = api(first, "GET", "/api/me/desk", token)
+    assert (status, by, desk["operator"]["state"]) == (200, first.name, "away")
     active, standby = second, first  # names as the rest of the test sees them: the killed one
 
     # 2. the killed node comes back as the standby and applies its journal

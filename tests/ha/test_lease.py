@@ -50,9 +50,9 @@ def store(sessions: Sessions, *, stall: asyncio.Event | None = None) -> LeaseSto
         r = await rows.renew(sessions, me, epoch, lease_s)
         return r.held, r.handover_requested
 
-    async def take(me: str, lease_s: float) -> Taken | None:
+    async def take(me: str, lease_s: float) -> tuple[Taken | None, str | None]:
         await hang()
-        return await rows.try_take(sessions, me, lease_s)
+        return await rows.try_take(sessions, me, lease_s, f"http://{me}.invalid")
 
     return LeaseStore(take=take, renew=renew,
                       release=partial(rows.release, sessions))
@@ -98,6 +98,7 @@ async def test_one_holder_then_takeover_after_a_stall_with_a_new_epoch(pg: Sessi
         await until(lambda: b.role is Role.ACTIVE, within=LEASE_S + 2)
         assert b_taken == [Taken(2, "a", "a")]  # a did not give it up: its calls are b's to close
         assert a.role is Role.STANDBY
+        assert b.active_url == "http://b.invalid"  # where a standby forwards console traffic
 
         async with pg() as session, session.begin():  # fencing: a's epoch is refused
             with pytest.raises(rows.Fenced):
@@ -139,7 +140,7 @@ async def test_a_clean_stop_releases_at_once(pg: Sessions) -> None:
     await a.stop()
     row, _ = await rows.read(pg)
     assert row is not None and (row.holder, row.released, row.previous_holder) == (None, True, "a")
-    assert await rows.try_take(pg, "b", LEASE_S) == Taken(2, "a", None)
+    assert await rows.try_take(pg, "b", LEASE_S) == (Taken(2, "a", None), None)
 
 
 async def test_takeover_closes_only_the_dead_nodes_calls_and_a_late_real_end_wins(
@@ -150,7 +151,7 @@ async def test_takeover_closes_only_the_dead_nodes_calls_and_a_late_real_end_win
     for event in (ev("a1", 1, "offered", node="a"), ev("a1", 2, "queued", service="skysea"),
                   ev("a2", 1, "offered", node="a"), ev("b1", 1, "offered", node="b")):
         await apply_call_event(pg, event, T0)
-    taken = await rows.try_take(pg, "b", LEASE_S)
+    taken, _ = await rows.try_take(pg, "b", LEASE_S)
     assert taken is not None
 
     async def fence(session: AsyncSession) -> None:
