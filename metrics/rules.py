@@ -31,6 +31,7 @@ class AlertThresholds:
     sip_for: str = "1m"
     ticket_errors_window: str = "10m"
     report_failing_for: str = "0m"
+    no_active_node_for: str = "30s"  # HA pair: longer than a failover (a few seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,24 @@ def alert_rules(t: AlertThresholds) -> tuple[AlertRule, ...]:
             "月次報告書類（対応履歴票・月次報告書・業務完了届）の自動作成またはメール送付が失敗しています。"
             " / The automatic monthly set failed to build or to mail; see reports.* log lines"
             " and `cti report --month`.",
+        ),
+        AlertRule(
+            "CtiNoActiveNode",
+            "sum(cti_node_active) == 0",
+            t.no_active_node_for,
+            "critical",
+            "稼働ノードなし / No active cti node",
+            "どのノードも着信を受けていません / No node holds the lease: the helpdesk number is"
+            " not answered (`cti ha status`).",
+        ),
+        AlertRule(
+            "CtiTwoActiveNodes",
+            "sum(cti_node_active) > 1",
+            t.no_active_node_for,
+            "critical",
+            "稼働ノードが2台 / Two active cti nodes",
+            "両ノードが稼働中と報告 / Both nodes report active: check node ids and the lease"
+            " (`cti ha status`).",
         ),
     )
 
