@@ -156,7 +156,7 @@ class Node:
                     previous=result.previous, dead=result.dead)
         if self._on_takeover is not None:
             try:  # fenced inside (lease lost meanwhile): stay standby, try again next round
-                await self._on_takeover(result)
+                await self._take_over(store, result)
             except (RuntimeError, OSError, TimeoutError, SQLAlchemyError) as exc:  # Fenced too
                 log.error("ha.takeover_failed", node=self.node_id, epoch=result.epoch,
                           error=type(exc).__name__, detail=str(exc)[:300])
@@ -166,6 +166,27 @@ class Node:
         self.takeovers += 1
         self.became_active_at = self._monotonic()
         self._set_role(Role.ACTIVE, "lease_taken")
+
+    async def _take_over(self, store: LeaseStore, taken: Taken) -> None:
+        """Run the takeover while renewing the lease (closing many calls can outlast it)."""
+        assert self._on_takeover is not None
+        work = asyncio.ensure_future(self._on_takeover(taken))
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=self._renew_s)
+                if done:
+                    work.result()
+                    return
+                sent = self._monotonic()
+                async with asyncio.timeout(max(0.05, self._valid_until - sent)):
+                    held, _ = await store.renew(self.node_id, taken.epoch, self._lease_s)
+                if not held:
+                    raise RuntimeError("lease lost during the takeover")
+                self._valid_until = local_deadline(sent, self._lease_s, self._renew_s)
+        finally:
+            if not work.done():
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
 
     async def hand_over(self) -> None:
         """Planned switch-over: stop taking calls now, give the lease up; calls already here

@@ -230,11 +230,15 @@ class Callers:
     """A SIPp stream through Kamailio (``rate`` calls/s, ``count`` calls)."""
 
     def __init__(self, work: Path, kamailio_port: int, *, rate: float, count: int,
-                 stay_ms: int) -> None:
+                 stay_ms: int, digit: str = "") -> None:
         self.dir = work / f"sipp-{time.monotonic_ns()}"
         self.dir.mkdir()
         scenario = self.dir / "uac_stream.xml"
-        scenario.write_text(SCENARIO.read_text().replace("{{stay_ms}}", str(stay_ms)))
+        digit_part = "" if not digit else (
+            ROOT / "tests" / "sip" / "scenarios" / "uac_info_digit.part").read_text().replace(
+            "{{before_ms}}", "300").replace("{{digit}}", digit)
+        scenario.write_text(SCENARIO.read_text().replace("{{stay_ms}}", str(stay_ms))
+                            .replace("{{digit_part}}", digit_part))
         self.proc = subprocess.Popen(
             [need("sipp"), "-sf", str(scenario), "-m", str(count), "-r", str(rate), "-l", "40",
              "-nostdin", "-i", HOST, "-p", str(free_udp_port()), "-mi", HOST,
@@ -345,3 +349,56 @@ def api(node: Node, method: str, path: str, token: str,
             return response.status, response.headers["X-CTI-Node"], json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("X-CTI-Node", ""), json.load(exc)
+
+
+class ConsoleSocket:
+    """An operator console's event websocket, in a thread: connects to one node, and when the
+    socket closes reconnects to the same node (as the console's page does), recording each
+    message with the number of the connection it came on."""
+
+    def __init__(self, node: Node, token: str) -> None:
+        self.url = f"ws://{HOST}:{node.http_port}/api/events"
+        self.token = token
+        self.messages: list[tuple[int, dict[str, Any]]] = []
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        import asyncio
+
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while not self._stop.is_set():
+                try:
+                    async with session.ws_connect(
+                            self.url, headers={"Authorization": f"Bearer {self.token}"},
+                            timeout=aiohttp.ClientWSTimeout(ws_close=2.0)) as ws:
+                        self.connections += 1
+                        number = self.connections
+                        while not self._stop.is_set():
+                            try:
+                                message = await ws.receive(timeout=0.2)
+                            except TimeoutError:
+                                continue
+                            if message.type is not aiohttp.WSMsgType.TEXT:
+                                break
+                            self.messages.append((number, json.loads(message.data)))
+                except (aiohttp.ClientError, OSError, TimeoutError):
+                    pass
+                if not self._stop.is_set():
+                    await asyncio.sleep(0.3)  # the console's reconnect back-off
+
+    def pops(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(n, m) for n, m in self.messages if m.get("type") == "screen_pop"]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -1,8 +1,9 @@
 """The proof of issue 15 with real parts: Kamailio (shipped dispatcher configuration) in front of
 two `cti serve` nodes sharing a fresh PostgreSQL database, a steady SIPp stream of calls.
 
-Consoles: an API call to the standby is forwarded to the active node, and an operator's state
-survives both the handover and the takeover.
+Consoles: an API call to the standby is forwarded to the active node (the event websocket too),
+an operator's state survives both the handover and the takeover, and after the SIGKILL the
+console's websocket reconnects by itself and gets the screen pop of a call the new node took.
 
 0. Planned handover (`cti ha handover`) mid-stream: the calls in the first node's menu finish
    there (none interrupted), new calls go to the other node.
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pair import (
     CTI,
     Callers,
+    ConsoleSocket,
     KamailioFront,
     Node,
     TcpProxy,
@@ -62,7 +64,7 @@ def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
              for name, proxy in proxies.items()}
     front = KamailioFront(tmp_path, list(nodes.values()))
     parts: dict[str, Any] = {"url": url, "proxies": proxies, "nodes": nodes, "front": front,
-                             "callers": []}
+                             "callers": [], "consoles": []}
     try:
         yield parts
     finally:
@@ -70,6 +72,8 @@ def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
             proxy.unblock()
         for callers in parts["callers"]:
             callers.stop()
+        for console in parts["consoles"]:
+            console.close()
         front.stop()
         for node in nodes.values():
             node.terminate()
@@ -110,6 +114,11 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     status, by, desk = api(first, "GET", "/api/me/desk", token)  # state carried over
     assert (status, by, desk["operator"]["state"]) == (200, second.name, "away")
 
+    # an operator's console on the standby: its websocket is forwarded to the active node
+    console = ConsoleSocket(first, token)
+    stack["consoles"].append(console)
+    bounded_wait("console connected", lambda: console.messages, 10)
+
     # 1. SIGKILL of the new active node once it answered a few calls
     def answered_by(node: Node) -> list[dict[str, Any]]:
         answered = set(callers.answered())
@@ -135,6 +144,15 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     before_kill = {r["id"] for r in answered_by(first) if r["offered_at"].timestamp() < killed_at}
     status, by, desk = api(first, "GET", "/api/me/desk", token)
     assert (status, by, desk["operator"]["state"]) == (200, first.name, "away")
+
+    # the console reconnected by itself; a call for op01 pops on it, taken by the new node
+    assert api(first, "PUT", "/api/operators/op01/state", token, {"state": "available"})[0] == 200
+    bounded_wait("console reconnected", lambda: console.connections >= 2, 10)
+    popper = Callers(front.work, front.port, rate=1, count=1, stay_ms=1500, digit="1")
+    stack["callers"].append(popper)
+    [(connection, pop)] = bounded_wait("screen pop", console.pops, 15)
+    assert connection >= 2 and pop["call_id"] in popper.placed()
+    popper.wait(30)
     active, standby = second, first  # names as the rest of the test sees them: the killed one
 
     # 2. the killed node comes back as the standby and applies its journal
@@ -164,8 +182,9 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     bounded_wait("split node's journal applied", lambda: not [
         r for r in call_records(stack["url"]) if not r["ended"]], 20, 0.2)
     records = {r["id"]: r for r in call_records(stack["url"])}
-    answered = set(callers.answered()) | set(after_split.answered())
-    placed = set(callers.placed()) | set(after_split.placed())
+    streams = (callers, popper, after_split)
+    answered = {c for stream in streams for c in stream.answered()}
+    placed = {c for stream in streams for c in stream.placed()}
     assert answered <= set(records), sorted(answered - set(records))
     assert set(records) <= placed  # nothing recorded that nobody placed
     for call_id in answered:
@@ -173,6 +192,7 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
         assert record["tickets"] == 1 and record["offers"] == 1, record
         assert record["ended"] and record["outcome"], record
     assert {records[c]["node"] for c in after_split.answered()} == {active.name}
+    assert records[pop["call_id"]]["node"] == first.name  # the pop came from the new node
     # handover: the calls the first node had answered before it finished there, none cut off
     assert before_kill and all(records[c]["outcome"] != "interrupted" for c in before_kill)
     refused = len(placed) - len(answered)

@@ -179,3 +179,24 @@ async def test_takeover_closes_only_the_dead_nodes_calls_and_a_late_real_end_win
 def test_without_a_lease_store_the_one_node_is_always_active() -> None:
     single = Node("solo", None, lease_s=LEASE_S, renew_s=RENEW_S, monotonic=time.monotonic)
     assert (single.role, single.admits(), single.paired) == (Role.ACTIVE, True, False)
+
+
+async def test_a_takeover_longer_than_the_lease_keeps_it(pg: Sessions) -> None:
+    """Closing a busy hour's calls can take longer than the lease: it is renewed meanwhile."""
+    release = asyncio.Event()
+
+    async def slow(taken: Taken) -> None:
+        await asyncio.sleep(LEASE_S * 1.5)
+        async with pg() as session, session.begin():  # still the holder, with this epoch
+            await rows.hold(session, "b", taken.epoch)
+        release.set()
+
+    b = Node("b", store(pg), lease_s=LEASE_S, renew_s=RENEW_S, monotonic=time.monotonic,
+             on_takeover=slow)
+    task = asyncio.create_task(b.run())
+    try:
+        await until(lambda: b.role is Role.ACTIVE, within=LEASE_S * 3)
+        assert release.is_set() and b.epoch == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
