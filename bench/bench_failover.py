@@ -43,6 +43,7 @@ from pair import (
     TcpProxy,
     bounded_wait,
     call_records,
+    read_log_events,
     wait_started,
 )
 
@@ -107,8 +108,9 @@ def main() -> int:
             answered = bounded_wait("answered by the other node", lambda o=other, t=at:
                                     first_answer_after(url, callers, o, t), 30, 0.1)
             events.append({"event": f"SIGKILL {round_ + 1}", "at": at, "answered": answered})
+            starts = len(read_log_events(active, "service.started"))
             active.start()
-            wait_started(active, count=round_ + 2, timeout=90)
+            wait_started(active, count=starts + 1, timeout=90)
             bounded_wait("restarted as standby", lambda n=active: n.role() == "standby", 30)
             time.sleep(args.settle)  # steady stream between events (bench pacing, not sync)
         active = next(n for n in nodes if n.role() == "active")

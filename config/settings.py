@@ -102,7 +102,7 @@ class DatabaseSettings:
 class HaSettings:
     """Active/standby pair sharing one PostgreSQL (issue 15); ignored on SQLite (one node)."""
 
-    node_id: str = ""  # "" = this host's name
+    node_id: str = ""  # "" = one node, no pair (PostgreSQL or not)
     lease_seconds: float = 3.0  # a holder that cannot renew within this is fenced
     renew_seconds: float = 0.5  # renew (active) and try to take over (standby) this often
     url: str = ""  # this node's console URL as the other node reaches it; "" = http://<http.listen>

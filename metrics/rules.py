@@ -31,7 +31,7 @@ class AlertThresholds:
     sip_for: str = "1m"
     ticket_errors_window: str = "10m"
     report_failing_for: str = "0m"
-    no_active_node_for: str = "30s"  # HA pair: longer than a failover (a few seconds)
+    active_nodes_for: str = "30s"  # HA pair: longer than a failover (a few seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,22 +158,13 @@ def alert_rules(t: AlertThresholds) -> tuple[AlertRule, ...]:
             " and `cti report --month`.",
         ),
         AlertRule(
-            "CtiNoActiveNode",
-            "sum(cti_node_active) == 0",
-            t.no_active_node_for,
+            "CtiActiveNodesNotOne",
+            "sum(cti_node_active) != 1",
+            t.active_nodes_for,
             "critical",
-            "稼働ノードなし / No active cti node",
-            "どのノードも着信を受けていません / No node holds the lease: the helpdesk number is"
-            " not answered (`cti ha status`).",
-        ),
-        AlertRule(
-            "CtiTwoActiveNodes",
-            "sum(cti_node_active) > 1",
-            t.no_active_node_for,
-            "critical",
-            "稼働ノードが2台 / Two active cti nodes",
-            "両ノードが稼働中と報告 / Both nodes report active: check node ids and the lease"
-            " (`cti ha status`).",
+            "稼働ノードが1台でない / Not exactly one active cti node",
+            "稼働ノード数 / active nodes: {{ $value }} (期待値 / expected 1). 0: 着信に応答なし /"
+            " the number is not answered; 2: check node ids and the lease (`cti ha status`).",
         ),
     )
 

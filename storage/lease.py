@@ -61,7 +61,7 @@ async def try_take(sessions: Sessions, me: str, lease_s: float,
                               handover_requested=False)
                 session.add(row)
             view = _view(row)
-            if not may_take(view, me, db_now):
+            if not may_take(view, db_now):
                 return None, view.holder_url
             result = taken(view, me)
             row.holder, row.epoch, row.holder_url = me, result.epoch, url or None

@@ -14,7 +14,7 @@ import time
 
 from cti.cli.common import Refused, SubParsers, with_config, with_sessions
 from cti.config import Settings
-from cti.ha.wiring import paired
+from cti.ha.wiring import shared_database
 from cti.storage import lease as lease_rows
 from cti.storage.users import Sessions
 
@@ -36,7 +36,7 @@ def register(sub: SubParsers) -> None:
 
 
 def _require_pair(settings: Settings) -> None:
-    if not paired(settings):
+    if not shared_database(settings):
         raise Refused("one node on SQLite: it is always active (an HA pair needs PostgreSQL)")
 
 

@@ -27,7 +27,8 @@ def register(sub: SubParsers) -> None:
     serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listen address (default 127.0.0.1:8080)")
     serve.add_argument("--sip", metavar="HOST:PORT", help="SIP listen address (default 127.0.0.1:5060)")
     serve.add_argument("--node-id", metavar="NAME",
-                       help="this node's name in an HA pair (default: ha.node_id, else the host name)")
+                       help="this node's name in an HA pair (PostgreSQL; default: ha.node_id, "
+                            "none: one node, always active)")
     serve.set_defaults(run=lambda settings, args: asyncio.run(_serve(settings)))
 
     db = sub.add_parser("db", help="database schema")

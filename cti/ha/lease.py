@@ -41,9 +41,13 @@ class Taken:
     dead: str | None
 
 
-def may_take(row: LeaseRow | None, me: str, db_now: datetime) -> bool:
-    """Nobody holds it, the holder gave it up or let it expire, or it is this node's own."""
-    if row is None or row.holder is None or row.holder == me:
+def may_take(row: LeaseRow | None, db_now: datetime) -> bool:
+    """Nobody holds it, or the holder gave it up or let it expire.
+
+    Not even this node's own unexpired lease: after a crash the restarted process waits for it
+    to expire (a clean stop releases it), so that two processes started with the same node id
+    by mistake do not take it from each other in turn; the second one stays standby."""
+    if row is None or row.holder is None:
         return True
     return row.expires_at is None or row.expires_at <= db_now
 

@@ -17,7 +17,7 @@ from functools import partial
 
 import structlog
 from aiohttp import web
-from prometheus_client import Gauge
+from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,9 +40,15 @@ def node_id(settings: Settings) -> str:
     return settings.ha.node_id or socket.gethostname().split(".")[0][:32] or "cti"
 
 
-def paired(settings: Settings) -> bool:
-    """Two nodes need a shared server database; SQLite is one node, always active."""
+def shared_database(settings: Settings) -> bool:
+    """A pair needs a database server both nodes reach; SQLite is one node's file."""
     return make_url(settings.database.url).get_backend_name() == "postgresql"
+
+
+def paired(settings: Settings) -> bool:
+    """This node is one of a pair: a shared database and a node id given (``--node-id``,
+    ``ha.node_id``, ``CTI_HA_NODE_ID``). Otherwise one node, always active, as before HA."""
+    return shared_database(settings) and bool(settings.ha.node_id)
 
 
 def own_calls(app: web.Application) -> Collection[str | None] | None:
@@ -134,7 +140,11 @@ async def _renew(sessions: Sessions, me: str, epoch: int, lease_s: float) -> tup
 
 
 def _gauge(app: web.Application) -> None:
-    node = app[NODE]
+    node_gauge(app[REGISTRY], app[NODE])
+
+
+def node_gauge(registry: CollectorRegistry, node: Node) -> None:
+    """``cti_node_active{node}``: 1 while this node is the active one (takes calls)."""
     gauge = Gauge("cti_node_active", "1 while this node is the active one of the pair (takes calls)",
-                  ["node"], registry=app[REGISTRY])
+                  ["node"], registry=registry)
     gauge.labels(node=node.node_id).set_function(lambda: 1.0 if node.role is Role.ACTIVE else 0.0)
