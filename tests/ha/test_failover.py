@@ -104,7 +104,7 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     assert (status, by) == (200, first.name)
 
     # 0. a steady stream; planned handover while calls are in the menu of the first node
-    callers = Callers(front.work, front.port, rate=4, count=48, stay_ms=1200)
+    callers = Callers(front.work, front.port, rate=5, count=40, stay_ms=1000)
     stack["callers"].append(callers)
     bounded_wait("calls answered before the handover", lambda: len(callers.answered()) >= 4, 20)
     done = handover(first)
@@ -140,7 +140,7 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     failover_s = answered_at - killed_at
     print(f"\nfailover: SIGKILL -> first call answered by the standby: {failover_s:.2f} s")
     assert 0 < failover_s <= TARGET_S
-    callers.wait(60)
+    second.start()  # 2. the killed node comes back (checked below, after the console's pop)
     before_kill = {r["id"] for r in answered_by(first) if r["offered_at"].timestamp() < killed_at}
     status, by, desk = api(first, "GET", "/api/me/desk", token)
     assert (status, by, desk["operator"]["state"]) == (200, first.name, "away")
@@ -153,10 +153,10 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     [(connection, pop)] = bounded_wait("screen pop", console.pops, 15)
     assert connection >= 2 and pop["call_id"] in popper.placed()
     popper.wait(30)
+    callers.wait(60)
     active, standby = second, first  # names as the rest of the test sees them: the killed one
 
-    # 2. the killed node comes back as the standby and applies its journal
-    active.start()
+    # 2. the killed node is back as the standby and applied its journal
     wait_started(active, count=2)
     assert active.role() == "standby" and active.options_status() == 503
     [recovered] = read_log_events(active, "calls.recovered")[-1:]
