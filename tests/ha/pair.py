@@ -216,6 +216,16 @@ class KamailioFront:
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         bounded_wait("kamailio listening", lambda: options_status(self.port, 0.2) == 200, 10)
 
+    def node_changes(self, node: Node) -> list[str]:
+        """"up"/"down" for ``node``, in the order Kamailio's probes saw them (its log)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return re.findall(rf"cti-ha: node (up|down) sip:{HOST}:{node.sip_port}\b", text)
+
+    def wait_routes_to(self, node: Node, after: int, timeout: float) -> None:
+        """Until Kamailio's probes have seen ``node`` up (beyond the first ``after`` changes)."""
+        bounded_wait(f"kamailio routes to {node.name}",
+                     lambda: "up" in self.node_changes(node)[after:], timeout)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
