@@ -115,10 +115,12 @@ def main() -> int:
             time.sleep(args.settle)  # steady stream between events (bench pacing, not sync)
         active = next(n for n in nodes if n.role() == "active")
         other = next(n for n in nodes if n is not active)
-        at = time.time()
-        done = subprocess.run([*CTI, "ha", "handover"], env=active.env, cwd=work,
-                              capture_output=True, text=True, timeout=60, check=False)
-        print(done.stdout.strip())
+        handover = subprocess.Popen([*CTI, "ha", "handover"], env=active.env, cwd=work,
+                                    stdout=subprocess.PIPE, text=True)
+        assert handover.stdout is not None
+        print(handover.stdout.readline().strip())  # "asked a (epoch n) to hand over ..."
+        at = time.time()  # from the request on the lease row, not from the command's start
+        print(handover.communicate(timeout=60)[0].strip())
         answered = bounded_wait("answered after handover", lambda: first_answer_after(
             url, callers, other, at), 30, 0.1)
         events.append({"event": "handover", "at": at, "answered": answered})
@@ -145,10 +147,12 @@ def main() -> int:
         terminal = sum(1 for c in answered_ids if c in records and records[c]["ended"]
                        and records[c]["outcome"] and records[c]["tickets"] == 1)
         duplicates = sum(1 for r in records.values() if r["tickets"] > 1 or r["offers"] > 1)
-        print(f"placed {len(placed)}, answered {len(answered_ids)}, refused before answer "
-              f"{len(placed) - len(answered_ids)} (includes calls cut off by SIPp's stop), "
-              f"interrupted by the kills "
-              f"{sum(1 for r in records.values() if r['outcome'] == 'interrupted')}")
+        refused = set(callers.refused())
+        print(f"placed {len(placed)}, answered {len(answered_ids)}, refused before answer (503) "
+              f"{len(refused)}, otherwise unanswered (no answer in time, or cut off by the "
+              f"bench's end) {len(set(placed) - answered_ids - refused)}, interrupted by the "
+              f"kills {sum(1 for r in records.values() if r['outcome'] == 'interrupted')}, "
+              f"refused calls with a ticket {len(refused & set(records))}")
         print(f"tickets {sum(r['tickets'] for r in records.values())}, answered calls with one "
               f"ticket and a terminal outcome {terminal}/{len(answered_ids)}, duplicates "
               f"{duplicates}, left open {sum(1 for r in records.values() if not r['ended'])}")

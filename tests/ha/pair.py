@@ -46,6 +46,17 @@ def bounded_wait(what: str, condition: Callable[[], Any], timeout: float,
         time.sleep(interval)
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 class TcpProxy:
     """Forwards a local TCP port to PostgreSQL; ``block()`` black-holes every connection, open
     and new (bytes are held, never forwarded: a network split, not a refused connection)."""
@@ -143,13 +154,7 @@ class Node:
             self.proc.terminate()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, 20)
 
     def health(self) -> dict[str, Any] | None:
         try:
@@ -227,13 +232,7 @@ class KamailioFront:
                      lambda: "up" in self.node_changes(node)[after:], timeout)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, 10)
 
 
 class Callers:
@@ -252,7 +251,7 @@ class Callers:
         self.proc = subprocess.Popen(
             [need("sipp"), "-sf", str(scenario), "-m", str(count), "-r", str(rate), "-l", "40",
              "-nostdin", "-i", HOST, "-p", str(free_udp_port()), "-mi", HOST,
-             "-mp", str(free_udp_port(even=True)), "-s", "helpdesk", "-trace_logs",
+             "-mp", str(free_udp_port(even=True)), "-s", "helpdesk", "-trace_logs", "-trace_err",
              "-recv_timeout", "8000", "-timeout", "120s", f"{HOST}:{kamailio_port}"],
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -270,6 +269,10 @@ class Callers:
 
     def answered(self) -> list[str]:
         return self._log("answered")
+
+    def refused(self) -> list[str]:
+        """Calls refused before answer (503 from Kamailio or a node)."""
+        return self._log("refused")
 
     def wait(self, timeout: float) -> None:
         try:
