@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -273,6 +274,12 @@ class Callers:
     def refused(self) -> list[str]:
         """Calls refused before answer (503 from Kamailio or a node)."""
         return self._log("refused")
+
+    def finish(self) -> None:
+        """Stop placing calls; the calls in progress end as the scenario says (SIPp's soft
+        exit, SIGUSR1, like pressing q)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
 
     def wait(self, timeout: float) -> None:
         try:
