@@ -125,9 +125,8 @@ def main() -> int:
             url, callers, other, at), 30, 0.1)
         events.append({"event": "handover", "at": at, "answered": answered})
         time.sleep(args.settle)
-        callers.proc.kill()  # stop placing; wait for the calls in progress to end
-        callers.proc.wait(timeout=10)
-        time.sleep(args.stay_ms / 1000 + 2)
+        callers.finish()  # stop placing; the calls in progress end normally
+        callers.wait(60)
         bounded_wait("every call closed", lambda: all(r["ended"] for r in call_records(url)),
                      60, 0.5)
         records = {r["id"]: r for r in call_records(url)}
@@ -149,8 +148,8 @@ def main() -> int:
         duplicates = sum(1 for r in records.values() if r["tickets"] > 1 or r["offers"] > 1)
         refused = set(callers.refused())
         print(f"placed {len(placed)}, answered {len(answered_ids)}, refused before answer (503) "
-              f"{len(refused)}, otherwise unanswered (no answer in time, or cut off by the "
-              f"bench's end) {len(set(placed) - answered_ids - refused)}, interrupted by the "
+              f"{len(refused)}, otherwise unanswered "
+              f"{len(set(placed) - answered_ids - refused)}, interrupted by the "
               f"kills {sum(1 for r in records.values() if r['outcome'] == 'interrupted')}, "
               f"refused calls with a ticket {len(refused & set(records))}")
         print(f"tickets {sum(r['tickets'] for r in records.values())}, answered calls with one "
