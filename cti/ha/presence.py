@@ -7,6 +7,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from cti.ha.node import Role
 from cti.keys import CALL_CENTER, CLOCK, NODE, SESSIONS, SETTINGS
 from cti.routing import OperatorState, OperatorStateRequested, Rejected
 from cti.storage import presence as presence_rows
@@ -16,8 +17,10 @@ log = structlog.get_logger()
 
 
 async def remember(app: web.Application, presence: Presence) -> None:
-    """After an operator's state change was accepted (HA pair only; one node needs no copy)."""
-    if app[NODE].paired:
+    """After an operator's state change was accepted by the active node of a pair (one node
+    needs no copy; a standby's own router is not the floor)."""
+    node = app[NODE]
+    if node.paired and node.role is Role.ACTIVE:
         await presence_rows.remember(app[SESSIONS], presence, app[CLOCK]())
 
 
