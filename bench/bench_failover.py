@@ -10,12 +10,14 @@ the standby and applies its journal), wait ``--settle`` seconds. Then one planne
 exactly one ticket with a terminal outcome.
 
 Printed per event: seconds from kill (or handover) to the first call answered by the other
-node. Totals: placed, answered, refused before
+node. With ``--registered`` both nodes register with Kamailio as the helpdesk extension
+(registrar, parallel forking: the standby answers 503, the active node's 200 wins) instead of
+the dispatcher. Totals: placed, answered, refused before
 answer, interrupted by the kills, tickets, duplicates, calls left open. Target: failover ≤ 5 s,
 0 duplicates, 0 left open, answered = tickets with a terminal outcome.
 
     .venv/bin/python bench/bench_failover.py [--rounds 3] [--rate 5] [--stay-ms 2000]
-        [--lease 3.0] [--renew 0.5]
+        [--lease 3.0] [--renew 0.5] [--registered]
 
 Bounded: every wait has a deadline; about 20 s per round.
 """
@@ -39,6 +41,7 @@ from pair import (
     CTI,
     Callers,
     KamailioFront,
+    KamailioRegistrar,
     Node,
     TcpProxy,
     bounded_wait,
@@ -74,6 +77,8 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=3.0)
     parser.add_argument("--renew", type=float, default=0.5)
     parser.add_argument("--settle", type=float, default=4.0)
+    parser.add_argument("--registered", action="store_true",
+                        help="registered mode: both nodes register with Kamailio as registrar")
     args = parser.parse_args()
     name = f"cti_bench_failover_{int(time.time())}"
     asyncio.run(_admin(f"CREATE DATABASE {name}"))
@@ -83,7 +88,7 @@ def main() -> int:
     nodes = [Node(n, work, url.replace("5432", str(p.port)), lease_s=args.lease,
                   renew_s=args.renew, rtp_ports=ports)
              for n, p, ports in (("a", proxies[0], "34000-34999"), ("b", proxies[1], "35000-35999"))]
-    front = KamailioFront(work, nodes)
+    front = KamailioRegistrar(work, nodes) if args.registered else KamailioFront(work, nodes)
     callers: Callers | None = None
     events: list[dict[str, Any]] = []
     try:
@@ -96,6 +101,8 @@ def main() -> int:
             node.start()
         bounded_wait("pair up", lambda: {n.role() for n in nodes} == {"active", "standby"}, 90)
         front.start()
+        if isinstance(front, KamailioRegistrar):
+            bounded_wait("both nodes registered", lambda: front.registered() >= 2, 30)
         total_s = args.rounds * (args.lease + args.settle + 12) + 30
         callers = Callers(work, front.port, rate=args.rate, count=int(total_s * args.rate),
                           stay_ms=args.stay_ms)
@@ -131,7 +138,8 @@ def main() -> int:
                      60, 0.5)
         records = {r["id"]: r for r in call_records(url)}
         placed, answered_ids = callers.placed(), set(callers.answered())
-        print(f"\nbench_failover: lease {args.lease} s, renewal {args.renew} s, "
+        mode = "registered (Kamailio registrar, forking)" if args.registered else "dispatcher"
+        print(f"\nbench_failover ({mode}): lease {args.lease} s, renewal {args.renew} s, "
               f"{args.rate} calls/s, {args.stay_ms} ms per call, Kamailio probe 1 s")
         print(f"{'event':<12} {'to first answer by the other node (s)':>38}")
         figures = []

@@ -236,6 +236,39 @@ class KamailioFront:
         stop_process(self.proc, 10)
 
 
+class KamailioRegistrar(KamailioFront):
+    """Registered mode: Kamailio as the registrar the nodes register with as the helpdesk
+    extension (tests/sip/kamailio's template); a call forks to every registered node, the
+    standby answers 503 and the active node's 200 wins."""
+
+    PASSWORD = "helpdesk-ha-secret"
+
+    def __init__(self, work: Path, nodes: list[Node]) -> None:
+        self.port = free_udp_port()
+        self.work = work
+        self.log = work / "kamailio.log"
+        self.proc = None
+        self.cfg = work / "kamailio-registrar.cfg"
+        text = (ROOT / "tests" / "sip" / "kamailio" / "kamailio.cfg.template").read_text()
+        for key, value in {"port": self.port, "password": self.PASSWORD, "qop_flag": 1}.items():
+            text = text.replace("{{" + key + "}}", str(value))
+        self.cfg.write_text(text)
+        for node in nodes:
+            node.env.update({"CTI_SIP_MODE": "registered", "CTI_SIP_REGISTRAR": f"{HOST}:{self.port}",
+                             "CTI_SIP_USERNAME": "helpdesk", "CTI_SIP_PASSWORD": self.PASSWORD})
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [need("kamailio"), "-f", str(self.cfg), "-DD", "-E", "-n", "2", "-m", "32",
+                 "-M", "8", "-Y", str(self.work)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        bounded_wait("kamailio listening", lambda: options_status(self.port, 0.2) == 200, 10)
+
+    def registered(self) -> int:
+        return self.log.read_text(errors="replace").count("REGISTERED sip:helpdesk@")
+
+
 class Callers:
     """A SIPp stream through Kamailio (``rate`` calls/s, ``count`` calls)."""
 
