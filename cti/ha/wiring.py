@@ -92,12 +92,21 @@ async def lease_context(app: web.Application) -> AsyncIterator[None]:
     node = app[NODE]
     await node.start()
     task = asyncio.create_task(node.run(), name="ha-lease")
+    task.add_done_callback(_lease_task_ended)
     try:
         yield
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await node.stop()
+
+
+def _lease_task_ended(task: asyncio.Task[None]) -> None:
+    """The lease task only ends on stop; if it died, this node stops taking calls at its
+    deadline and never takes over: say so loudly."""
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        log.critical("ha.lease_task_died", error=type(exc).__name__, detail=str(exc)[:300])
 
 
 async def take_over(app: web.Application, lease_sessions: Sessions, taken: Taken) -> None:
