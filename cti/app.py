@@ -233,7 +233,7 @@ async def _close_unfinished_calls(app: web.Application, writer: TicketWriter,
     applied = time.monotonic()
     waiting = await asyncio.to_thread(journal.pending_call_ids)
     result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting,
-                                          owners=ha.own_calls(app))
+                                          owned=ha.own_calls(app))
     timing = {"journal_s": round(applied - started, 2),
               "close_s": round(time.monotonic() - applied, 2)}
     if result.closed or result.skipped or result.failed:

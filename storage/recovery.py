@@ -37,12 +37,12 @@ class Reconciled:
 
 async def close_unfinished_calls(
     sessions: Sessions, now: datetime, *, skip: Collection[str] = (),
-    owners: Collection[str | None] | None = None, seq_gap: int = 1,
+    owned: Callable[[str | None], bool] | None = None, seq_gap: int = 1,
     guard: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> Reconciled:
     """Close every call without a recorded end, except those in ``skip``.
 
-    HA pair: ``owners`` limits it to the calls these nodes took (None: calls from before HA),
+    HA pair: ``owned`` limits it to the calls of the nodes it accepts (None: from before HA),
     ``guard`` (the fencing check) runs in every closing transaction, ``seq_gap`` see
     ``closing_event``."""
     async with sessions() as session:
@@ -58,7 +58,7 @@ async def close_unfinished_calls(
             continue
         async with sessions() as session:
             timeline = await _timeline(session, call_id)
-        if owners is not None and owner(timeline) not in owners:
+        if owned is not None and not owned(owner(timeline)):
             continue
         if timeline and not any(e.kind == "ended" for e in timeline):
             closing.append(closing_event(timeline, now, seq_gap=seq_gap))

@@ -34,7 +34,9 @@ class LeaseRow:
 @dataclass(frozen=True, slots=True)
 class Taken:
     """This node took the lease with ``epoch``. ``dead`` names the previous holder when it did not
-    give the lease up (crash, SIGKILL, cut off): its unfinished calls are the taker's to close."""
+    give the lease up (crash, SIGKILL, cut off, or this node's own takeover that failed): the
+    other nodes' unfinished calls are then the taker's to close. After a release (handover,
+    clean stop) ``dead`` is None: the old node's calls finish there."""
 
     epoch: int
     previous: str | None
@@ -57,7 +59,7 @@ def taken(row: LeaseRow | None, me: str) -> Taken:
     if row is None:
         return Taken(1, None, None)
     previous = row.holder if row.holder is not None else row.previous_holder
-    dead = row.holder if row.holder not in (None, me) and not row.released else None
+    dead = row.holder if row.holder is not None and not row.released else None
     return Taken(row.epoch + 1, previous, dead)
 
 

@@ -160,8 +160,8 @@ class Node:
             except (RuntimeError, OSError, TimeoutError, SQLAlchemyError) as exc:  # Fenced too
                 log.error("ha.takeover_failed", node=self.node_id, epoch=result.epoch,
                           error=type(exc).__name__, detail=str(exc)[:300])
-                await self._give_up(store)
-                return
+                self._become_standby("takeover_failed")  # not released: the next taker (this
+                return  # node again, or the other) still closes the dead node's calls
         self.handing_over = False
         self.takeovers += 1
         self.became_active_at = self._monotonic()

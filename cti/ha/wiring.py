@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 import structlog
@@ -51,11 +51,11 @@ def paired(settings: Settings) -> bool:
     return shared_database(settings) and bool(settings.ha.node_id)
 
 
-def own_calls(app: web.Application) -> Collection[str | None] | None:
+def own_calls(app: web.Application) -> Callable[[str | None], bool] | None:
     """Whose unfinished calls the start-up reconciliation closes: this node's and those from
     before HA (None); everything when not paired."""
     node = app[NODE]
-    return (node.node_id, None) if node.paired else None
+    return (lambda owner: owner in (node.node_id, None)) if node.paired else None
 
 
 async def node_context(app: web.Application) -> AsyncIterator[None]:
@@ -124,9 +124,10 @@ async def take_over(app: web.Application, lease_sessions: Sessions, taken: Taken
         async def fence(session: AsyncSession) -> None:
             await lease_rows.hold(session, node.node_id, taken.epoch)
 
-        result = await close_unfinished_calls(
-            app[SESSIONS], app[CLOCK](), owners=(taken.dead,), seq_gap=TAKEOVER_SEQ_GAP,
-            guard=fence)
+        me = node.node_id
+        result = await close_unfinished_calls(  # the other node's (a pair has two)
+            app[SESSIONS], app[CLOCK](), owned=lambda owner: owner not in (me, None),
+            seq_gap=TAKEOVER_SEQ_GAP, guard=fence)
         log.warning("ha.calls_taken_over", dead=taken.dead, closed=result.closed,
                     failed=result.failed, by_state=result.by_state)
     await app[HOURS].load()  # a supervisor may have changed the override on the other node

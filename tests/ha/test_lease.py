@@ -157,7 +157,8 @@ async def test_takeover_closes_only_the_dead_nodes_calls_and_a_late_real_end_win
     async def fence(session: AsyncSession) -> None:
         await rows.hold(session, "b", taken.epoch)
 
-    result = await close_unfinished_calls(pg, T0 + timedelta(minutes=1), owners=("a",),
+    result = await close_unfinished_calls(pg, T0 + timedelta(minutes=1),
+                                          owned=lambda o: o not in ("b", None),
                                           seq_gap=1_000_000, guard=fence)
     assert sorted(result.call_ids) == ["a1", "a2"]
     # a comes back and applies what it had journalled: a2 really ended (caller hung up)
@@ -172,7 +173,8 @@ async def test_takeover_closes_only_the_dead_nodes_calls_and_a_late_real_end_win
 
     await apply_call_event(pg, ev("b2", 1, "offered", node="b"), T0)
     with pytest.raises(rows.Fenced):  # a stale node cannot close the live node's calls
-        await close_unfinished_calls(pg, T0, owners=("b",), seq_gap=1_000_000, guard=stale)
+        await close_unfinished_calls(pg, T0, owned=lambda o: o == "b", seq_gap=1_000_000,
+                                     guard=stale)
     assert {t.call_id: t.outcome for t in await list_tickets(pg, TicketFilter())}["b2"] is None
 
 
@@ -197,6 +199,26 @@ async def test_a_takeover_longer_than_the_lease_keeps_it(pg: Sessions) -> None:
     try:
         await until(lambda: b.role is Role.ACTIVE, within=LEASE_S * 3)
         assert release.is_set() and b.epoch == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_failed_takeover_keeps_the_dead_nodes_calls_to_close(pg: Sessions) -> None:
+    """A takeover that fails is not a release: the next take still closes the others' calls."""
+    seen: list[Taken] = []
+
+    async def fails_once(taken: Taken) -> None:
+        seen.append(taken)
+        if len(seen) == 1:
+            raise RuntimeError("database refused the closing events")
+
+    b = Node("b", store(pg), lease_s=LEASE_S, renew_s=RENEW_S, monotonic=time.monotonic,
+             on_takeover=fails_once)
+    task = asyncio.create_task(b.run())
+    try:
+        await until(lambda: b.role is Role.ACTIVE, within=LEASE_S * 4)
+        assert seen == [Taken(1, None, None), Taken(2, "b", "b")]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
