@@ -6,7 +6,8 @@ the console reconnects, and by then this node may be the active one and answers 
 
 Every response says which node produced it (``X-CTI-Node``). The active node sees the standby
 as the client address: list each node in the other's ``http.trusted_proxies`` so that the login
-throttle sees the console's address (``X-Forwarded-For``).
+throttle sees the console's address (``X-Forwarded-For``) and the loop guard
+(``X-CTI-Forwarded``) is believed only from the other node.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from multidict import CIMultiDict
 
 from cti.errors import CtiError
 from cti.ha.node import Role
-from cti.keys import NODE
+from cti.keys import NODE, SETTINGS
 
 log = structlog.get_logger()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,7 +57,7 @@ async def client_context(app: web.Application) -> AsyncIterator[None]:
 async def forward_to_active(request: web.Request, handler: Handler) -> web.StreamResponse:
     node = request.app[NODE]
     if (node.paired and request.path.startswith("/api/") and node.role is Role.STANDBY
-            and not request.headers.get("X-CTI-Forwarded")):
+            and not _forwarded_by_peer(request)):
         if not node.active_url:
             raise Unavailable("this node is the standby and no node is active yet")
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -64,6 +65,12 @@ async def forward_to_active(request: web.Request, handler: Handler) -> web.Strea
         return await _http(request, node.active_url)
     response = await handler(request)
     return response
+
+
+def _forwarded_by_peer(request: web.Request) -> bool:
+    """Forwarded once already by the other node (a trusted proxy): answer here, never bounce."""
+    return bool(request.headers.get("X-CTI-Forwarded")) and \
+        request.remote in request.app[SETTINGS].http.trusted_proxies
 
 
 def _request_headers(request: web.Request) -> CIMultiDict[str]:

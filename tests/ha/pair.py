@@ -136,6 +136,7 @@ class Node:
             "CTI_SIP_LISTEN": f"{HOST}:{self.sip_port}", "CTI_SIP_RTP_PORTS": rtp_ports,
             "CTI_HOURS_OVERRIDE": "open", "CTI_HA_LEASE_SECONDS": str(lease_s),
             "CTI_HA_RENEW_SECONDS": str(renew_s), "CTI_LOG_FORMAT": "json",
+            "CTI_HTTP_TRUSTED_PROXIES": HOST,  # the other node forwards consoles (loopback)
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
