@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .tables import OperatorPresence
 from .tickets import Sessions
@@ -18,8 +20,12 @@ class Presence:
     reason: str
 
 
-async def remember(sessions: Sessions, presence: Presence, now: datetime) -> None:
+async def remember(sessions: Sessions, presence: Presence, now: datetime, *,
+                   guard: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
+    """Store it; ``guard`` (the fencing check) runs first in the same transaction."""
     async with sessions() as session, session.begin():
+        if guard is not None:
+            await guard(session)
         row = await session.get(OperatorPresence, presence.operator_id, with_for_update=True)
         if row is None:
             session.add(OperatorPresence(operator_id=presence.operator_id, state=presence.state,

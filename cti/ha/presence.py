@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import structlog
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.ha.node import Role
 from cti.keys import CALL_CENTER, CLOCK, NODE, SESSIONS, SETTINGS
 from cti.routing import OperatorState, OperatorStateRequested, Rejected
+from cti.storage import lease as lease_rows
 from cti.storage import presence as presence_rows
 from cti.storage.presence import Presence
 
@@ -20,8 +22,18 @@ async def remember(app: web.Application, presence: Presence) -> None:
     """After an operator's state change was accepted by the active node of a pair (one node
     needs no copy; a standby's own router is not the floor)."""
     node = app[NODE]
-    if node.paired and node.role is Role.ACTIVE:
-        await presence_rows.remember(app[SESSIONS], presence, app[CLOCK]())
+    if not (node.paired and node.role is Role.ACTIVE):
+        return
+    epoch = node.epoch
+
+    async def fence(session: AsyncSession) -> None:  # a node that lost the lease writes nothing
+        await lease_rows.hold(session, node.node_id, epoch)
+
+    try:
+        await presence_rows.remember(app[SESSIONS], presence, app[CLOCK](), guard=fence)
+    except lease_rows.Fenced:
+        log.warning("ha.presence_not_saved_fenced", node=node.node_id, epoch=epoch,
+                    operator_id=presence.operator_id)
 
 
 async def restore(app: web.Application) -> int:

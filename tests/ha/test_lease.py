@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -222,3 +223,22 @@ async def test_a_failed_takeover_keeps_the_dead_nodes_calls_to_close(pg: Session
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_operator_states_are_written_only_with_the_current_epoch(pg: Sessions) -> None:
+    from cti.storage import presence
+
+    taken, _ = await rows.try_take(pg, "a", LEASE_S)
+    assert taken is not None
+
+    def fence(me: str, epoch: int) -> Any:
+        async def check(session: AsyncSession) -> None:
+            await rows.hold(session, me, epoch)
+        return check
+
+    await presence.remember(pg, presence.Presence("op01", "available", ""), T0,
+                            guard=fence("a", taken.epoch))
+    with pytest.raises(rows.Fenced):
+        await presence.remember(pg, presence.Presence("op01", "away", ""), T0,
+                                guard=fence("b", taken.epoch))
+    assert await presence.recall(pg) == [presence.Presence("op01", "available", "")]
