@@ -79,7 +79,7 @@ async def node_context(app: web.Application) -> AsyncIterator[None]:
                            holder_url=partial(_holder_url, sessions))
         node = Node(me, store, lease_s=settings.ha.lease_seconds,
                     renew_s=settings.ha.renew_seconds, monotonic=time.monotonic,
-                    on_takeover=partial(take_over, app, sessions))
+                    on_takeover=partial(take_over, app))
         app[NODE] = node
         _gauge(app)
         log.info("ha.node_started", node=me, lease_s=settings.ha.lease_seconds)
@@ -109,7 +109,7 @@ def _lease_task_ended(task: asyncio.Task[None]) -> None:
         log.critical("ha.lease_task_died", error=type(exc).__name__, detail=str(exc)[:300])
 
 
-async def take_over(app: web.Application, lease_sessions: Sessions, taken: Taken) -> None:
+async def take_over(app: web.Application, taken: Taken) -> None:
     """Before this node takes calls: close the calls the dead node left up (fenced by the
     epoch just taken), reload what the other node may have changed."""
     node = app[NODE]
