@@ -32,7 +32,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Sections whose scalar keys may be set from the environment as CTI_<SECTION>_<KEY>.
 ENV_SECTIONS = (
     "http", "auth", "database", "sip", "hours", "routing", "privacy", "smtp", "escalation", "metrics",
-    "log", "reports",
+    "log", "reports", "ha",
 )
 SECRET_KEYS = frozenset({"password", "caller_hash_secret", "secret", "token"})
 
@@ -98,6 +98,16 @@ class AuthSettings:
 class DatabaseSettings:
     url: str
     journal: str  # on-disk journal of call events that are not yet in the database
+
+
+@dataclass(frozen=True, slots=True)
+class HaSettings:
+    """Active/standby pair sharing one PostgreSQL (issue 15); ignored on SQLite (one node)."""
+
+    node_id: str = ""  # "" = one node, no pair (PostgreSQL or not)
+    lease_seconds: float = 3.0  # a holder that cannot renew within this is fenced
+    renew_seconds: float = 0.5  # renew (active) and try to take over (standby) this often
+    url: str = ""  # this node's console URL as the other node reaches it; "" = http://<http.listen>
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +219,7 @@ class Settings:
     operators: tuple[Operator, ...]
     reports: ReportSettings
     log_format: Literal["auto", "json", "console"] = field(default="auto")
+    ha: HaSettings = field(default=HaSettings())
 
     def service(self, service_id: str) -> Service:
         for service in self.services:
@@ -283,6 +294,7 @@ def _parse(root: Table, source: str) -> Settings:
         operators=operators,
         reports=_reports(root.table("reports")),
         log_format=log.choice("format", ("auto", "json", "console"), "auto"),  # type: ignore[arg-type]
+        ha=_ha(root.table("ha")),
     )
     for table in (helpdesk, log):
         table.finish()
@@ -338,6 +350,22 @@ def _database(t: Table) -> DatabaseSettings:
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise t.error("url", 'a "sqlite+aiosqlite:///PATH" or "postgresql+asyncpg://..." URL', url)
     result = DatabaseSettings(url, t.text("journal", "var/call-events.jsonl", allow_empty=False))
+    t.finish()
+    return result
+
+
+def _ha(t: Table) -> HaSettings:
+    node_id = t.text("node_id", "")
+    if node_id and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", node_id):
+        raise t.error("node_id", "1-32 letters, digits, '.', '_' or '-'", node_id)
+    lease = t.number("lease_seconds", 3.0, min=1.0, max=60.0)
+    renew = t.number("renew_seconds", 0.5, min=0.1, max=20.0)
+    if renew * 2 > lease:
+        raise t.error("renew_seconds", f"at most half of lease_seconds ({lease})", renew)
+    url = t.text("url", "")
+    if url and not re.fullmatch(r"https?://[^/\s]+", url):
+        raise t.error("url", 'a console URL such as "http://10.0.0.11:8080" (no path)', url)
+    result = HaSettings(node_id, lease, renew, url)
     t.finish()
     return result
 

@@ -27,6 +27,8 @@ from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.floor.incidents import IncidentBoard
 from cti.floor.roster import load_roster
+from cti.ha import forward as ha_forward
+from cti.ha import wiring as ha
 from cti.keys import (
     AUTH,
     CALL_CENTER,
@@ -38,6 +40,7 @@ from cti.keys import (
     HOURS,
     INCIDENTS,
     METRICS,
+    NODE,
     REDACTOR,
     REGISTRY,
     ROSTER,
@@ -108,7 +111,8 @@ def build_app(
     """The whole service. ``control`` replaces the SIP front door (tests pass an in-memory one);
     ``escalation`` replaces the escalation context (tests pass faster retry timings);
     ``report_mailer`` replaces the monthly reports' SMTP mailer."""
-    app = web.Application(middlewares=[errors_as_json, require_roles], client_max_size=1024**2)
+    app = web.Application(middlewares=[errors_as_json, ha_forward.forward_to_active, require_roles],
+                          client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[REGISTRY] = registry if registry is not None else CollectorRegistry()
@@ -119,6 +123,7 @@ def build_app(
     app[CONSOLE_SOCKETS] = set()
     app.on_shutdown.append(floor.close_consoles)
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(ha_forward.say_which_node)
     calendar_ = BusinessCalendar(settings.hours)
     app[METRICS] = CtiMetrics(
         app[REGISTRY], baseline=settings.baseline, services=[s.id for s in settings.services],
@@ -129,8 +134,11 @@ def build_app(
         is_open_at=lambda at: app[HOURS].status(at).open if HOURS in app else False,
     )
     app.cleanup_ctx.append(lambda app: _database(app, calendar_))
+    app.cleanup_ctx.append(ha.node_context)  # HA pair: this node, before anything takes calls
     app.cleanup_ctx.append(_ticket_writer)
     app.cleanup_ctx.append(lambda app: _call_center(app, control))
+    app.cleanup_ctx.append(ha.lease_context)  # HA pair: the lease task; gives it up first on stop
+    app.cleanup_ctx.append(ha_forward.client_context)  # HA pair: the standby forwards consoles
     app.cleanup_ctx.append(escalation or escalation_context(
         reply_base_url=settings.escalation.reply_base_url or None))
     app.cleanup_ctx.append(schedule_context(report_mailer))
@@ -225,7 +233,8 @@ async def _close_unfinished_calls(app: web.Application, writer: TicketWriter,
         log.warning("calls.recovery_journal_not_applied", backlog_bytes=writer.backlog_bytes)
     applied = time.monotonic()
     waiting = await asyncio.to_thread(journal.pending_call_ids)
-    result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting)
+    result = await close_unfinished_calls(app[SESSIONS], app[CLOCK](), skip=waiting,
+                                          owned=ha.own_calls(app))
     timing = {"journal_s": round(applied - started, 2),
               "close_s": round(time.monotonic() - applied, 2)}
     if result.closed or result.skipped or result.failed:
@@ -244,6 +253,7 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         from cti.sip.audio import PromptLibrary
 
         control = SipFrontDoor(sip_settings(settings), PromptLibrary(prompt_dir()))
+        control.admits = app[NODE].admits  # HA pair: the standby answers 503
     caller_ids = app[CALLER_IDS]
     tags = set()
     for number in settings.routing.priority_callers:
@@ -259,6 +269,7 @@ async def _call_center(app: web.Application, control: CallControl | None) -> Asy
         ring_timeout_s=float(settings.routing.ring_timeout_seconds), clock=app[CLOCK],
         monotonic=time.monotonic,
         incident_prompt=lambda: _incident_prompt(app),
+        node=app[NODE].node_id if app[NODE].paired else "", admits=app[NODE].admits,
     )
     app[CALL_CENTER] = center
     app[TICKET_WRITER].on_applied = center.ticket_applied

@@ -17,6 +17,7 @@ from cti.floor.feed import ConsoleFeed
 from cti.floor.hours import HelpdeskHours
 from cti.floor.incidents import IncidentBoard
 from cti.floor.roster import Roster
+from cti.ha.node import Node
 from cti.metrics import CtiMetrics
 from cti.privacy.caller_id import CallerIdPolicy
 from cti.privacy.redaction import Redactor
@@ -43,3 +44,4 @@ ESCALATIONS = web.AppKey("escalations", EscalationService)
 ESCALATION_OUTBOX = web.AppKey("escalation_outbox", EscalationOutbox)
 ESCALATION_OVERDUE = web.AppKey("escalation_overdue", OverdueWatch)
 REPORT_SCHEDULE = web.AppKey("report_schedule", ReportSchedule)
+NODE = web.AppKey("node", Node)

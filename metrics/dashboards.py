@@ -167,6 +167,8 @@ def queue_now(t: AlertThresholds) -> dash.Dashboard:
                             "short", [("cti_operators_available", "{{service}}")]))
         .with_panel(_series("未解決エスカレーション / Open escalations", "short",
                             [("cti_escalations_open", "{{target}}")]))
+        .with_panel(_series("稼働ノード (1=稼働, 0=待機) / Node role (1 active, 0 standby)",
+                            "short", [("cti_node_active", "{{node}}")]).min(0).max(1))
     )
 
 

@@ -31,6 +31,7 @@ class AlertThresholds:
     sip_for: str = "1m"
     ticket_errors_window: str = "10m"
     report_failing_for: str = "0m"
+    active_nodes_for: str = "30s"  # HA pair: longer than a failover (a few seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,15 @@ def alert_rules(t: AlertThresholds) -> tuple[AlertRule, ...]:
             "月次報告書類（対応履歴票・月次報告書・業務完了届）の自動作成またはメール送付が失敗しています。"
             " / The automatic monthly set failed to build or to mail; see reports.* log lines"
             " and `cti report --month`.",
+        ),
+        AlertRule(
+            "CtiActiveNodesNotOne",
+            "sum(cti_node_active) != 1",
+            t.active_nodes_for,
+            "critical",
+            "稼働ノードが1台でない / Not exactly one active cti node",
+            "稼働ノード数 / active nodes: {{ $value }} (期待値 / expected 1). 0: 着信に応答なし /"
+            " the number is not answered; 2: check node ids and the lease (`cti ha status`).",
         ),
     )
 

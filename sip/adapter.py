@@ -95,6 +95,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._offers_out: dict[tuple[str, int], RtpSession] = {}
         self._stopping = False
+        self.admits: Callable[[], bool] = lambda: True  # HA pair (cti.ha.node.Node.admits)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:

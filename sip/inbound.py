@@ -6,14 +6,14 @@ one turns requests from callers into call state and events; adapter.py owns the 
 Defect fixes here (numbers from shared/notes/pyvoip-1.6.8.md):
 - 1: INVITE gets 100 Trying at once and CallOffered as soon as the RTP socket is bound.
 - 5: CANCEL before answer -> 200 for the CANCEL and 487 for the INVITE, call ended.
-- 8: OPTIONS -> 200; known but unsupported methods -> 405 with Allow; unknown -> 501.
+- 8: OPTIONS -> 200 (503 on the HA standby); known but unsupported methods -> 405 with Allow; unknown -> 501.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -92,6 +92,7 @@ class InboundRequests:
     legs: dict[str, OperatorLeg]
     transport: SipTransport | None
     unanswered: dict[str, float]  # INVITEs accepted, not answered yet: loop time they came
+    admits: Callable[[], bool]  # HA pair: false on the standby (OPTIONS and new INVITEs: 503)
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
@@ -172,6 +173,8 @@ class InboundRequests:
                 self._refer(msg)
             case "PRACK":
                 self._prack(msg)
+            case _ if not self.admits():  # OPTIONS to the standby: the dispatcher skips it
+                self._reply(msg, 503, extra=[*self._common_headers(sipmsg.peer_host(msg))])
             case _:  # OPTIONS
                 self._reply(msg, 200, extra=[("Accept", uas.ACCEPT),
                                              *self._common_headers(sipmsg.peer_host(msg))])
@@ -209,6 +212,10 @@ class InboundRequests:
             return
         if call is not None:
             return  # same Call-ID, new branch: a forked copy; the first one wins
+        if not self.admits():  # the standby: Kamailio tries the other node
+            log.info("sip.invite_refused_standby", call_id=printable(msg.call_id))
+            self._reply(msg, 503, extra=[("Retry-After", "1")])
+            return
         source = msg.source[0] if msg.source else ""
         if self.settings.allow_from and source not in self.settings.allow_from:
             log.warning("sip.invite_refused", call_id=msg.call_id, source=source)

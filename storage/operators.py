@@ -15,6 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .tables import OperatorRow, OperatorSkill
@@ -81,7 +82,20 @@ async def read_operators(sessions: Sessions,
 
 async def sync_operators(sessions: Sessions, configured: Iterable[OperatorRecord],
                          now: datetime) -> list[OperatorRecord]:
-    """Write the merged table (at start) and return it."""
+    """Write the merged table (at start) and return it.
+
+    Both nodes of an HA pair do this when they start; when they start together on a fresh
+    database, one of them inserts the rows first and the other one's insert fails: it tries
+    again once, and then finds the rows there."""
+    configured = list(configured)
+    try:
+        return await _sync(sessions, configured, now)
+    except IntegrityError:
+        return await _sync(sessions, configured, now)
+
+
+async def _sync(sessions: Sessions, configured: list[OperatorRecord],
+                now: datetime) -> list[OperatorRecord]:
     async with sessions() as session, session.begin():
         stored = await _stored(session)
         wanted = merged(configured, stored)

@@ -10,17 +10,18 @@ in ``Reconciled.failed``) without keeping the others open.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cti.tickets.recovery import closing_event
+from cti.tickets.recovery import closing_event, owner
 
 from .tables import CallRow
-from .tickets import Sessions, _timeline, apply_call_event, apply_call_events
+from .tickets import Sessions, _timeline, apply_call_events
 
 BATCH = 200
 
@@ -35,9 +36,15 @@ class Reconciled:
 
 
 async def close_unfinished_calls(
-    sessions: Sessions, now: datetime, *, skip: Collection[str] = ()
+    sessions: Sessions, now: datetime, *, skip: Collection[str] = (),
+    owned: Callable[[str | None], bool] | None = None, seq_gap: int = 1,
+    guard: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> Reconciled:
-    """Close every call without a recorded end, except those in ``skip``."""
+    """Close every call without a recorded end, except those in ``skip``.
+
+    HA pair: ``owned`` limits it to the calls of the nodes it accepts (None: from before HA),
+    ``guard`` (the fencing check) runs in every closing transaction, ``seq_gap`` see
+    ``closing_event``."""
     async with sessions() as session:
         unfinished = list((await session.scalars(
             select(CallRow.id).where(CallRow.ended_at.is_(None)).order_by(CallRow.received_at)
@@ -51,19 +58,21 @@ async def close_unfinished_calls(
             continue
         async with sessions() as session:
             timeline = await _timeline(session, call_id)
+        if owned is not None and not owned(owner(timeline)):
+            continue
         if timeline and not any(e.kind == "ended" for e in timeline):
-            closing.append(closing_event(timeline, now))
+            closing.append(closing_event(timeline, now, seq_gap=seq_gap))
     closed: list[str] = []
     for start in range(0, len(closing), BATCH):  # one transaction per batch, not per call
         batch = closing[start:start + BATCH]
         try:
-            await apply_call_events(sessions, batch, now)
+            await apply_call_events(sessions, batch, now, guard=guard)
             done = batch
         except (DataError, IntegrityError, StatementError):  # find the one call that cannot be
             done = []                                        # closed; the others are
             for event in batch:
                 try:
-                    await apply_call_event(sessions, event, now)
+                    await apply_call_events(sessions, [event], now, guard=guard)
                     done.append(event)
                 except (DataError, IntegrityError, StatementError):
                     continue

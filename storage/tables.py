@@ -259,3 +259,30 @@ class ProducedReportRow(Base):
     mailed_at: Mapped[datetime | None]
     mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
     mail_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HaLease(Base):
+    """The active node's lease (issue 15): one row. ``epoch`` grows by one at every takeover and
+    is the fencing token; ``expires_at`` is database time. ``released`` says the last holder gave
+    it up (planned handover), so its calls are not the taker's to close."""
+
+    __tablename__ = "ha_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(32))
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None]
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+    handover_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_holder: Mapped[str | None] = mapped_column(String(32))
+    holder_url: Mapped[str | None] = mapped_column(String(255))  # where the standby forwards to
+
+
+class OperatorPresence(Base):
+    """The state each operator last asked for (available, away, offline), kept by the active
+    node of an HA pair so that the node taking over puts the floor back as it was."""
+
+    __tablename__ = "operator_presence"
+    operator_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

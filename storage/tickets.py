@@ -6,7 +6,7 @@ nothing, so replaying a journal after a crash or a database outage is always saf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -86,14 +86,16 @@ async def apply_call_event(sessions: Sessions, event: CallRecordEvent, now: date
 
 
 async def apply_call_events(
-    sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime
+    sessions: Sessions, events: Sequence[CallRecordEvent], now: datetime,
+    *, guard: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[int | None]:
     """``apply_call_event`` for several events in one transaction (one commit, one fsync), all
     or none, with a fixed number of statements per batch whatever its size (Core, not the ORM
     unit of work, on this hot path): what is stored already, the new call rows, the new events,
     every touched timeline, the tickets to create (in order of the calls' first appearance, so
     ticket numbers follow arrival) and to update. Returns, per event, the ticket id or None for
-    a replay."""
+    a replay. ``guard`` runs first in the same transaction and may refuse it (the HA fencing
+    check, ``storage.lease.hold``)."""
     by_call: dict[str, list[CallRecordEvent]] = {}
     for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
         by_call.setdefault(event.call_id, []).append(event)
@@ -101,6 +103,8 @@ async def apply_call_events(
                                     for row in (CallRow, CallEventRow, TicketRow))
     ids = list(by_call)
     async with sessions() as session, session.begin():
+        if guard is not None:
+            await guard(session)
         stored: set[tuple[str, int]] = set()
         for chunk in _chunks(ids):
             stored.update((await session.execute(

@@ -84,6 +84,8 @@ class CallCenter:
         clock: Clock,
         monotonic: Callable[[], float],
         incident_prompt: Callable[[], str | None] = lambda: None,
+        node: str = "",
+        admits: Callable[[], bool] = lambda: True,
     ) -> None:
         self._control = control
         self.router = router
@@ -98,6 +100,8 @@ class CallCenter:
         self._clock = clock
         self._monotonic = monotonic
         self._incident_prompt = incident_prompt
+        self._node = node  # HA pair: recorded on each call's "offered" event (whose call it is)
+        self._admits = admits  # HA pair: false on the standby or a fenced node
         self._calls: dict[str, ActiveCall] = {}
         self._inbox: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
         self._tickets: dict[str, int] = {}  # call id -> ticket id, once the writer has applied it
@@ -271,6 +275,10 @@ class CallCenter:
                 log.debug("call_center.event_ignored", kind=type(event).__name__)
 
     async def _offered(self, event: sip.CallOffered) -> None:
+        if not self._admits():  # fenced or handing over since the SIP gate let it in: refused
+            log.warning("call_center.call_refused_not_active", node=self._node)  # before answer
+            await self._sip.hangup(event.call_id)
+            return
         try:
             caller_tag = self._caller_ids.hash(event.caller)
         except NotAPhoneNumber:
@@ -283,7 +291,8 @@ class CallCenter:
         structlog.contextvars.bind_contextvars(call_id=event.call_id)
         try:
             await self._record(call, "offered", {"caller_hash": caller_tag or None,
-                                                 "caller_display": display})
+                                                 "caller_display": display,
+                                                 **({"node": self._node} if self._node else {})})
             await self._sip.answer(call.call_id)
             now = self._monotonic()
             status = self._hours.status(self._clock())

@@ -7,13 +7,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cti.cli import accounts, demo, planning, privacy, prompts, reports, serve
+from cti.cli import accounts, demo, ha, planning, privacy, prompts, reports, serve
 from cti.cli.common import EXIT_CONFIG, Refused
 from cti.config import ConfigError, load_settings
 from cti.logging import configure_logging
 
 # Each module adds its sub-commands and sets ``run(settings, args) -> int`` on their parsers.
-COMMAND_GROUPS = (serve, accounts, reports, planning, prompts, privacy, demo)
+COMMAND_GROUPS = (serve, accounts, reports, planning, prompts, privacy, demo, ha)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,6 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["CTI_HTTP"] = args.http
     if getattr(args, "sip", None):
         overrides["CTI_SIP_LISTEN"] = args.sip
+    if getattr(args, "node_id", None):
+        overrides["CTI_HA_NODE_ID"] = args.node_id
     try:
         settings = load_settings(args.config, {**os.environ, **overrides})
     except ConfigError as exc:

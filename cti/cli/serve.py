@@ -27,6 +27,9 @@ def register(sub: SubParsers) -> None:
     serve = with_config(sub.add_parser("serve", help="run the service"))
     serve.add_argument("--http", metavar="HOST:PORT", help="HTTP listen address (default 127.0.0.1:8080)")
     serve.add_argument("--sip", metavar="HOST:PORT", help="SIP listen address (default 127.0.0.1:5060)")
+    serve.add_argument("--node-id", metavar="NAME",
+                       help="this node's name in an HA pair (PostgreSQL; default: ha.node_id, "
+                            "none: one node, always active)")
     serve.set_defaults(run=lambda settings, args: runtime.run(_serve(settings)))
 
     db = sub.add_parser("db", help="database schema")

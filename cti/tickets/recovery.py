@@ -46,15 +46,27 @@ def last_state(timeline: Sequence[CallRecordEvent]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if v is not None}
 
 
-def closing_event(timeline: Sequence[CallRecordEvent], detected_at: datetime) -> CallRecordEvent:
+def owner(timeline: Sequence[CallRecordEvent]) -> str | None:
+    """The node that took the call (HA pair; its ``offered`` event says), None before HA."""
+    for event in timeline:
+        if event.kind == "offered":
+            node = event.data.get("node")
+            return str(node) if node else None
+    return None
+
+
+def closing_event(timeline: Sequence[CallRecordEvent], detected_at: datetime,
+                  *, seq_gap: int = 1) -> CallRecordEvent:
     """The ``ended`` event that closes an unfinished call.
 
     Its time is the last recorded event's (the call cannot have lasted less; the true end is
     unknown), so wait and talk times are not inflated by the outage; ``detected_at`` says when
-    the service noticed.
+    the service noticed. A node that closes another node's calls (HA takeover) leaves a
+    ``seq_gap``: events the dead node journalled but had not stored yet keep their own numbers
+    when it comes back and applies them, and a real end among them wins (``rules.derive``).
     """
     last = max(timeline, key=lambda e: e.seq)
-    return CallRecordEvent(last.call_id, last.seq + 1, last.at, "ended", {
+    return CallRecordEvent(last.call_id, last.seq + seq_gap, last.at, "ended", {
         "reason": RECOVERED_REASON, "hung_up_by": "system", "recovered": True,
         "detected_at": wire_time(detected_at, UTC), "last_state": last_state(timeline),
     })

@@ -108,6 +108,9 @@ def derive(timeline: Sequence[CallRecordEvent]) -> TicketFacts:
             service = str(event.data["service"])
     offered = first.get("offered")
     connected, ended, queued = last.get("connected"), last.get("ended"), first.get("queued")
+    real_end = [e for e in events if e.kind == "ended" and not e.data.get("recovered")]
+    if real_end:  # a recorded end wins over the one a takeover wrote without knowing it
+        ended = real_end[-1]
     received_at = (offered or events[0]).at
     wait_end = connected.at if connected else (ended.at if ended else None)
     return TicketFacts(

@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from cti.auth import ANY_ROLE, READERS, SUPERVISORS, Role
 from cti.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from cti.floor.wallboard import snapshot
+from cti.ha import presence as ha_presence
 from cti.keys import (
     CALL_CENTER,
     CLOCK,
@@ -34,6 +35,7 @@ from cti.routing import (
     WrapUpExtended,
 )
 from cti.storage import audit
+from cti.storage.presence import Presence
 from cti.web.body import json_object, reply
 from cti.web.calendar import HOURS_STATUS
 from cti.web.incidents import INCIDENT
@@ -101,6 +103,7 @@ async def set_state(request: web.Request) -> web.Response:
     rejected = [d for d in decisions if isinstance(d, Rejected)]
     if rejected:
         raise InvalidRequest(rejected[0].detail, error=rejected[0].error_id)
+    await ha_presence.remember(request.app, Presence(operator_id, state, reason))  # HA pair
     view = next((v for v in center.router.operators() if v.operator_id == operator_id), None)
     if view is None:  # deactivated meanwhile
         raise NotFound(f"no operator {operator_id!r}")

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cti.clock import wire_time
-from cti.keys import CALL_CENTER, ENGINE, REGISTRY, SETTINGS, TICKET_WRITER
+from cti.keys import CALL_CENTER, ENGINE, NODE, REGISTRY, SETTINGS, TICKET_WRITER
 from cti.web.body import reply
 
 routes = web.RouteTableDef()
@@ -50,6 +50,9 @@ async def healthz(request: web.Request) -> web.Response:
                                **parts}
     if warnings:
         body["warnings"] = warnings
+    node = request.app[NODE]  # HA pair: which node this is and whether it takes calls
+    body["node"] = {"id": node.node_id, "role": node.role.value, "paired": node.paired,
+                    "epoch": node.epoch}
     if socket is not None:
         heard = socket.last_datagram_at
         body["sip_socket"] = {

@@ -12,6 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 from tests_support import Prometheus, running_prometheus, wait_for
 
+from cti.ha.node import LeaseStore, Node
+from cti.ha.wiring import node_gauge
 from cti.metrics import CtiMetrics
 from cti.metrics.dashboards import dashboards, panel_queries, render
 from cti.metrics.rules import all_expressions, rule_groups
@@ -20,10 +22,19 @@ from cti.reports.schedule import ReportMetrics
 from .conftest import MovableClock
 
 
+def _Standby() -> LeaseStore:  # a lease store that is never asked (the node stays standby)
+    async def never(*args: object) -> object:
+        raise AssertionError("not asked")
+
+    return LeaseStore(take=never, renew=never, release=never)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def served_metrics(metrics: CtiMetrics, registry: CollectorRegistry) -> Iterator[tuple[CtiMetrics, int]]:
     # The monthly-report schedule registers its own series on the service's registry; failing.
     ReportMetrics(registry).failing.set(1)
+    # An HA node that is the standby: no node active (CtiActiveNodesNotOne returns a series).
+    node_gauge(registry, Node("b", _Standby(), lease_s=3.0, renew_s=0.5, monotonic=lambda: 0.0))
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     try:
         yield metrics, int(server.server_port)
