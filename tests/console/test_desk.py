@@ -139,6 +139,7 @@ NOT_MOVED_BY_A_CALL = frozenset({
     "cti_escalations_open", "cti_sip_registered", "cti_tickets_write_errors_total",
     "cti_reports_failing",  # the monthly report schedule, not calls
     "cti_staffing_recommended",  # moves with the handle-time mean, but may round to the same
+    "cti_node_active",  # the node's role in an HA pair (tests/ha), not calls
 })
 
 
