@@ -13,6 +13,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -187,14 +188,22 @@ class CallCenter:
     def active_calls(self) -> frozenset[str]:
         return frozenset(self._calls)
 
+    @property
+    def ticket_ids(self) -> Mapping[str, int]:
+        """Call id -> ticket id, for the calls up now whose ticket is stored (screen pops)."""
+        return MappingProxyType(self._tickets)
+
     def now(self) -> float:
         """The routing clock (monotonic seconds)."""
         return self._monotonic()
 
     def ticket_applied(self, event: CallRecordEvent, ticket_id: int) -> None:
         """Writer callback: remember each call's ticket; once the offer to an operator is in
-        the database (so the ticket is theirs to open), tell their console it is ready."""
-        self._tickets[event.call_id] = ticket_id
+        the database (so the ticket is theirs to open), tell their console it is ready.
+        Only calls still up are remembered: the drain applies a call's last events after the
+        call has ended, and remembering those would keep one entry per call for ever."""
+        if event.call_id in self._calls:
+            self._tickets[event.call_id] = ticket_id
         if event.kind == "operator_offered" and event.data.get("operator_id"):
             self._feed.to_operator(str(event.data["operator_id"]), {
                 "type": "ticket_ready", "call_id": event.call_id, "ticket_id": ticket_id})

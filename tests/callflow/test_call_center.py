@@ -96,9 +96,14 @@ async def test_answered_call_end_to_end(desk: tuple[Client, MemoryPhoneNetwork])
     op01 = next(o for o in operators["operators"] if o["id"] == "op01")
     assert op01["state"] == "on_call" and op01["call_id"] == call_id
 
+    async with asyncio.timeout(10):
+        await client.app[TICKET_WRITER].flush()
+    assert client.app[CALL_CENTER].ticket_ids.get(call_id) is not None  # for the screen pop
     network.caller_hangs_up(call_id)
     ticket = await ended_ticket(client, call_id, supervisor)
     assert ticket["outcome"] == "answered" and ticket["operator"] == "op01"
+    # the last events were applied after the call ended: nothing of it is kept (a soak leak)
+    assert call_id not in client.app[CALL_CENTER].ticket_ids
     assert ticket["service"] == "isolation" and ticket["status"] == "in_progress"
     detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=supervisor)).json()
     kinds = [e["kind"] for e in detail["timeline"]]
