@@ -11,7 +11,7 @@ import pytest
 from linphone import Linphone
 from peers import HOST, wait_until
 from phone_flows import hold_and_resume, transfer
-from test_ipv6 import ipv6_loopback
+from test_ipv6 import needs_ipv6
 from tests_support import direct_service
 
 from cti.keys import CALL_CENTER, SESSIONS, TICKET_WRITER
@@ -126,7 +126,7 @@ async def test_linphone_operator_transfers_to_a_queue_and_routing_follows(
     assert moved.data == {"from_operator": "op01", "to_operator": None, "to_service": "skysea"}
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this host")
+@needs_ipv6
 async def test_linphone_calls_over_ipv6_into_a_dual_stack_service(
     make_door: MakeDoor, tmp_path: Path
 ) -> None:
