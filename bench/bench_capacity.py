@@ -366,6 +366,9 @@ class Service:
                                 f'uri = "{self.operator_uri.replace("201@", f"220{n}@")}"')
         text = text.replace("wrap_up_seconds = 60", "wrap_up_seconds = 1").replace(
             "wrap_up_seconds = 90", "wrap_up_seconds = 1")
+        if self.args.soak_s:  # the soak's held callers wait all along, not the shipped 600 s
+            text = text.replace("max_wait_seconds = 600",
+                                f"max_wait_seconds = {int(self.args.soak_s) + 600}")
         path = self.work / "helpdesk.toml"
         path.write_text(text, encoding="utf-8")
         return path
