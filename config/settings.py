@@ -128,6 +128,7 @@ class SipSettings:
     retry_after_seconds: int = 5
     also_listen: HostPort | None = None  # dual stack: an address of the other IP family
     max_answer_delay_ms: int = 300  # back-pressure: running this late, new INVITEs get 503
+    media_workers: int = 1  # processes owning RTP and the media clock; 0 = the SIP loop's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +415,7 @@ def _sip(t: Table) -> SipSettings:
         retry_after_seconds=t.integer("retry_after_seconds", 5, min=1, max=3600),
         also_listen=also_listen,
         max_answer_delay_ms=t.integer("max_answer_delay_ms", 300, min=0, max=60000),
+        media_workers=t.integer("media_workers", 1, min=0, max=16),
     )
     t.finish()
     return result

@@ -39,9 +39,9 @@ from cti.sip.events import (
 )
 from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.inbound import Call
+from cti.sip.media import MediaLeg, make_media
 from cti.sip.operator import OperatorLeg
 from cti.sip.prack import ReliableProvisionals
-from cti.sip.rtp import MediaClock, RtpSession
 from cti.sip.session import Negotiated
 from cti.sip.session_refresh import SessionRefresh
 from cti.sip.settings import SipSettings
@@ -78,7 +78,8 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self.calls: dict[str, Call] = {}
         self.legs: dict[str, OperatorLeg] = {}  # by the operator leg's SIP Call-ID
         self.transport: SipTransport | None = None
-        self.clock = MediaClock()
+        self.rtp = make_media(settings.media_workers, settings.log_format)
+        self.rtp.set_lost(self._media_lost)
         self.tasks: set[asyncio.Task[None]] = set()
         self.registration_state = RegistrationState.DIRECT
         self.registration: object | None = None
@@ -93,7 +94,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self.event_loop_lag_s = 0.0
         self._flood_logged: dict[str, float] = {}
         self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
-        self._offers_out: dict[tuple[str, int], RtpSession] = {}
+        self._offers_out: dict[tuple[str, int], MediaLeg] = {}
         self._stopping = False
         self.admits: Callable[[], bool] = lambda: True  # HA pair (cti.ha.node.Node.admits)
 
@@ -102,6 +103,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         s = self.settings
         self._stream.reopen()
         self._stopping = False
+        await self.rtp.start()
         self.transport = await open_transport(
             s.bind_host, s.bind_port, self._on_request, self._on_response,
             timers=self.timers, on_lost=self._socket_lost, also=s.also_bind,
@@ -129,6 +131,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+        await self.rtp.stop()
         self._stream.close()
         log.info("sip.stopped")
 
@@ -141,7 +144,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
                        invites_refused_capacity=self.flood.refused[Refusal.CAPACITY],
                        invites_refused_saturated=self.flood.refused[Refusal.SATURATED],
                        invites_refused_rtp_ports=self.flood.refused[Refusal.RTP_PORTS],
-                       refusals_unrecorded=self.flood.unrecorded)
+                       refusals_unrecorded=self.flood.unrecorded, media=self.rtp.health())
 
     @property
     def reopening(self) -> asyncio.Task[None] | None:
@@ -250,7 +253,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self._retransmit_ok(call, ok, self.timers.t1, 0.0)
         call.answered_at = asyncio.get_running_loop().time()
         self.unanswered.pop(call_id, None)
-        self.clock.add(call.media)
+        self.rtp.add(call.media)
         log.info("sip.answered", call_id=call_id, codec=call.media.codec.name)
         self._emit(CallAnswered(call_id, self._now()))
 
@@ -365,6 +368,16 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
                     log.warning("sip.media_timeout", call_id=call.call_id, silent_s=now - last)
                     await self.hangup(call.call_id, reason=EndReason.MEDIA_TIMEOUT)
 
+    def _media_lost(self, legs: list[MediaLeg]) -> None:
+        """A media worker died: the calls whose audio it carried end now (their tickets say
+        ``error``); new calls go to the restarted worker."""
+        lost = {id(leg) for leg in legs}
+        for call in list(self.calls.values()):
+            operator = call.operator.media if call.operator is not None else None
+            if id(call.media) in lost or (operator is not None and id(operator) in lost):
+                log.error("sip.media_lost", call_id=call.call_id)
+                self.spawn(self.hangup(call.call_id, reason=EndReason.ERROR))
+
     def _live(self, call: Call) -> bool:
         """The call is still the active call of its Call-ID (a function: no type narrowing)."""
         return self.calls.get(call.call_id) is call
@@ -409,7 +422,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
             call.operator.caller_gone()
             call.operator = None
         if call.media is not None:
-            self.clock.remove(call.media)
+            self.rtp.remove(call.media)
             call.media.close()
         call.media_ready.set()
         log.info("sip.call_ended", call_id=call.call_id, reason=reason.value, by=by.value)

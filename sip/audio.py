@@ -199,6 +199,11 @@ class Player:
         self.pos = 0
         self._on_finished = on_finished
 
+    @property
+    def on_finished(self) -> Callable[[str], None] | None:
+        """Called once with the name when a playlist that does not loop has been played."""
+        return self._on_finished
+
     def next_frame(self) -> bytes | None:
         if self.pos >= len(self.audio):
             if not self.loop or not self.audio:

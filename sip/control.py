@@ -66,6 +66,7 @@ class SocketHealth:
     invites_refused_saturated: int = 0  # back-pressure: the service ran late (503)
     invites_refused_rtp_ports: int = 0  # no free RTP port pair (503)
     refusals_unrecorded: int = 0  # refusals over the record budget: counted here only
+    media: str = "ok"  # the media workers: "ok" or "error: ..." (one died, restarting)
 
 
 @runtime_checkable

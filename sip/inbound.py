@@ -34,8 +34,8 @@ from cti.sip.events import (
     HungUpBy,
 )
 from cti.sip.flood import FloodGuard, Refusal
+from cti.sip.media import Media, MediaLeg
 from cti.sip.message import SipMessage
-from cti.sip.rtp import RtpSession, open_session
 from cti.sip.sdp import MediaOffer, NoCommonCodecError, SdpError, UnsupportedAddressError
 from cti.sip.session import LocalSession, Stream, choose, parse_streams
 from cti.sip.session_timer import (
@@ -68,7 +68,7 @@ class Call:
     chosen: int  # the audio stream we serve
     sdp: LocalSession
     state: CallState = CallState.OFFERED
-    media: RtpSession | None = None
+    media: MediaLeg | None = None
     media_ready: asyncio.Event = field(default_factory=asyncio.Event)
     ok_timer: asyncio.TimerHandle | None = None
     acked: bool = False
@@ -93,6 +93,7 @@ class InboundRequests:
     transport: SipTransport | None
     unanswered: dict[str, float]  # INVITEs accepted, not answered yet: loop time they came
     admits: Callable[[], bool]  # HA pair: false on the standby (OPTIONS and new INVITEs: 503)
+    rtp: Media  # where the calls' RTP lives (media workers or this loop)
 
     def _emit(self, event: CallEvent) -> None:
         raise NotImplementedError
@@ -266,7 +267,7 @@ class InboundRequests:
     async def _prepare(self, call: Call) -> None:
         offer = call.offer
         try:
-            media = await open_session(
+            media = await self.rtp.open(
                 self.media_host_for(sipmsg.peer_host(call.invite)), self.settings.rtp_ports,
                 offer.codecs[0], offer.event_pt,
                 (offer.address, offer.port), lambda d: self._digit(call, d, DigitSource.RFC2833),

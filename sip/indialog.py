@@ -26,8 +26,9 @@ from cti.sip import message as sipmsg
 from cti.sip.audio import Player, PromptLibrary
 from cti.sip.callstate import CallState
 from cti.sip.inbound import Call, InboundRequests
+from cti.sip.media import MediaLeg
 from cti.sip.message import SipMessage
-from cti.sip.rtp import RtpSession, bridge, unbridge
+from cti.sip.rtp import bridge, unbridge
 from cti.sip.sdp import NoCommonCodecError, SdpError, UnsupportedAddressError
 from cti.sip.session import LocalSession, Negotiated, choose, parse_streams
 from cti.sip.session_timer import (
@@ -53,7 +54,7 @@ class InDialogSession(InboundRequests):
     timers: Timers
     library: PromptLibrary
     _pending_2xx: dict[tuple[str, int], asyncio.TimerHandle]
-    _offers_out: dict[tuple[str, int], RtpSession]
+    _offers_out: dict[tuple[str, int], MediaLeg]
 
     def session_refreshed(self, call: Call, timer: SessionTimer | None) -> None:
         """A 2xx to the caller's INVITE or refresh went out: (re)start its session timer."""
@@ -141,7 +142,7 @@ class InDialogSession(InboundRequests):
             return
         self._apply(call, leg, media, agreed)
 
-    def _apply(self, call: Call, leg: OperatorLeg | None, media: RtpSession,
+    def _apply(self, call: Call, leg: OperatorLeg | None, media: MediaLeg,
                agreed: Negotiated) -> None:
         changed = ((agreed.address, agreed.port) != media.remote or agreed.codec != media.codec
                    or agreed.remote_direction != media.remote_direction)
@@ -196,5 +197,5 @@ class InDialogSession(InboundRequests):
             self._offers_out.pop(key, None)
 
 
-def _current_offer(sdp: LocalSession, media: RtpSession) -> bytes:
+def _current_offer(sdp: LocalSession, media: MediaLeg) -> bytes:
     return sdp.offer(media.local_port, (media.codec,), media.event_pt)

@@ -30,8 +30,9 @@ from cti.sip.events import (
     OperatorNoAnswer,
     OperatorRinging,
 )
+from cti.sip.media import MediaLeg
 from cti.sip.message import SipMessage, SipParseError
-from cti.sip.rtp import RtpSession, bridge, open_session
+from cti.sip.rtp import bridge
 from cti.sip.sdp import Codec, SdpError, parse_offer
 from cti.sip.session import LocalSession
 from cti.sip.transport import ClientTransaction, TransactionTimeoutError
@@ -78,7 +79,7 @@ class OperatorLeg:
         self.to = f"<{self.uri}>"
         self.cseq = 1
         self.branch = sipmsg.new_branch()
-        self.media: RtpSession | None = None
+        self.media: MediaLeg | None = None
         self.sdp = LocalSession(door.host_for(self.peer))
         self.dialog: Dialog | None = None
         self.tx: ClientTransaction | None = None
@@ -93,10 +94,10 @@ class OperatorLeg:
             assert call.media is not None and door.transport is not None
             codec = call.media.codec
             media_host = door.media_host_for(self.peer)
-            self.media = await open_session(
+            self.media = await door.rtp.open(
                 media_host, door.settings.rtp_ports, codec, None,
                 ("::1" if ":" in media_host else "127.0.0.1", 9), lambda _d: None,
-                rtcp_interval_s=door.settings.rtcp_interval_s)
+                rtcp_interval_s=door.settings.rtcp_interval_s, near=call.media)
             codecs = (codec, Codec.PCMA if codec is Codec.PCMU else Codec.PCMU)
             sdp = self.sdp.offer(self.media.local_port, codecs, 101)
             invite = self._invite(sdp)
@@ -205,7 +206,7 @@ class OperatorLeg:
         assert call.media is not None
         call.play_token += 1
         bridge(call.media, self.media)
-        self.door.clock.add(self.media)
+        self.door.rtp.add(self.media)
         self.reported = True
         if not self.ringing:
             self.door.emit(OperatorRinging(call.call_id, self.uri, self.door.now()))
@@ -300,7 +301,7 @@ class OperatorLeg:
 
     def _release_media(self) -> None:
         if self.media is not None:
-            self.door.clock.remove(self.media)
+            self.door.rtp.remove(self.media)
             self.media.close()
             self.media = None
 

@@ -28,6 +28,7 @@ from typing import cast
 import structlog
 
 from cti.sip.audio import Player, transcode
+from cti.sip.media.leg import MediaLeg
 from cti.sip.rtcp import ReceptionStats, RtcpSession
 from cti.sip.sdp import Codec
 
@@ -159,6 +160,21 @@ class RtpSession(asyncio.DatagramProtocol):
         self.seq = (self.seq + 1) & 0xFFFF
         self.ts = (self.ts + len(payload)) & 0xFFFFFFFF
 
+    def bridge_to(self, other: MediaLeg) -> None:
+        assert isinstance(other, RtpSession), "both legs of a bridge live in one process"
+        self.player = other.player = None
+        self.queue.clear()
+        other.queue.clear()
+        self.peer, other.peer = other, self
+
+    def unbridge_from(self, other: MediaLeg) -> None:
+        assert isinstance(other, RtpSession), "both legs of a bridge live in one process"
+        if self.peer is other:
+            self.peer = other.peer = None
+        self.queue.clear()
+        other.queue.clear()
+        self._talkspurt = other._talkspurt = True
+
     def close(self) -> None:
         self.player = None
         if self.rtcp is not None:
@@ -174,21 +190,15 @@ class RtpSession(asyncio.DatagramProtocol):
             on_close()
 
 
-def bridge(a: RtpSession, b: RtpSession) -> None:
-    """Relay audio both ways (B2BUA); playback on both legs stops."""
-    a.player = b.player = None
-    a.queue.clear()
-    b.queue.clear()
-    a.peer, b.peer = b, a
+def bridge(a: MediaLeg, b: MediaLeg) -> None:
+    """Relay audio both ways (B2BUA); playback on both legs stops. Both legs are of one kind:
+    in this process, or in the same media worker (which then relays)."""
+    a.bridge_to(b)
 
 
-def unbridge(a: RtpSession, b: RtpSession) -> None:
+def unbridge(a: MediaLeg, b: MediaLeg) -> None:
     """Stop relaying between two legs (operator hold); each leg plays its own audio again."""
-    if a.peer is b:
-        a.peer = b.peer = None
-    a.queue.clear()
-    b.queue.clear()
-    a._talkspurt = b._talkspurt = True
+    a.unbridge_from(b)
 
 
 class MediaClock:
@@ -241,8 +251,9 @@ class PortPool:
     (so a port just freed is the last to be reused). A port some other program holds fails its
     bind once and goes to the back. Built once per (host, range), shared by every session."""
 
-    def __init__(self, ports: range) -> None:
-        even = [p for p in ports if p % 2 == 0 and p + 1 in ports]
+    def __init__(self, ports: range, shard: tuple[int, int] = (0, 1)) -> None:
+        index, count = shard  # media worker ``index`` of ``count`` takes every count-th pair
+        even = [p for p in ports if p % 2 == 0 and p + 1 in ports and (p // 2) % count == index]
         start = random.randrange(len(even)) if even else 0  # not predictable across restarts
         self._free: deque[int] = deque(even[start:] + even[:start])
         self._in_use: set[int] = set()
@@ -270,12 +281,13 @@ class PortPool:
 _POOLS: dict[tuple[str, int, int], PortPool] = {}
 
 
-def port_pool(host: str, ports: range) -> PortPool:
-    """The process-wide pool for ``ports`` on ``host`` (ports are the machine's, not a call's)."""
+def port_pool(host: str, ports: range, shard: tuple[int, int] = (0, 1)) -> PortPool:
+    """The process-wide pool for ``ports`` on ``host`` (ports are the machine's, not a call's);
+    a media worker's pool is its ``shard`` of the range, so workers never race for a port."""
     key = (host, ports.start, ports.stop)
     pool = _POOLS.get(key)
     if pool is None:
-        pool = _POOLS[key] = PortPool(ports)
+        pool = _POOLS[key] = PortPool(ports, shard)
     return pool
 
 
@@ -288,6 +300,7 @@ async def open_session(
     on_digit: Callable[[str], None],
     *,
     rtcp_interval_s: float = RTCP_INTERVAL_S,
+    shard: tuple[int, int] = (0, 1),
 ) -> RtpSession:
     """Bind a session on a free even port in ``ports`` (any port when None) and its RTCP
     socket on the next port (RFC 3550 11). Ports come from the range's ``PortPool``; closing
@@ -299,7 +312,7 @@ async def open_session(
             if session is not None:
                 return session
         raise OSError("no free RTP/RTCP port pair")
-    pool = port_pool(host, ports)
+    pool = port_pool(host, ports, shard)
     for _ in range(min(MAX_BIND_TRIES, pool.size)):
         port = pool.take()
         if port is None:

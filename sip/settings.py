@@ -43,6 +43,8 @@ class SipSettings:
     rtcp_interval_s: float = 5.0  # RFC 3550 reports on every leg
     min_se_s: int = 90  # RFC 4028 Min-SE: shorter session intervals get 422 (tests go lower)
     flood: FloodLimits = field(default_factory=FloodLimits)  # per-source rate, call cap
+    media_workers: int = 1  # processes owning RTP and the media clock; 0 = on the SIP loop
+    log_format: str = "auto"  # the media workers log like the service
 
     @property
     def contact_host(self) -> str:

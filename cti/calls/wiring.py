@@ -79,4 +79,6 @@ def sip_settings(settings: Settings) -> SipSettings:
         flood=FloodLimits(invites_per_second=s.invites_per_second, burst=s.invite_burst,
                           max_calls=s.max_calls, retry_after_s=s.retry_after_seconds,
                           max_lag_s=s.max_answer_delay_ms / 1000),
+        media_workers=s.media_workers,
+        log_format=settings.log_format,
     )

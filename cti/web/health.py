@@ -35,6 +35,8 @@ async def healthz(request: web.Request) -> web.Response:
     socket = center.sip_socket()
     if socket is not None and not socket.bound:
         parts["sip"] = "error: SIP socket not bound"
+    if socket is not None:
+        parts["media"] = socket.media  # a media worker down: its calls ended, restarting
     writer = request.app[TICKET_WRITER]
     # Open route: error classes only (a database message can quote the value it refused).
     parts["tickets"] = "ok" if writer.healthy else \

@@ -60,7 +60,7 @@ def assert_no_leftovers(door: SipFrontDoor) -> None:
     """Defect 4: nothing of a finished call is left."""
     assert door.calls == {}
     assert door.legs == {}
-    assert door.clock.sessions == set()
+    assert door.rtp.sessions == set()
 
 
 async def test_answer_fast_then_caller_hangs_up(make_door: MakeDoor, tmp_path: Path) -> None:

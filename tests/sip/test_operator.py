@@ -54,7 +54,7 @@ def kinds(events: list[CallEvent]) -> list[type]:
 
 def assert_clean(door: SipFrontDoor) -> None:
     assert door.calls == {}
-    assert door.clock.sessions == set()
+    assert door.rtp.sessions == set()
 
 
 async def test_operator_answers_then_caller_hangs_up(make_door: MakeDoor, tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ async def test_cancelled_leg_frees_its_rtp_port_before_the_487(
         await rec.wait_for(lambda e: isinstance(e, CallEnded))
         assert len(door.legs) == 1  # type: ignore[attr-defined]  # still waiting for the 487
         assert pool.in_use == 0  # caller's and operator's ports both back
-        assert door.clock.sessions == set()  # type: ignore[attr-defined]
+        assert door.rtp.sessions == set()  # type: ignore[attr-defined]
 
 
 async def test_caller_hangs_up_while_operator_rings(make_door: MakeDoor, tmp_path: Path) -> None:
