@@ -34,6 +34,10 @@ class MediaLeg(Protocol):
     @property
     def last_rx(self) -> float | None: ...  # loop time of the last packet received
 
+    ssrc: int  # of the RTP we send
+    packets_in: int  # RTP packets received (a worker's leg: as of ``Media.refresh``)
+    packets_out: int
+
     def bridge_to(self, other: MediaLeg) -> None: ...
 
     def unbridge_from(self, other: MediaLeg) -> None: ...
@@ -61,6 +65,8 @@ class Media(Protocol):
     def add(self, leg: MediaLeg) -> None: ...  # start sending (after the answer)
 
     def remove(self, leg: MediaLeg) -> None: ...
+
+    async def refresh(self) -> None: ...  # counters (packets, last_rx) up to date now
 
     def health(self) -> str: ...  # "ok" or "error: ..."
 

@@ -53,6 +53,9 @@ class RemoteSession:
         self.on_finished: tuple[int, Callable[[str], None]] | None = None  # (token, callback)
         self._token = 0
         self._last_rx: float | None = None
+        self.ssrc = 0  # the SSRC of the RTP we send (set when the worker has bound the leg)
+        self.packets_in = 0  # as of the worker's last report (every second, or ``refresh``)
+        self.packets_out = 0
         self.closed = False
 
     # what the call path reads
@@ -170,7 +173,8 @@ class _Worker:
         self.reader_task: asyncio.Task[None] | None = None
         self.sessions: dict[int, RemoteSession] = {}
         self.clocked: set[RemoteSession] = set()
-        self.opening: dict[int, asyncio.Future[tuple[int, str | None]]] = {}
+        self.opening: dict[int, asyncio.Future[tuple[int, int, str | None]]] = {}
+        self.asked: dict[int, asyncio.Future[None]] = {}
         self.audio_keys: set[Any] = set()
         self.up = False
         self.frames_sent = 0
@@ -234,7 +238,7 @@ class _Worker:
         if kind == "opened":
             future = self.opening.pop(message[1], None)
             if future is not None and not future.done():
-                future.set_result((message[2], message[3]))
+                future.set_result((message[2], message[3], message[4]))
         elif kind == "digit":
             session = self.sessions.get(message[1])
             if session is not None:
@@ -248,11 +252,16 @@ class _Worker:
                 callback(message[3])
         elif kind == "report":
             now = loop.time()
-            for sid, age in message[1].items():
+            for sid, (age, packets_in, packets_out) in message[2].items():
                 session = self.sessions.get(sid)
-                if session is not None and age is not None:
-                    session._last_rx = now - age
-            self.frames_sent, self.late_ticks = message[2], message[3]
+                if session is not None:
+                    if age is not None:
+                        session._last_rx = now - age
+                    session.packets_in, session.packets_out = packets_in, packets_out
+            self.frames_sent, self.late_ticks = message[3], message[4]
+            asked = self.asked.pop(message[1], None)
+            if asked is not None and not asked.done():
+                asked.set_result(None)
 
 
 class WorkerMedia:
@@ -316,17 +325,32 @@ class WorkerMedia:
         if not worker.up:
             raise OSError(f"media worker {worker.index} is down")
         req = sid = next(self._ids)
-        future: asyncio.Future[tuple[int, str | None]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[int, int, str | None]] = \
+            asyncio.get_running_loop().create_future()
         worker.opening[req] = future
         worker.send(("open", req, sid, host,
                      None if ports is None else (ports.start, ports.stop), int(codec), event_pt,
                      remote, rtcp_interval_s))
-        port, error = await future
+        port, ssrc, error = await future
         if error is not None:
             raise OSError(error)
         session = RemoteSession(worker, sid, port, codec, event_pt, remote, on_digit)
+        session.ssrc = ssrc
         worker.sessions[sid] = session
         return session
+
+    async def refresh(self) -> None:
+        """Counters and last-packet times as of now: every worker reports after the commands
+        sent before this call (the workers report by themselves every second)."""
+        loop = asyncio.get_running_loop()
+        waits = []
+        for worker in self.workers:
+            if worker.up:
+                req = next(self._ids)
+                worker.asked[req] = loop.create_future()
+                waits.append(worker.asked[req])
+                worker.send(("report", req))
+        await asyncio.gather(*waits)
 
     def add(self, leg: MediaLeg) -> None:
         assert isinstance(leg, RemoteSession)
@@ -343,8 +367,12 @@ class WorkerMedia:
     def _exited(self, worker: _Worker) -> None:
         for future in worker.opening.values():
             if not future.done():
-                future.set_result((0, f"media worker {worker.index} died"))
+                future.set_result((0, 0, f"media worker {worker.index} died"))
         worker.opening.clear()
+        for asked in worker.asked.values():
+            if not asked.done():
+                asked.set_result(None)
+        worker.asked.clear()
         lost: list[MediaLeg] = list(worker.sessions.values())
         worker.sessions.clear()
         worker.clocked.clear()

@@ -17,6 +17,8 @@ Commands, as handled here:
   None: the audio sent before under that key); its end is ``("finished", sid, token, name)``.
 - ``("stop", sid)``, ``("bridge", a, b)``, ``("unbridge", a, b)``, ``("clock", sid, on)``,
   ``("close", sid)``, ``("forget_audio",)``.
+- ``("report", req)``: a report now (after every command sent before it), answered as
+  ``("report", req, legs, frames_sent, late_ticks)``; unasked reports carry ``req`` 0.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class Worker:
         if kind == "forget_audio":
             self.audio.clear()
             return
+        if kind == "report":
+            self.report(message[1])
+            return
         session = self.sessions.get(message[1])
         if session is None:  # closed already (a command that crossed the close): nothing to do
             return
@@ -92,10 +97,10 @@ class Worker:
                 lambda digit: out.put(("digit", sid, digit)),
                 rtcp_interval_s=rtcp_interval_s, shard=self.shard)
         except OSError as exc:
-            out.put(("opened", req, 0, str(exc)))
+            out.put(("opened", req, 0, 0, str(exc)))
             return
         self.sessions[sid] = session
-        out.put(("opened", req, session.local_port, None))
+        out.put(("opened", req, session.local_port, session.ssrc, None))
 
     def _play(self, session: RtpSession, sid: int, token: int, key: Any, audio: bytes | None,
               name: str, loop: bool) -> None:
@@ -111,12 +116,13 @@ class Worker:
         session.player = Player(audio, name, loop=loop,
                                 on_finished=lambda n: out.put(("finished", sid, token, n)))
 
-    def report(self) -> None:
+    def report(self, req: int = 0) -> None:
+        """Per session: seconds since its last packet (None: none yet), packets in and out;
+        then the clock's frames sent and late ticks. ``req``: the service asked for it."""
         now = asyncio.get_running_loop().time()  # the clock last_rx is read with
-        ages = {sid: None if s.last_rx is None else now - s.last_rx
+        legs = {sid: (None if s.last_rx is None else now - s.last_rx, s.packets_in, s.packets_out)
                 for sid, s in self.sessions.items()}
-        self.out.put(("report", ages, self.clock.frames_sent, self.clock.late_ticks,
-                      len(self.clock.sessions)))
+        self.out.put(("report", req, legs, self.clock.frames_sent, self.clock.late_ticks))
 
     def close_all(self) -> None:
         for session in self.sessions.values():

@@ -62,12 +62,15 @@ async def hold_and_resume(make_door: MakeDoor, tmp_path: Path, phone_uri: str, p
         hold()
         await wait_until(lambda: call.media is not None and call.media.peer is None, 10)
         assert not leg.send_enabled  # the held phone gets no audio
+        await door.rtp.refresh()  # a media worker's counters as of now
         sent = leg.packets_out
         await wait_until(hears(HOLD_HZ, len(caller_media.received)), 10)
+        await door.rtp.refresh()
         assert leg.packets_out == sent
         resume()
         await wait_until(lambda: call.media is not None and call.media.peer is leg, 10)
         await wait_until(hears(phone_hz, len(caller_media.received)), 10)
+        await door.rtp.refresh()
         assert leg.send_enabled and leg.packets_out > sent
         talk.cancel()
         await door.hangup(connected.call_id)
