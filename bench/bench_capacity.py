@@ -64,6 +64,7 @@ from bench_sip import sipp_counts  # noqa: E402
 from peers import HOST, _PeerProcess, free_udp_port, need, wait_udp_bound  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
+SO_TIMESTAMPNS = 35  # Linux (asm-generic/socket.h); the socket module does not name it
 PG_ADMIN = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 HASH_SECRET = "bench-secret-0123456789abcdef0123456789"
 
@@ -211,8 +212,29 @@ def proc_rss_mb(pid: int) -> float:
 
 
 def proc_counts(pid: int) -> tuple[int, int]:
-    """(open fds, threads) of a process."""
-    return len(os.listdir(f"/proc/{pid}/fd")), len(os.listdir(f"/proc/{pid}/task"))
+    """(open fds, threads) of a process and its children (the media workers)."""
+    pids = [pid, *children(pid)]
+    return (sum(len(os.listdir(f"/proc/{p}/fd")) for p in pids),
+            sum(len(os.listdir(f"/proc/{p}/task")) for p in pids))
+
+
+def children(pid: int) -> list[int]:
+    """The service's child processes (its media workers)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0.0
+    for p in [pid, *children(pid)]:
+        try:
+            total += proc_rss_mb(p)
+        except OSError:
+            pass
+    return total
 
 
 def core_times() -> list[tuple[int, int]]:
@@ -235,24 +257,33 @@ class Watch:
     """CPU of one process (% of one core), busy % per core and peak RSS over a phase."""
 
     pid: int
-    cpu0: float = 0.0
+    cpu0: dict[int, float] = field(default_factory=dict)
     t0: float = 0.0
     cores0: list[tuple[int, int]] = field(default_factory=list)
     peak_rss_mb: float = 0.0
 
     def start(self) -> None:
-        self.cpu0, self.t0, self.cores0 = proc_cpu_s(self.pid), time.monotonic(), core_times()
+        self.cpu0 = {p: proc_cpu_s(p) for p in [self.pid, *children(self.pid)]}
+        self.t0, self.cores0 = time.monotonic(), core_times()
 
     def sample(self) -> None:
-        self.peak_rss_mb = max(self.peak_rss_mb, proc_rss_mb(self.pid))
+        self.peak_rss_mb = max(self.peak_rss_mb, tree_rss_mb(self.pid))
 
     def stop(self) -> dict[str, Any]:
-        cpu_s = proc_cpu_s(self.pid) - self.cpu0
+        """CPU of the service and of its media workers (children), apart and together."""
+        used = {}
+        for p, before in self.cpu0.items():
+            try:
+                used[p] = proc_cpu_s(p) - before
+            except OSError:
+                used[p] = 0.0
+        cpu_s = sum(used.values())
+        media_s = cpu_s - used[self.pid]
         wall = time.monotonic() - self.t0
         cores = [100 * (b1 - b0) / max(1, t1 - t0)
                  for (b0, t0), (b1, t1) in zip(self.cores0, core_times(), strict=True)]
         return {"cpu_s": cpu_s, "cpu_pct": 100 * cpu_s / wall, "cores_pct": cores,
-                "peak_rss_mb": self.peak_rss_mb}
+                "media_cpu_pct": 100 * media_s / wall, "peak_rss_mb": self.peak_rss_mb}
 
 
 async def watched(watch: Watch, work: Awaitable[Any]) -> Any:
@@ -387,6 +418,8 @@ class Service:
             env["CTI_UVLOOP"] = "0"
         if self.args.gc_default:
             env["CTI_GC"] = "default"
+        if self.args.media_workers is not None:
+            env["CTI_SIP_MEDIA_WORKERS"] = str(self.args.media_workers)
         if self.args.max_answer_delay_ms is not None:
             env["CTI_SIP_MAX_ANSWER_DELAY_MS"] = str(self.args.max_answer_delay_ms)
         return env
@@ -554,7 +587,8 @@ async def short_calls(backend: str, work: Path, args: argparse.Namespace) -> lis
               f"failed={row['failed']} "
               f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
               f"drain={f'{drain:.1f} s' if drain is not None else '>120 s'} "
-              f"calls rows={db_calls}/{calls} (refused {recorded}) cti cpu={row['cpu_pct']:.0f}% "
+              f"calls rows={db_calls}/{calls} (refused {recorded}) "
+              f"cti cpu={row['cpu_pct']:.0f}% (media {row['media_cpu_pct']:.0f}%) "
               f"({row['cpu_ms_per_call']:.1f} ms/call) cores={fmt_cores(row['cores_pct'])}% "
               f"rss={row['peak_rss_mb']:.0f} MB load={row['load']}", flush=True)
     return rows
@@ -594,6 +628,9 @@ def capture(port: int, out: Path, seconds: float) -> None:
         pass
     sock.bind((HOST, port))
     sock.settimeout(0.5)
+    # Kernel receive times (SO_TIMESTAMPNS): on loopback the time the service's sendto ran, so a
+    # stall of this process (2 cores shared with the service and SIPp) is not counted as a gap.
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     stop = time.monotonic() + seconds
     first: dict[int, float] = {}
     last: dict[int, float] = {}
@@ -607,16 +644,19 @@ def capture(port: int, out: Path, seconds: float) -> None:
 
     signal.signal(signal.SIGTERM, finish)
     unpack = struct.Struct("!8xI").unpack_from
-    recv = sock.recv
+    stamp = struct.Struct("@qq").unpack_from
+    recvmsg = sock.recvmsg
+    space = socket.CMSG_SPACE(16)
     now = time.monotonic
     while not done and now() < stop:
         try:
-            data = recv(2048)
+            data, ancillary, _flags, _addr = recvmsg(2048, space)
         except TimeoutError:
             continue
-        t = now()
-        if len(data) < 12:
+        if len(data) < 12 or not ancillary:
             continue
+        sec, nsec = stamp(ancillary[0][2])
+        t = sec + nsec * 1e-9
         (ssrc,) = unpack(data)
         prev = last.get(ssrc)
         if prev is None:
@@ -717,7 +757,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
               f"calls rows={db_calls}/{held} (refused {recorded}) "
               f"gc pauses>=50ms={len(pauses)} (max {max(pauses, default=0):.0f} ms) "
-              f"cti cpu={row['cpu_pct']:.0f}% "
+              f"cti cpu={row['cpu_pct']:.0f}% (media {row['media_cpu_pct']:.0f}%) "
               f"cores={fmt_cores(row['cores_pct'])}% rss={row['peak_rss_mb']:.0f} MB "
               f"load={row['load']}", flush=True)
     return rows
@@ -749,7 +789,7 @@ async def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, 
         t0 = time.monotonic()
         while not short.done():
             fds, threads = proc_counts(pid)
-            samples.append((time.monotonic() - t0, proc_rss_mb(pid), fds, threads))
+            samples.append((time.monotonic() - t0, tree_rss_mb(pid), fds, threads))
             print(f"  soak t={samples[-1][0]:5.0f} s rss={samples[-1][1]:.0f} MB fds={fds} "
                   f"threads={threads} load={load_average()}", flush=True)
             await asyncio.wait([short], timeout=args.soak_every_s)
@@ -859,6 +899,9 @@ if __name__ == "__main__":
                         help="plain asyncio event loop even where uvloop is installed")
     parser.add_argument("--gc-default", action="store_true",
                         help="CPython's garbage-collector defaults (no freeze, no thresholds)")
+    parser.add_argument("--media-workers", type=int,
+                        help="the service's media worker processes (0 = in-process; default: "
+                             "its own)")
     parser.add_argument("--max-answer-delay-ms", type=int,
                         help="the service's back-pressure threshold (0 = off; default: its own)")
     parser.add_argument("--profile", metavar="SVG", help="py-spy flame graph of the last rate step")

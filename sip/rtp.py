@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import socket
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -79,11 +80,13 @@ class RtpSession(asyncio.DatagramProtocol):
         self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
         self._last_event_ended = False
         self.on_close: Callable[[], None] | None = None  # gives the port back to its pool
+        self.unattached: tuple[socket.socket, socket.socket] | None = None  # bound, not on a loop
+        self.attaching = False  # ``attach`` is putting the sockets on the loop
+        self.closed = False
 
     # -- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # selector impl is no subclass
-        self.local_port = transport.get_extra_info("sockname")[1]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -185,6 +188,11 @@ class RtpSession(asyncio.DatagramProtocol):
             self.peer = None
         if self.transport is not None:
             self.transport.close()
+        self.closed = True
+        if self.unattached is not None and not self.attaching:  # bound, never put on the loop
+            for sock in self.unattached:
+                sock.close()
+            self.unattached = None
         if self.on_close is not None:
             on_close, self.on_close = self.on_close, None
             on_close()
@@ -302,49 +310,103 @@ async def open_session(
     rtcp_interval_s: float = RTCP_INTERVAL_S,
     shard: tuple[int, int] = (0, 1),
 ) -> RtpSession:
-    """Bind a session on a free even port in ``ports`` (any port when None) and its RTCP
-    socket on the next port (RFC 3550 11). Ports come from the range's ``PortPool``; closing
-    the session gives its port back. At most ``MAX_BIND_TRIES`` binds are tried per call."""
-    if ports is None:
-        for _ in range(MAX_BIND_TRIES):
-            session = await _bind_pair(host, 0, codec, event_pt, remote, on_digit,
-                                       rtcp_interval_s)
-            if session is not None:
-                return session
-        raise OSError("no free RTP/RTCP port pair")
-    pool = port_pool(host, ports, shard)
-    for _ in range(min(MAX_BIND_TRIES, pool.size)):
-        port = pool.take()
-        if port is None:
-            break
-        session = await _bind_pair(host, port, codec, event_pt, remote, on_digit, rtcp_interval_s)
-        if session is None:
-            pool.give_back(port)
+    """Bind a session (``bind_session``) and put its sockets on the running loop."""
+    session, sockets = bind_session(host, ports, codec, event_pt, remote, on_digit,
+                                    rtcp_interval_s=rtcp_interval_s, shard=shard)
+    try:
+        await attach(session, sockets)
+    except BaseException:
+        session.close()  # gives the port back
+        raise
+    return session
+
+
+def bind_session(
+    host: str,
+    ports: range | None,
+    codec: Codec,
+    event_pt: int | None,
+    remote: tuple[str, int],
+    on_digit: Callable[[str], None],
+    *,
+    rtcp_interval_s: float = RTCP_INTERVAL_S,
+    shard: tuple[int, int] = (0, 1),
+) -> tuple[RtpSession, tuple[socket.socket, socket.socket]]:
+    """A session bound on a free even port in ``ports`` (any port when None) and its RTCP
+    socket on the next port (RFC 3550 11), without waiting on the event loop (a media worker
+    answers at once however busy its loop is); ``attach`` puts the sockets on the loop. Ports
+    come from the range's ``PortPool``; closing the session gives its port back. At most
+    ``MAX_BIND_TRIES`` binds are tried per call; OSError when none succeeds."""
+    pool = None if ports is None else port_pool(host, ports, shard)
+    for _ in range(MAX_BIND_TRIES if pool is None else min(MAX_BIND_TRIES, pool.size)):
+        port = 0
+        if pool is not None:
+            taken = pool.take()
+            if taken is None:
+                break
+            port = taken
+        pair = _bind_pair(host, port)
+        if pair is None:
+            if pool is not None:
+                pool.give_back(port)
             continue
-        session.on_close = functools.partial(pool.give_back, port)
-        return session
+        session = RtpSession(codec, event_pt, remote, on_digit)
+        session.local_port = pair[0].getsockname()[1]
+        session.rtcp = RtcpSession(session, rtcp_interval_s, f"cti@{session.ssrc:08x}")
+        session.unattached = pair
+        if pool is not None:
+            session.on_close = functools.partial(pool.give_back, port)
+        return session, pair
+    if pool is None:
+        raise OSError("no free RTP/RTCP port pair")
     raise OSError(f"no free RTP/RTCP port pair in {ports} ({pool.in_use} of {pool.size} in use)")
 
 
-async def _bind_pair(host: str, port: int, codec: Codec, event_pt: int | None,
-                     remote: tuple[str, int], on_digit: Callable[[str], None],
-                     rtcp_interval_s: float) -> RtpSession | None:
-    """RTP on ``port`` (0: any, must come out even) and RTCP on the next; None if either fails."""
+async def attach(session: RtpSession, sockets: tuple[socket.socket, socket.socket]) -> None:
+    """Put a bound session's RTP and RTCP sockets on the running loop (closes them instead if
+    the session was closed meanwhile)."""
     loop = asyncio.get_running_loop()
+    rtp, rtcp = sockets
+    reports = session.rtcp
+    if session.closed or reports is None:  # closed before it was attached: close() closed them
+        return
+    session.attaching = True
     try:
-        _, proto = await loop.create_datagram_endpoint(
-            lambda: RtpSession(codec, event_pt, remote, on_digit), local_addr=(host, port))
+        await loop.create_datagram_endpoint(lambda: session, sock=rtp)
+        await loop.create_datagram_endpoint(lambda: reports, sock=rtcp)
     except OSError:
-        return None
-    if proto.local_port % 2 or proto.local_port >= 65535:
-        proto.close()
-        return None
-    rtcp = RtcpSession(proto, rtcp_interval_s, f"cti@{proto.ssrc:08x}")
+        rtp.close()
+        rtcp.close()
+        raise
+    finally:
+        session.attaching = False
+        session.unattached = None
+    if session.closed:  # closed while attaching: close() found no transports to close
+        if session.transport is not None:
+            session.transport.close()
+        reports.close()
+
+
+def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket] | None:
+    """RTP on ``port`` (0: any, must come out even) and RTCP on the next; None if either fails."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    rtp = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        await loop.create_datagram_endpoint(lambda r=rtcp: r,  # type: ignore[misc]
-                                            local_addr=(host, proto.local_port + 1))
+        rtp.setblocking(False)
+        rtp.bind((host, port))
+        bound = rtp.getsockname()[1]
+        if bound % 2 or bound >= 65535:
+            rtp.close()
+            return None
+        rtcp = socket.socket(family, socket.SOCK_DGRAM)
     except OSError:
-        proto.close()
+        rtp.close()
         return None
-    proto.rtcp = rtcp
-    return proto
+    try:
+        rtcp.setblocking(False)
+        rtcp.bind((host, bound + 1))
+    except OSError:
+        rtp.close()
+        rtcp.close()
+        return None
+    return rtp, rtcp

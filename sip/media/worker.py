@@ -33,7 +33,7 @@ import structlog
 
 from cti.sip.audio import Player
 from cti.sip.media.wire import Message, Outbox, read_batch
-from cti.sip.rtp import MediaClock, RtpSession, bridge, open_session, unbridge
+from cti.sip.rtp import MediaClock, RtpSession, attach, bind_session, bridge, unbridge
 from cti.sip.sdp import Codec
 
 log = structlog.get_logger("cti.sip.media")
@@ -51,11 +51,12 @@ class Worker:
         self.clock = MediaClock()
         self.sessions: dict[int, RtpSession] = {}
         self.audio: dict[Any, bytes] = {}
+        self.attaching: set[asyncio.Task[None]] = set()
 
-    async def handle(self, message: Message) -> None:
+    def handle(self, message: Message) -> None:
         kind = message[0]
         if kind == "open":
-            await self._open(*message[1:])
+            self._open(*message[1:])
             return
         if kind == "forget_audio":
             self.audio.clear()
@@ -87,12 +88,14 @@ class Worker:
         else:
             log.error("sip.media.unknown_command", command=str(kind)[:40])
 
-    async def _open(self, req: int, sid: int, host: str, ports: tuple[int, int] | None,
-                    codec: int, event_pt: int | None, remote: tuple[str, int],
-                    rtcp_interval_s: float) -> None:
+    def _open(self, req: int, sid: int, host: str, ports: tuple[int, int] | None,
+              codec: int, event_pt: int | None, remote: tuple[str, int],
+              rtcp_interval_s: float) -> None:
+        """Bind at once and answer; the sockets go on the loop in a task of their own (a busy
+        loop would otherwise hold every INVITE of a batch for a few turns each)."""
         out = self.out
         try:
-            session = await open_session(
+            session, sockets = bind_session(
                 host, None if ports is None else range(*ports), Codec(codec), event_pt, remote,
                 lambda digit: out.put(("digit", sid, digit)),
                 rtcp_interval_s=rtcp_interval_s, shard=self.shard)
@@ -101,6 +104,14 @@ class Worker:
             return
         self.sessions[sid] = session
         out.put(("opened", req, session.local_port, session.ssrc, None))
+        task = asyncio.ensure_future(attach(session, sockets))
+        self.attaching.add(task)
+        task.add_done_callback(self._attached)
+
+    def _attached(self, task: asyncio.Task[None]) -> None:
+        self.attaching.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sip.media.attach_failed", error=str(task.exception()))
 
     def _play(self, session: RtpSession, sid: int, token: int, key: Any, audio: bytes | None,
               name: str, loop: bool) -> None:
@@ -151,7 +162,7 @@ async def serve(fd: int, shard: tuple[int, int]) -> None:
         while (batch := await read_batch(reader)) is not None:
             for message in batch:
                 try:
-                    await worker.handle(message)
+                    worker.handle(message)
                 except Exception:  # one bad command must not stop every call's audio
                     log.exception("sip.media.command_failed", command=str(message[0])[:40])
     finally:
@@ -173,6 +184,7 @@ def main() -> None:
 
     configure_logging(args.log_format)
     index, count = (int(x) for x in args.shard.split("/"))
+    structlog.contextvars.bind_contextvars(process=f"media-{index}")  # on its every log line
     run(serve(args.fd, (index, count)))
 
 
