@@ -35,7 +35,9 @@ from cti.sip.sdp import Codec
 log = structlog.get_logger("cti.sip.media")
 
 AUDIO_KEYS_MAX: Final = 512  # distinct prompts a worker keeps; past it both ends start over
-RESTART_DELAY_S: Final = (0.0, 0.5, 1.0, 2.0, 5.0)  # between restarts of a worker that keeps dying
+RESTART_DELAY_S: Final = (0.0, 0.5, 1.0, 2.0, 5.0)  # before restarts of a worker that keeps dying
+READY_S: Final = 20.0  # a worker not ready this long after its start is killed and tried again
+YOUNG_S: Final = 10.0  # a worker that dies sooner than this after its start died young
 
 
 class RemoteSession:
@@ -180,6 +182,7 @@ class _Worker:
         self.frames_sent = 0
         self.late_ticks = 0
         self.started = 0
+        self.spawned_at = 0.0
 
     async def spawn(self, on_exit: Callable[[_Worker], None]) -> None:
         ours, theirs = socket.socketpair()
@@ -192,10 +195,22 @@ class _Worker:
         finally:
             theirs.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
+        try:  # up only once it can serve: its first message says so
+            first = await asyncio.wait_for(read_batch(reader), READY_S)
+        except TimeoutError:
+            first = None
+        if not first or first[0][0] != "ready":
+            if self.proc.returncode is None:
+                self.proc.kill()
+            await self.proc.wait()
+            writer.close()
+            raise OSError(f"media worker {self.index} did not start "
+                          f"(exit code {self.proc.returncode})")
         self.out = Outbox(writer)
         self.audio_keys.clear()
         self.up = True
         self.started += 1
+        self.spawned_at = asyncio.get_running_loop().time()
         self.reader_task = asyncio.ensure_future(self._read(reader, on_exit))
         log.info("sip.media.worker_up", worker=self.index, pid=self.proc.pid)
 
@@ -290,9 +305,13 @@ class WorkerMedia:
         self._lost = callback
 
     async def start(self) -> None:
+        """All workers up and ready (OSError, with the workers stopped, if one cannot start)."""
         self._stopping = False
-        for worker in self.workers:
-            await worker.spawn(self._exited)
+        try:
+            await asyncio.gather(*(w.spawn(self._exited) for w in self.workers))
+        except OSError:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         self._stopping = True
@@ -388,14 +407,17 @@ class WorkerMedia:
         task.add_done_callback(self._restarts.discard)
 
     async def _restart(self, worker: _Worker) -> None:
+        """Start the worker again: at once, unless it died young (then with growing delays,
+        as long as it keeps dying young or failing to start)."""
         if worker.proc is not None:
             await worker.proc.wait()
-        delay = RESTART_DELAY_S[min(worker.started - 1, len(RESTART_DELAY_S) - 1)]
+        loop = asyncio.get_running_loop()
+        attempt = 1 if loop.time() - worker.spawned_at < YOUNG_S else 0
         while not self._stopping:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(RESTART_DELAY_S[min(attempt, len(RESTART_DELAY_S) - 1)])
             try:
                 await worker.spawn(self._exited)
                 return
             except OSError as exc:
                 log.error("sip.media.worker_start_failed", worker=worker.index, error=str(exc))
-                delay = RESTART_DELAY_S[-1]
+                attempt += 1

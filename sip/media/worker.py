@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import socket
 from typing import Any, Final
@@ -154,10 +155,11 @@ async def serve(fd: int, shard: tuple[int, int]) -> None:
             worker.report()
 
     reporting = asyncio.ensure_future(report())
-    log.info("sip.media.worker_started", shard=f"{shard[0]}/{shard[1]}")
     from cti.runtime import settle_gc
 
     settle_gc()
+    out.put(("ready", os.getpid()))  # the service counts us up from here
+    log.info("sip.media.worker_started", shard=f"{shard[0]}/{shard[1]}")
     try:
         while (batch := await read_batch(reader)) is not None:
             for message in batch:

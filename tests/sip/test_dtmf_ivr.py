@@ -61,14 +61,15 @@ def info(digit: str, cseq: int, pause_ms: int = 300) -> str:
 
 
 async def run_ivr_call(make_door: MakeDoor, tmp_path: Path, dtmf: str, *, codecs: str = "0",
-                       settings: IvrSettings | None = None, **driver_kw: object
+                       settings: IvrSettings | None = None,
+                       door_kw: dict[str, object] | None = None, **driver_kw: object
                        ) -> tuple[IvrDriver, list[CallEvent]]:
     holder: dict[str, IvrDriver] = {}
 
     def handler(door: SipFrontDoor, event: CallEvent) -> object:
         return holder["driver"].handle(event)
 
-    door, rec = await make_door(handler)  # type: ignore[misc]
+    door, rec = await make_door(handler, **(door_kw or {}))  # type: ignore[misc]
     holder["driver"] = IvrDriver(
         door, settings or IvrSettings(ENTRIES, max_repeats=1, digit_timeout_s=0.4), **driver_kw)
     scenario = render("uac_wait_bye.xml", tmp_path, codecs=codecs, media_port="[media_port]",
@@ -79,8 +80,11 @@ async def run_ivr_call(make_door: MakeDoor, tmp_path: Path, dtmf: str, *, codecs
     return holder["driver"], rec.events
 
 
-async def test_rfc2833_digit_selects_service(make_door: MakeDoor, tmp_path: Path) -> None:
-    driver, events = await run_ivr_call(make_door, tmp_path, rfc2833("2"))
+@pytest.mark.parametrize("media_workers", [1, 0])  # the digit found in a worker, or in-process
+async def test_rfc2833_digit_selects_service(make_door: MakeDoor, tmp_path: Path,
+                                             media_workers: int) -> None:
+    driver, events = await run_ivr_call(make_door, tmp_path, rfc2833("2"),
+                                        door_kw={"media_workers": media_workers})
     (selected,) = driver.selected.values()
     assert (selected.service_id, selected.digit, selected.fallback) == ("skysea", "2", False)
     digits = [e for e in events if isinstance(e, DigitReceived)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from cti.sip.events import (
     OperatorNoAnswer,
     OperatorRinging,
 )
-from cti.sip.rtp import port_pool
 
 pytestmark = pytest.mark.peers
 MakeDoor = Callable[..., object]
@@ -57,12 +57,15 @@ def assert_clean(door: SipFrontDoor) -> None:
     assert door.rtp.sessions == set()
 
 
-async def test_operator_answers_then_caller_hangs_up(make_door: MakeDoor, tmp_path: Path) -> None:
+@pytest.mark.parametrize("media_workers", [1, 0, 2])  # the default, in-process, two workers
+async def test_operator_answers_then_caller_hangs_up(make_door: MakeDoor, tmp_path: Path,
+                                                     media_workers: int) -> None:
     then = part("uas_then_wait_bye.part", bye_timeout_ms=10000)
     uas_xml = render("uas_operator.xml", tmp_path, media_port=free_udp_port(True), codec=0,
                      ring_ms=200, then=then)
     async with SippServer(uas_xml, tmp_path) as operator:
-        door, rec = await make_door(connect_to(operator.uri, 10))  # type: ignore[misc]
+        door, rec = await make_door(connect_to(operator.uri, 10),  # type: ignore[misc]
+                                    media_workers=media_workers)
         caller = render("uac_basic.xml", tmp_path, codecs="0", pause_ms=1500)
         result = await run_sipp(caller, door.local[1], tmp_path)
         assert result.returncode == 0, result.errors + result.stderr
@@ -152,14 +155,16 @@ async def test_cancelled_leg_frees_its_rtp_port_before_the_487(
     async with SippServer(silent, tmp_path) as operator:
         door, rec = await make_door(connect_to(operator.uri, 1.0),  # type: ignore[misc]
                                     rtp_ports=ports)
-        pool = port_pool(door.settings.bind_host, ports)  # type: ignore[attr-defined]
         caller = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
                         dtmf="", bye_timeout_ms=10000)
         result = await run_sipp(caller, door.local[1], tmp_path)
         assert result.returncode == 0, result.errors + result.stderr
         await rec.wait_for(lambda e: isinstance(e, CallEnded))
         assert len(door.legs) == 1  # type: ignore[attr-defined]  # still waiting for the 487
-        assert pool.in_use == 0  # caller's and operator's ports both back
+        await door.rtp.refresh()  # type: ignore[attr-defined]  # the media worker is done too
+        for port in ports:  # caller's and operator's RTP and RTCP sockets all closed
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", port))
         assert door.rtp.sessions == set()  # type: ignore[attr-defined]
 
 
