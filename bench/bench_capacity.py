@@ -502,11 +502,14 @@ class Service:
                        if line.startswith("cti_sip_invites_refused_total{")))
 
     def gc_pauses(self) -> list[float]:
-        """The service's logged garbage-collection pauses (ms), ``runtime.gc_pause``."""
+        """The service's logged garbage-collection pauses (ms), ``runtime.gc_pause``; a media
+        worker's count negative (they stop audio, the others stop signalling)."""
         pauses = []
         for line in (self.work / "cti.log").read_text(errors="replace").splitlines():
             if '"runtime.gc_pause"' in line:
-                pauses.append(float(json.loads(line)["pause_ms"]))
+                event = json.loads(line)
+                sign = -1 if str(event.get("process", "")).startswith("media") else 1
+                pauses.append(sign * float(event["pause_ms"]))
         return pauses
 
     async def count_calls(self) -> tuple[int, int]:
@@ -756,7 +759,8 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
               f"calls rows={db_calls}/{held} (refused {recorded}) "
-              f"gc pauses>=50ms={len(pauses)} (max {max(pauses, default=0):.0f} ms) "
+              f"gc pauses>=50ms={len(pauses)} (max {max(map(abs, pauses), default=0):.0f} ms, "
+              f"{sum(1 for p in pauses if p < 0)} in media) "
               f"cti cpu={row['cpu_pct']:.0f}% (media {row['media_cpu_pct']:.0f}%) "
               f"cores={fmt_cores(row['cores_pct'])}% rss={row['peak_rss_mb']:.0f} MB "
               f"load={row['load']}", flush=True)

@@ -129,6 +129,7 @@ class SipSettings:
     also_listen: HostPort | None = None  # dual stack: an address of the other IP family
     max_answer_delay_ms: int = 300  # back-pressure: running this late, new INVITEs get 503
     media_workers: int = 1  # processes owning RTP and the media clock; 0 = the SIP loop's own
+    media_nice: int = -10  # their scheduling priority (nice); 0 = the service's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +417,7 @@ def _sip(t: Table) -> SipSettings:
         also_listen=also_listen,
         max_answer_delay_ms=t.integer("max_answer_delay_ms", 300, min=0, max=60000),
         media_workers=t.integer("media_workers", 1, min=0, max=16),
+        media_nice=t.integer("media_nice", -10, min=-20, max=19),
     )
     t.finish()
     return result

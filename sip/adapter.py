@@ -14,6 +14,7 @@ callers are handled in inbound.py (defects 1, 5, 8 there):
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -78,7 +79,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self.calls: dict[str, Call] = {}
         self.legs: dict[str, OperatorLeg] = {}  # by the operator leg's SIP Call-ID
         self.transport: SipTransport | None = None
-        self.rtp = make_media(settings.media_workers, settings.log_format)
+        self.rtp = make_media(settings.media_workers, settings.log_format, settings.media_nice)
         self.rtp.set_lost(self._media_lost)
         self.tasks: set[asyncio.Task[None]] = set()
         self.registration_state = RegistrationState.DIRECT
@@ -355,10 +356,9 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
     async def _watch_media(self) -> None:
         """Hang up answered calls whose caller sends no RTP (vanished without a BYE)."""
         limit = self.settings.media_timeout_s
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(5.0, limit / 4))
-            now = loop.time()
+            now = time.monotonic()  # last_rx's clock; answered_at's (loop time) is the same one
             for call in list(self.calls.values()):
                 media = call.media
                 if media is None or call.answered_at is None:

@@ -22,6 +22,7 @@ import functools
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import cast
@@ -42,6 +43,7 @@ RTCP_INTERVAL_S = 5.0  # RFC 3550 6.2 minimum interval
 BRIDGE_QUEUE_FRAMES = 5
 DTMF_KEYS = "0123456789*#ABCD"
 _HEADER = struct.Struct("!BBHII")
+_monotonic = time.monotonic
 SILENCE = {Codec.PCMU: b"\xff" * 160, Codec.PCMA: b"\xd5" * 160}
 
 
@@ -110,7 +112,7 @@ class RtpSession(asyncio.DatagramProtocol):
         pt = second & 0x7F
         self.packets_in += 1
         self.stats.packet(ssrc, _seq)
-        self.last_rx = asyncio.get_running_loop().time()
+        self.last_rx = _monotonic()  # not loop.time(): 8 % of a media worker's time in uvloop
         if pt == self.event_pt and self.event_pt is not None:
             self._telephone_event(payload, ssrc, ts, bool(second & 0x80))
         elif pt == int(self.codec) or pt in (0, 8):

@@ -44,6 +44,7 @@ class SipSettings:
     min_se_s: int = 90  # RFC 4028 Min-SE: shorter session intervals get 422 (tests go lower)
     flood: FloodLimits = field(default_factory=FloodLimits)  # per-source rate, call cap
     media_workers: int = 1  # processes owning RTP and the media clock; 0 = on the SIP loop
+    media_nice: int = -10  # scheduling priority of the media workers (lower: sooner); 0 = as is
     log_format: str = "auto"  # the media workers log like the service
 
     @property

@@ -80,5 +80,6 @@ def sip_settings(settings: Settings) -> SipSettings:
                           max_calls=s.max_calls, retry_after_s=s.retry_after_seconds,
                           max_lag_s=s.max_answer_delay_ms / 1000),
         media_workers=s.media_workers,
+        media_nice=s.media_nice,
         log_format=settings.log_format,
     )

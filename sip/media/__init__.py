@@ -10,15 +10,16 @@ from __future__ import annotations
 from cti.sip.media.leg import Media, MediaLeg
 
 
-def make_media(workers: int, log_format: str = "auto") -> Media:
-    """``workers`` media processes; 0: media on the calling event loop."""
+def make_media(workers: int, log_format: str = "auto", nice: int = 0) -> Media:
+    """``workers`` media processes (at scheduling priority ``nice``); 0: media on the calling
+    event loop."""
     if workers <= 0:
         from cti.sip.media.local import LocalMedia
 
         return LocalMedia()
     from cti.sip.media.remote import WorkerMedia
 
-    return WorkerMedia(workers, log_format)
+    return WorkerMedia(workers, log_format, nice)
 
 
 __all__ = ["Media", "MediaLeg", "make_media"]

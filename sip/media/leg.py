@@ -32,7 +32,7 @@ class MediaLeg(Protocol):
     def peer(self) -> MediaLeg | None: ...  # the bridged leg, if any
 
     @property
-    def last_rx(self) -> float | None: ...  # loop time of the last packet received
+    def last_rx(self) -> float | None: ...  # time.monotonic() of the last packet received
 
     ssrc: int  # of the RTP we send
     packets_in: int  # RTP packets received (a worker's leg: as of ``Media.refresh``)

@@ -21,6 +21,7 @@ import itertools
 import os
 import socket
 import sys
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any, Final
@@ -168,8 +169,8 @@ class RemoteSession:
 class _Worker:
     """One worker process and our end of its pipe."""
 
-    def __init__(self, index: int, count: int, log_format: str) -> None:
-        self.index, self.count, self.log_format = index, count, log_format
+    def __init__(self, index: int, count: int, log_format: str, nice: int) -> None:
+        self.index, self.count, self.log_format, self.nice = index, count, log_format, nice
         self.proc: asyncio.subprocess.Process | None = None
         self.out: Outbox | None = None
         self.reader_task: asyncio.Task[None] | None = None
@@ -190,6 +191,7 @@ class _Worker:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "cti.sip.media.worker", "--fd", str(theirs.fileno()),
                 "--shard", f"{self.index}/{self.count}", "--log-format", self.log_format,
+                "--nice", str(self.nice),
                 pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         finally:
@@ -236,19 +238,18 @@ class _Worker:
             self.send(("close", session.sid))
 
     async def _read(self, reader: asyncio.StreamReader, on_exit: Callable[[_Worker], None]) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while (batch := await read_batch(reader)) is not None:
                 for message in batch:
                     try:
-                        self._event(message, loop)
+                        self._event(message)
                     except Exception:  # a callback's failure is the call path's, logged there
                         log.exception("sip.media.event_failed", event=str(message[0])[:40])
         finally:
             self.up = False
             on_exit(self)
 
-    def _event(self, message: Message, loop: asyncio.AbstractEventLoop) -> None:
+    def _event(self, message: Message) -> None:
         kind = message[0]
         if kind == "opened":
             future = self.opening.pop(message[1], None)
@@ -266,7 +267,7 @@ class _Worker:
                 session.on_finished = None
                 callback(message[3])
         elif kind == "report":
-            now = loop.time()
+            now = time.monotonic()
             for sid, (age, packets_in, packets_out) in message[2].items():
                 session = self.sessions.get(sid)
                 if session is not None:
@@ -282,8 +283,8 @@ class _Worker:
 class WorkerMedia:
     """``count`` media workers; a new leg goes to the one with the fewest legs."""
 
-    def __init__(self, count: int, log_format: str = "auto") -> None:
-        self.workers = [_Worker(i, count, log_format) for i in range(count)]
+    def __init__(self, count: int, log_format: str = "auto", nice: int = 0) -> None:
+        self.workers = [_Worker(i, count, log_format, nice) for i in range(count)]
         self._ids = itertools.count(1)
         self._lost: Callable[[list[MediaLeg]], None] = lambda legs: None
         self._stopping = False
