@@ -88,6 +88,12 @@ class SipSocketView(Protocol):
     @property
     def refusals_unrecorded(self) -> int: ...
 
+    @property
+    def media(self) -> str: ...  # "ok" or "error: ..." (a media worker down)
+
+    @property
+    def media_late_ticks(self) -> int: ...
+
 
 class CtiMetrics:
     def __init__(
@@ -316,8 +322,15 @@ class CtiMetrics:
         unrecorded = CounterMetricFamily(
             "cti_sip_refusals_unrecorded",
             "Refused INVITEs beyond the record budget (counted here, no call record)")
+        media_up = GaugeMetricFamily("cti_media_up",
+                                     "1 while every media worker (RTP, the audio clock) is up")
+        late = CounterMetricFamily(
+            "cti_media_late_ticks",
+            "Times a leg's audio fell more than 60 ms behind its clock (frames dropped)")
         view = self._sip_socket() if scrape else None
         if view is not None:
+            media_up.add_metric([], 1.0 if view.media == "ok" else 0.0)
+            late.add_metric([], view.media_late_ticks)
             refused.add_metric(["rate"], view.invites_refused_rate)
             refused.add_metric(["capacity"], view.invites_refused_capacity)
             refused.add_metric(["saturated"], view.invites_refused_saturated)
@@ -328,7 +341,7 @@ class CtiMetrics:
             reopened.add_metric([], view.reopened)
             if view.last_datagram_at is not None:
                 last.add_metric([], view.last_datagram_at)
-        return [bound, errors, reopened, last, refused, unrecorded]
+        return [bound, errors, reopened, last, refused, unrecorded, media_up, late]
 
     def watch_ticket_queue(self, read: Callable[[], int]) -> None:
         """Read the number of call events waiting for the journal's fsync at every scrape."""

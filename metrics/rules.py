@@ -32,6 +32,7 @@ class AlertThresholds:
     ticket_errors_window: str = "10m"
     report_failing_for: str = "0m"
     active_nodes_for: str = "30s"  # HA pair: longer than a failover (a few seconds)
+    media_down_for: str = "1m"  # a media worker restarts in under a second; down longer is stuck
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,15 @@ def alert_rules(t: AlertThresholds) -> tuple[AlertRule, ...]:
             "稼働ノードが1台でない / Not exactly one active cti node",
             "稼働ノード数 / active nodes: {{ $value }} (期待値 / expected 1). 0: 着信に応答なし /"
             " the number is not answered; 2: check node ids and the lease (`cti ha status`).",
+        ),
+        AlertRule(
+            "CtiMediaDown",
+            "min(cti_media_up) == 0",
+            t.media_down_for,
+            "critical",
+            "音声処理プロセス停止 / Media worker down",
+            "音声処理プロセスが再起動できていません。新しい着信は 503 で断られます。 / A media worker"
+            " cannot be restarted; new calls get 503. See sip.media.* log lines.",
         ),
     )
 

@@ -145,7 +145,8 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
                        invites_refused_capacity=self.flood.refused[Refusal.CAPACITY],
                        invites_refused_saturated=self.flood.refused[Refusal.SATURATED],
                        invites_refused_rtp_ports=self.flood.refused[Refusal.RTP_PORTS],
-                       refusals_unrecorded=self.flood.unrecorded, media=self.rtp.health())
+                       refusals_unrecorded=self.flood.unrecorded, media=self.rtp.health(),
+                       media_late_ticks=self.rtp.late_ticks)
 
     @property
     def reopening(self) -> asyncio.Task[None] | None:

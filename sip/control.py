@@ -67,6 +67,7 @@ class SocketHealth:
     invites_refused_rtp_ports: int = 0  # no free RTP port pair (503)
     refusals_unrecorded: int = 0  # refusals over the record budget: counted here only
     media: str = "ok"  # the media workers: "ok" or "error: ..." (one died, restarting)
+    media_late_ticks: int = 0  # legs whose audio fell > 60 ms behind (as of the last report)
 
 
 @runtime_checkable

@@ -68,6 +68,9 @@ class Media(Protocol):
 
     async def refresh(self) -> None: ...  # counters (packets, last_rx) up to date now
 
+    @property
+    def late_ticks(self) -> int: ...  # legs whose audio fell > 60 ms behind, since start
+
     def health(self) -> str: ...  # "ok" or "error: ..."
 
     def set_lost(self, callback: Callable[[list[MediaLeg]], None]) -> None:

@@ -41,6 +41,10 @@ class LocalMedia:
         assert isinstance(leg, RtpSession)
         self.clock.remove(leg)
 
+    @property
+    def late_ticks(self) -> int:
+        return self.clock.late_ticks
+
     async def refresh(self) -> None:
         return None  # the counters are read where they are counted
 

@@ -18,6 +18,7 @@ from cti.metrics import CtiMetrics
 from cti.metrics.dashboards import dashboards, panel_queries, render
 from cti.metrics.rules import all_expressions, rule_groups
 from cti.reports.schedule import ReportMetrics
+from cti.sip.control import SocketHealth
 
 from .conftest import MovableClock
 
@@ -67,6 +68,9 @@ def _drive(metrics: CtiMetrics, clock: MovableClock) -> None:
     metrics.escalation_opened("vendor")
     metrics.sip_registered(False)
     metrics.ticket_write_failed()
+    metrics.watch_sip_socket(lambda: SocketHealth(  # a media worker that cannot restart
+        bound=True, local="127.0.0.1:5060", datagrams_received=0, last_datagram_at=None,
+        send_errors=0, last_send_error="", reopened=0, media="error: media worker 0 down"))
 
 
 def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(
