@@ -169,6 +169,10 @@ def queue_now(t: AlertThresholds) -> dash.Dashboard:
                             [("cti_escalations_open", "{{target}}")]))
         .with_panel(_series("稼働ノード (1=稼働, 0=待機) / Node role (1 active, 0 standby)",
                             "short", [("cti_node_active", "{{node}}")]).min(0).max(1))
+        .with_panel(_series("音声処理 (1=正常) と音声の遅れ / Media workers up, late audio per minute",
+                            "short", [("min(cti_media_up)", "稼働 / up"),
+                                      ("increase(cti_media_late_ticks_total[1m])",
+                                       "60ms超の遅れ / late > 60 ms")]).min(0))
     )
 
 

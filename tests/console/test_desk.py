@@ -140,6 +140,7 @@ NOT_MOVED_BY_A_CALL = frozenset({
     "cti_reports_failing",  # the monthly report schedule, not calls
     "cti_staffing_recommended",  # moves with the handle-time mean, but may round to the same
     "cti_node_active",  # the node's role in an HA pair (tests/ha), not calls
+    "cti_media_up", "cti_media_late_ticks_total",  # media workers (tests/sip/test_media_worker)
 })
 
 
