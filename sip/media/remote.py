@@ -39,6 +39,7 @@ AUDIO_KEYS_MAX: Final = 512  # distinct prompts a worker keeps; past it both end
 RESTART_DELAY_S: Final = (0.0, 0.5, 1.0, 2.0, 5.0)  # before restarts of a worker that keeps dying
 READY_S: Final = 20.0  # a worker not ready this long after its start is killed and tried again
 YOUNG_S: Final = 10.0  # a worker that dies sooner than this after its start died young
+SILENT_S: Final = 10.0  # a worker whose report (every second) is this late is hung: killed
 
 
 class RemoteSession:
@@ -184,6 +185,7 @@ class _Worker:
         self.late_ticks = 0
         self.started = 0
         self.spawned_at = 0.0
+        self.heard_at = 0.0  # time.monotonic() of its last message
 
     async def spawn(self, on_exit: Callable[[_Worker], None]) -> None:
         ours, theirs = socket.socketpair()
@@ -213,6 +215,7 @@ class _Worker:
         self.up = True
         self.started += 1
         self.spawned_at = asyncio.get_running_loop().time()
+        self.heard_at = time.monotonic()
         self.reader_task = asyncio.ensure_future(self._read(reader, on_exit))
         log.info("sip.media.worker_up", worker=self.index, pid=self.proc.pid)
 
@@ -240,6 +243,7 @@ class _Worker:
     async def _read(self, reader: asyncio.StreamReader, on_exit: Callable[[_Worker], None]) -> None:
         try:
             while (batch := await read_batch(reader)) is not None:
+                self.heard_at = time.monotonic()
                 for message in batch:
                     try:
                         self._event(message)
@@ -289,6 +293,7 @@ class WorkerMedia:
         self._lost: Callable[[list[MediaLeg]], None] = lambda legs: None
         self._stopping = False
         self._restarts: set[asyncio.Task[None]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def sessions(self) -> set[MediaLeg]:
@@ -313,9 +318,24 @@ class WorkerMedia:
         except OSError:
             await self.stop()
             raise
+        self._watchdog = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """A worker that stops reporting is hung (its audio with it): kill it, so that its
+        calls end and a new one starts, instead of health saying ok over silence."""
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            for worker in self.workers:
+                silent = time.monotonic() - worker.heard_at
+                if worker.up and silent > SILENT_S and worker.proc is not None \
+                        and worker.proc.returncode is None:
+                    log.error("sip.media.worker_hung", worker=worker.index, silent_s=silent)
+                    worker.proc.kill()
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         for task in list(self._restarts):
             task.cancel()
         for worker in self.workers:

@@ -95,3 +95,25 @@ async def test_worker_counters_follow_the_call(make_door: MakeDoor, tmp_path: Pa
             await door.rtp.refresh()
     result = await call  # the caller hangs up after 4 s
     assert result.returncode == 0, result.errors + result.stderr
+
+
+async def test_a_hung_worker_is_killed_and_replaced(
+        make_door: MakeDoor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that stops reporting (here: SIGSTOP) is not left with health saying ok."""
+    monkeypatch.setattr(remote, "SILENT_S", 1.5)
+    door, rec = await make_door(answer_and_hold)  # type: ignore[misc]
+    media = workers(door)
+    caller = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
+                    dtmf="", bye_timeout_ms=15000)
+    call = asyncio.create_task(run_sipp(caller, door.local[1], tmp_path, timeout_s=30))
+    answered = await rec.wait_for(lambda e: isinstance(e, CallAnswered))
+    hung = media.workers[0].proc
+    assert hung is not None
+    os.kill(hung.pid, signal.SIGSTOP)
+    ended = await rec.wait_for(lambda e: isinstance(e, CallEnded), 10)
+    assert isinstance(ended, CallEnded) and ended.call_id == answered.call_id
+    assert ended.reason is EndReason.ERROR
+    assert hung.returncode == -signal.SIGKILL
+    await wait_until(lambda: media.workers[0].up and media.workers[0].proc is not hung, 10)
+    assert door.socket_health().media == "ok"  # type: ignore[union-attr]
+    assert (await call).returncode == 0
