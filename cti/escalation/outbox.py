@@ -99,6 +99,8 @@ class EscalationOutbox:
             try:
                 failures, more, server_down = await self.send_round()
             except (SQLAlchemyError, OSError) as exc:
+                if cancelled():  # a driver turned our cancellation into its own error
+                    raise asyncio.CancelledError from exc
                 failures, more, server_down = 1, False, True
                 log.error("escalation.outbox_database_error", error=type(exc).__name__,
                           detail=str(exc)[:300])
@@ -172,3 +174,9 @@ class EscalationOutbox:
         except TimeoutError:
             pass
         self._wake.clear()
+
+
+def cancelled() -> bool:
+    """This task has been asked to stop (``Task.cancel``), whatever exception it now sees."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

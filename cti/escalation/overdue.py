@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from cti.clock import Clock, wire_time_or_none
+from cti.escalation.outbox import cancelled
 from cti.floor.feed import ConsoleFeed
 from cti.storage import escalations as store
 from cti.storage.escalations import EscalationFilter, EscalationView, Sessions
@@ -57,6 +58,8 @@ class OverdueWatch:
             try:
                 await self.check()
             except (SQLAlchemyError, OSError) as exc:
+                if cancelled():  # a driver turned our cancellation into its own error
+                    raise asyncio.CancelledError from exc
                 log.error("escalation.overdue_check_failed", error=type(exc).__name__,
                           detail=str(exc)[:300])
             await asyncio.sleep(interval_s)

@@ -264,3 +264,36 @@ async def test_a_connection_lost_after_data_is_uncertain_never_blocks_the_others
         assert dropped in server.dropped[0] and len(server.messages) == 3
     finally:
         await server.stop()
+
+
+async def test_stopping_wins_over_a_driver_that_turns_the_cancel_into_its_own_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """asyncpg can surface a cancelled query as a database error; the outbox and the overdue
+    watch used to log it as a failed round and go on, so the service never finished stopping."""
+    import asyncio
+
+    from sqlalchemy.exc import OperationalError
+
+    from cti.escalation.outbox import EscalationOutbox
+    from cti.escalation.overdue import OverdueWatch
+
+    started = asyncio.Event()
+
+    async def query(*_: object, **__: object) -> Any:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a query in flight
+        except asyncio.CancelledError:
+            raise OperationalError("SELECT", {}, Exception("connection was closed")) from None
+
+    monkeypatch.setattr(store, "unsent", query)
+    monkeypatch.setattr(store, "list_escalations", query)
+    outbox = EscalationOutbox(None, None, None, lambda: datetime.now(UTC))  # type: ignore[arg-type]
+    watch = OverdueWatch(None, None, lambda: datetime.now(UTC), "Asia/Tokyo")  # type: ignore[arg-type]
+    for run in (outbox.run(), watch.run(60)):
+        started.clear()
+        task = asyncio.ensure_future(run)
+        await asyncio.wait_for(started.wait(), 5)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=5)
+        assert task in done and task.cancelled()
