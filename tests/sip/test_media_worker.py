@@ -113,7 +113,7 @@ async def test_a_hung_worker_is_killed_and_replaced(
     ended = await rec.wait_for(lambda e: isinstance(e, CallEnded), 10)
     assert isinstance(ended, CallEnded) and ended.call_id == answered.call_id
     assert ended.reason is EndReason.ERROR
-    assert hung.returncode == -signal.SIGKILL
+    assert await asyncio.wait_for(hung.wait(), 5) == -signal.SIGKILL  # killed, not exited
     await wait_until(lambda: media.workers[0].up and media.workers[0].proc is not hung, 10)
     assert door.socket_health().media == "ok"  # type: ignore[union-attr]
     assert (await call).returncode == 0
