@@ -75,9 +75,16 @@ class RemoteSession:
     def last_rx(self) -> float | None:
         return self._last_rx
 
+    @property
+    def live(self) -> bool:
+        """Still a leg of its worker (False once closed, or once that worker died: then
+        nothing is sent for it, and a restarted worker never hears of it)."""
+        return self._worker.sessions.get(self.sid) is self
+
     # what it changes: mirrored here, sent to the worker
     def _set(self, name: str, value: object) -> None:
-        self._worker.send(("set", self.sid, {name: value}))
+        if self.live:
+            self._worker.send(("set", self.sid, {name: value}))
 
     @property
     def codec(self) -> Codec:
@@ -135,6 +142,9 @@ class RemoteSession:
     def player(self, player: Player | None) -> None:
         self._player = player
         self._token += 1
+        if not self.live:
+            self.on_finished = None
+            return
         if player is None:
             self.on_finished = None
             self._worker.send(("stop", self.sid))
@@ -149,13 +159,15 @@ class RemoteSession:
         self._player = other._player = None
         self.on_finished = other.on_finished = None
         self._peer, other._peer = other, self
-        self._worker.send(("bridge", self.sid, other.sid))
+        if self.live and other.live:
+            self._worker.send(("bridge", self.sid, other.sid))
 
     def unbridge_from(self, other: MediaLeg) -> None:
         assert isinstance(other, RemoteSession)
         if self._peer is other:
             self._peer = other._peer = None
-        self._worker.send(("unbridge", self.sid, other.sid))
+        if self.live and other.live:
+            self._worker.send(("unbridge", self.sid, other.sid))
 
     def close(self) -> None:
         if self.closed:

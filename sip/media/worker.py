@@ -66,6 +66,8 @@ class Worker:
         if kind == "report":
             self.report(message[1])
             return
+        if kind == "play" and message[4] is not None:
+            self.audio[message[3]] = message[4]  # kept even if the leg has gone meanwhile
         session = self.sessions.get(message[1])
         if session is None:  # closed already (a command that crossed the close): nothing to do
             return
@@ -115,16 +117,13 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:
             log.error("sip.media.attach_failed", error=str(task.exception()))
 
-    def _play(self, session: RtpSession, sid: int, token: int, key: Any, audio: bytes | None,
+    def _play(self, session: RtpSession, sid: int, token: int, key: Any, _sent: bytes | None,
               name: str, loop: bool) -> None:
-        if audio is None:
-            audio = self.audio.get(key)
-            if audio is None:  # never happens while both ends keep the same keys
-                log.error("sip.media.audio_missing", name=name)
-                self.out.put(("finished", sid, token, name))
-                return
-        else:
-            self.audio[key] = audio
+        audio = self.audio.get(key)
+        if audio is None:  # never happens while both ends keep the same keys
+            log.error("sip.media.audio_missing", name=name)
+            self.out.put(("finished", sid, token, name))
+            return
         out = self.out
         session.player = Player(audio, name, loop=loop,
                                 on_finished=lambda n: out.put(("finished", sid, token, n)))
