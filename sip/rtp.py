@@ -310,11 +310,10 @@ async def open_session(
     on_digit: Callable[[str], None],
     *,
     rtcp_interval_s: float = RTCP_INTERVAL_S,
-    shard: tuple[int, int] = (0, 1),
 ) -> RtpSession:
     """Bind a session (``bind_session``) and put its sockets on the running loop."""
     session, sockets = bind_session(host, ports, codec, event_pt, remote, on_digit,
-                                    rtcp_interval_s=rtcp_interval_s, shard=shard)
+                                    rtcp_interval_s=rtcp_interval_s)
     try:
         await attach(session, sockets)
     except BaseException:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from peers import render, run_sipp, wait_until
+from peers import SippResult, render, run_sipp, wait_until
 
 from cti.sip.adapter import SipFrontDoor
 from cti.sip.audio import sine
@@ -37,14 +37,20 @@ def workers(door: SipFrontDoor) -> remote.WorkerMedia:
     return door.rtp
 
 
+async def a_waiting_caller(door: SipFrontDoor, tmp_path: Path
+                           ) -> asyncio.Task[SippResult]:
+    """A caller that stays on the line until we hang up (at most 15 s)."""
+    caller = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
+                    dtmf="", bye_timeout_ms=15000)
+    return asyncio.create_task(run_sipp(caller, door.local[1], tmp_path, timeout_s=30))
+
+
 async def test_a_dead_worker_ends_its_calls_and_a_new_one_takes_the_next(
         make_door: MakeDoor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     door, rec = await make_door(answer_and_hold)  # type: ignore[misc]
     media = workers(door)
     assert door.socket_health() is not None and door.socket_health().media == "ok"  # type: ignore[union-attr]
-    caller = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
-                    dtmf="", bye_timeout_ms=15000)
-    first = asyncio.create_task(run_sipp(caller, door.local[1], tmp_path, timeout_s=30))
+    first = await a_waiting_caller(door, tmp_path)
     answered = await rec.wait_for(lambda e: isinstance(e, CallAnswered))
     dead = media.workers[0].proc
     assert dead is not None
@@ -103,9 +109,7 @@ async def test_a_hung_worker_is_killed_and_replaced(
     monkeypatch.setattr(remote, "SILENT_S", 1.5)
     door, rec = await make_door(answer_and_hold)  # type: ignore[misc]
     media = workers(door)
-    caller = render("uac_wait_bye.xml", tmp_path, codecs="0", media_port="[media_port]",
-                    dtmf="", bye_timeout_ms=15000)
-    call = asyncio.create_task(run_sipp(caller, door.local[1], tmp_path, timeout_s=30))
+    call = await a_waiting_caller(door, tmp_path)
     answered = await rec.wait_for(lambda e: isinstance(e, CallAnswered))
     hung = media.workers[0].proc
     assert hung is not None
