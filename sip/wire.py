@@ -8,6 +8,7 @@ a host with a NUL byte). So nothing taken from a Via, Contact, Route or SDP reac
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -24,6 +25,11 @@ def checked_host(host: object) -> str:
     """An IP literal (brackets of an IPv6 reference removed) or an RFC 1123 host name."""
     if not isinstance(host, str) or not host:
         raise BadAddressError("empty host")
+    return _checked_host(host)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few peers send every message: parse each once
+def _checked_host(host: str) -> str:
     if len(host) > MAX_HOST + 2:
         raise BadAddressError(f"host of {len(host)} characters")
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
