@@ -44,6 +44,7 @@ BRIDGE_QUEUE_FRAMES = 5
 DTMF_KEYS = "0123456789*#ABCD"
 _HEADER = struct.Struct("!BBHII")
 _pack = _HEADER.pack
+_unpack = _HEADER.unpack_from
 _monotonic = time.monotonic
 SILENCE = {Codec.PCMU: b"\xff" * 160, Codec.PCMA: b"\xd5" * 160}
 
@@ -104,7 +105,14 @@ class RtpSession(asyncio.DatagramProtocol):
     def _packet(self, data: bytes) -> None:
         if len(data) < 12 or data[0] >> 6 != 2:
             return
-        first, second, _seq, ts, ssrc = _HEADER.unpack_from(data)
+        first, second, seq, ts, ssrc = _unpack(data)
+        self.packets_in += 1
+        self.stats.packet(ssrc, seq)
+        self.last_rx = _monotonic()  # not loop.time(): 8 % of a media worker's time in uvloop
+        pt = second & 0x7F
+        event = pt == self.event_pt and self.event_pt is not None
+        if not event and self.peer is None:
+            return  # audio nobody hears (a caller in the IVR or on hold): counted, not copied
         offset = 12 + 4 * (first & 0x0F)
         if first & 0x10:  # header extension
             if len(data) < offset + 4:
@@ -114,11 +122,7 @@ class RtpSession(asyncio.DatagramProtocol):
         if first & 0x20 and end > offset:  # padding
             end -= data[-1]
         payload = data[offset:end]
-        pt = second & 0x7F
-        self.packets_in += 1
-        self.stats.packet(ssrc, _seq)
-        self.last_rx = _monotonic()  # not loop.time(): 8 % of a media worker's time in uvloop
-        if pt == self.event_pt and self.event_pt is not None:
+        if event:
             self._telephone_event(payload, ssrc, ts, bool(second & 0x80))
         elif pt == int(self.codec) or pt in (0, 8):
             peer = self.peer
