@@ -96,6 +96,8 @@ class EscalationOutbox:
     async def run(self) -> None:
         """Send rounds until cancelled."""
         while True:
+            if cancelled():  # a cancel some library turned into its own error (below): stop
+                raise asyncio.CancelledError
             try:
                 failures, more, server_down = await self.send_round()
             except (SQLAlchemyError, OSError) as exc:
@@ -168,11 +170,16 @@ class EscalationOutbox:
         return min(self._idle_poll_s, max(0.0, (at - self._clock()).total_seconds()))
 
     async def _sleep_or_wake(self, delay: float) -> None:
+        if cancelled():  # asked to stop during the round (and the round swallowed it)
+            raise asyncio.CancelledError
         try:
             async with asyncio.timeout(delay):
                 await self._wake.wait()
         except TimeoutError:
-            pass
+            # Python 3.11's timeout turns a Task.cancel() that lands as it expires into this
+            # TimeoutError: the service's stop would then wait on this loop for ever.
+            if cancelled():
+                raise asyncio.CancelledError from None
         self._wake.clear()
 
 

@@ -297,3 +297,42 @@ async def test_stopping_wins_over_a_driver_that_turns_the_cancel_into_its_own_er
         task.cancel()
         done, _ = await asyncio.wait([task], timeout=5)
         assert task in done and task.cancelled()
+
+
+async def test_stopping_wins_over_a_mail_client_that_turns_the_cancel_into_its_own_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiosmtplib (through asyncio.wait_for on Python 3.11) can report a cancelled connect as
+    a timeout: the outbox took it for an unreachable server and backed off instead of
+    stopping, and the service's shutdown waited on it for ever (seen as a hung test run)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from cti.escalation.mailer import MailNotSent
+    from cti.escalation.outbox import EscalationOutbox
+
+    sending = asyncio.Event()
+
+    class Mailer:
+        async def send(self, _message: object) -> None:
+            sending.set()
+            try:
+                await asyncio.Event().wait()  # connecting
+            except asyncio.CancelledError:
+                raise MailNotSent("SMTPTimeoutError: timed out", server_unreachable=True) from None
+
+    async def unsent(*_: object) -> list[object]:
+        return [SimpleNamespace(id=1, attempts=0, reference="HD-2026-000001", status="pending",
+                                target="vendor")]
+
+    async def record_failure(*_: object, **__: object) -> bool:
+        return True
+
+    monkeypatch.setattr(store, "unsent", unsent)
+    monkeypatch.setattr(store, "record_failure", record_failure)
+    outbox = EscalationOutbox(None, Mailer(), lambda view: None,  # type: ignore[arg-type]
+                              lambda: datetime.now(UTC), backoff_start_s=60, backoff_max_s=60)
+    task = asyncio.ensure_future(outbox.run())
+    await asyncio.wait_for(sending.wait(), 5)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert task in done and task.cancelled()
