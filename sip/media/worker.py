@@ -7,11 +7,11 @@ path commands it (``wire.py``); it answers with the bound port, digits, playback
 report every ``REPORT_S`` (each session's seconds since its last packet, frames sent, late
 ticks). It exits when the service's end of the pipe closes, so it never outlives the service.
 
-Commands, as handled here:
+Its first message is ``("ready", pid)``. Commands, as handled here:
 
 - ``("open", req, sid, host, ports, codec, event_pt, remote, rtcp_interval_s)``: bind a
   session (``ports``: (start, stop) or None) on this worker's share of the range; answers
-  ``("opened", req, port, error)``.
+  ``("opened", req, port, ssrc, error)`` at once (the sockets go on the loop afterwards).
 - ``("set", sid, {field: value})``: remote, codec, event_pt, send_enabled, remote_direction.
 - ``("play", sid, token, key, audio | None, name, loop)``: play ``audio`` (kept under ``key``;
   None: the audio sent before under that key); its end is ``("finished", sid, token, name)``.
