@@ -62,10 +62,23 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def capacity_warnings(settings: Settings) -> list[str]:
     """Where the SIP limits do not fit together: every call takes an even RTP port (and the odd
-    one above for RTCP), and one more pair while it rings or talks to an operator."""
+    one above for RTCP), and one more pair while it rings or talks to an operator; and media
+    workers whose priority cannot be raised as configured."""
     sip = settings.sip
     if sip.mode == "off":
         return []
+    from cti.sip.media import may_lower_priority
+
+    media = []
+    if sip.media_workers > 0 and not may_lower_priority(sip.media_nice):
+        media = [f"sip.media_nice = {sip.media_nice}, but this user may not lower a nice value "
+                 "(root, CAP_SYS_NICE or systemd's LimitNICE= / AmbientCapabilities="
+                 "CAP_SYS_NICE): the media workers will run at normal priority"]
+    return _rtp_warnings(settings) + media
+
+
+def _rtp_warnings(settings: Settings) -> list[str]:
+    sip = settings.sip
     low, high = sip.rtp_ports
     pairs = sum(1 for port in range(low, high) if port % 2 == 0)
     if sip.max_calls == 0:

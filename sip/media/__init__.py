@@ -7,7 +7,30 @@ their process, ``wire.py`` the pipe), ``local.py`` the in-process variant. The R
 
 from __future__ import annotations
 
+import os
+import resource
+
 from cti.sip.media.leg import Media, MediaLeg
+
+CAP_SYS_NICE = 23  # linux/capability.h
+
+
+def may_lower_priority(by: int) -> bool:
+    """Whether this process (and so its media workers) may lower its nice value by ``-by``:
+    root, CAP_SYS_NICE, or an RLIMIT_NICE that allows it (systemd ``LimitNICE=``)."""
+    if by >= 0 or os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            caps = next((int(line.split()[1], 16) for line in status
+                         if line.startswith("CapEff:")), 0)
+    except OSError:
+        caps = 0
+    if caps & (1 << CAP_SYS_NICE):
+        return True
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NICE)  # the floor is 20 - soft
+    target = os.getpriority(os.PRIO_PROCESS, 0) + by
+    return soft == resource.RLIM_INFINITY or target >= 20 - soft
 
 
 def make_media(workers: int, log_format: str = "auto", nice: int = 0) -> Media:
@@ -22,4 +45,4 @@ def make_media(workers: int, log_format: str = "auto", nice: int = 0) -> Media:
     return WorkerMedia(workers, log_format, nice)
 
 
-__all__ = ["Media", "MediaLeg", "make_media"]
+__all__ = ["Media", "MediaLeg", "make_media", "may_lower_priority"]

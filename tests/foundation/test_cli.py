@@ -127,6 +127,23 @@ def test_config_check_warns_when_the_rtp_range_cannot_hold_max_calls(tmp_path: P
     assert result.returncode == 0 and "warning: sip.rtp_ports 10000-10099" in result.stderr
 
 
+def test_config_check_warns_when_the_media_priority_cannot_be_raised(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import cti.sip.media
+    from cti.cli.serve import capacity_warnings
+    from cti.config import load_settings
+
+    shipped = load_settings(default_config_path(), {})
+    monkeypatch.setattr(cti.sip.media.os, "geteuid", lambda: 1000)  # an unprivileged user
+    monkeypatch.setattr(cti.sip.media, "CAP_SYS_NICE", 63)  # a capability nobody has
+    monkeypatch.setattr(cti.sip.media.resource, "getrlimit", lambda _r: (0, 0))  # LimitNICE=0
+    (warning,) = capacity_warnings(shipped)
+    assert "sip.media_nice = -10" in warning and "normal priority" in warning
+    in_process = load_settings(default_config_path(), {"CTI_SIP_MEDIA_WORKERS": "0"})
+    assert capacity_warnings(in_process) == []
+    assert cti.sip.media.may_lower_priority(0)  # leaving the priority as it is always works
+
+
 def test_config_check_masks_secrets_and_names_bad_keys(tmp_path: Path) -> None:
     ok = run(["config", "check"], tmp_path, CTI_SIP_PASSWORD="hunter2-secret",
              CTI_DATABASE_URL="postgresql+asyncpg://cti:dbpass-secret@127.0.0.1/cti")
