@@ -428,8 +428,9 @@ class WorkerMedia:
         lost: list[MediaLeg] = list(worker.sessions.values())
         worker.sessions.clear()
         worker.clocked.clear()
-        if worker.out is not None:
+        if worker.out is not None:  # nothing more to it; its socket closes (no fd left over)
             worker.out.closed = True
+            worker.out.writer.close()
         if self._stopping:
             return
         code = worker.proc.returncode if worker.proc is not None else None
