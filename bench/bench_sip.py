@@ -76,11 +76,12 @@ async def serve_door(sip_port: int, registrar_port: int, stats_path: Path) -> No
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
-    def dump_stats() -> None:
-        stats_path.write_text(json.dumps({"frames_sent": door.clock.frames_sent,
-                                          "late_ticks": door.clock.late_ticks}))
+    async def dump_stats() -> None:
+        await door.rtp.refresh()  # a media worker's counters as of now
+        text = json.dumps({"frames_sent": door.rtp.frames_sent, "late_ticks": door.rtp.late_ticks})
+        await asyncio.to_thread(stats_path.write_text, text)
 
-    loop.add_signal_handler(signal.SIGUSR1, dump_stats)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: door.spawn(dump_stats()))
 
     registered = asyncio.Event()
 

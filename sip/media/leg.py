@@ -71,6 +71,9 @@ class Media(Protocol):
     @property
     def late_ticks(self) -> int: ...  # legs whose audio fell > 60 ms behind, since start
 
+    @property
+    def frames_sent(self) -> int: ...  # RTP frames sent, since start
+
     def health(self) -> str: ...  # "ok" or "error: ..."
 
     def set_lost(self, callback: Callable[[list[MediaLeg]], None]) -> None:

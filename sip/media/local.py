@@ -45,6 +45,10 @@ class LocalMedia:
     def late_ticks(self) -> int:
         return self.clock.late_ticks
 
+    @property
+    def frames_sent(self) -> int:
+        return self.clock.frames_sent
+
     async def refresh(self) -> None:
         return None  # the counters are read where they are counted
 

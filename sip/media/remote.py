@@ -195,7 +195,6 @@ class _Worker:
         self.up = False
         self.frames_sent = 0
         self.late_ticks = 0
-        self.started = 0
         self.spawned_at = 0.0
         self.heard_at = 0.0  # time.monotonic() of its last message
 
@@ -225,7 +224,6 @@ class _Worker:
         self.out = Outbox(writer)
         self.audio_keys.clear()
         self.up = True
-        self.started += 1
         self.spawned_at = asyncio.get_running_loop().time()
         self.heard_at = time.monotonic()
         self.reader_task = asyncio.ensure_future(self._read(reader, on_exit))

@@ -12,7 +12,7 @@ Its first message is ``("ready", pid)``. Commands, as handled here:
 - ``("open", req, sid, host, ports, codec, event_pt, remote, rtcp_interval_s)``: bind a
   session (``ports``: (start, stop) or None) on this worker's share of the range; answers
   ``("opened", req, port, ssrc, error)`` at once (the sockets go on the loop afterwards).
-- ``("set", sid, {field: value})``: remote, codec, event_pt, send_enabled, remote_direction.
+- ``("set", sid, {field: value})``: remote, codec, event_pt, send_enabled.
 - ``("play", sid, token, key, audio | None, name, loop)``: play ``audio`` (kept under ``key``;
   None: the audio sent before under that key); its end is ``("finished", sid, token, name)``.
 - ``("stop", sid)``, ``("bridge", a, b)``, ``("unbridge", a, b)``, ``("clock", sid, on)``,
@@ -41,7 +41,7 @@ from cti.sip.sdp import Codec
 log = structlog.get_logger("cti.sip.media")
 
 REPORT_S: Final = 1.0
-SETTABLE: Final = frozenset({"remote", "codec", "event_pt", "send_enabled", "remote_direction"})
+SETTABLE: Final = frozenset({"remote", "codec", "event_pt", "send_enabled"})
 
 
 class Worker:
