@@ -44,6 +44,7 @@ import asyncio
 import audioop
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -545,7 +546,9 @@ async def py_spy(pid: int, out: str, seconds: float) -> asyncio.subprocess.Proce
     spy = Path(sys.executable).with_name("py-spy")
     return await asyncio.create_subprocess_exec(
         str(spy), "record", "-o", out, "--pid", str(pid), "--duration", str(int(seconds)),
-        "--rate", "200", "--nonblocking", stdout=asyncio.subprocess.DEVNULL,
+        "--rate", "200", "--nonblocking",
+        *(["--format", "raw"] if out.endswith(".txt") else []),  # collapsed stacks, to grep
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL)
 
 
@@ -639,6 +642,8 @@ def capture(port: int, out: Path, seconds: float) -> None:
     last: dict[int, float] = {}
     gap: dict[int, float] = {}
     count: dict[int, int] = {}
+    seconds_of: dict[int, dict[int, int]] = {}  # per stream: packets per whole second
+    late: dict[int, list[tuple[float, float]]] = {}  # per stream: (time, gap) of gaps > 40 ms
     done = False
 
     def finish(*_: object) -> None:
@@ -664,11 +669,18 @@ def capture(port: int, out: Path, seconds: float) -> None:
         prev = last.get(ssrc)
         if prev is None:
             first[ssrc], count[ssrc], gap[ssrc] = t, 0, 0.0
-        elif t - prev > gap[ssrc]:
-            gap[ssrc] = t - prev
+            seconds_of[ssrc], late[ssrc] = {}, []
+        else:
+            if t - prev > gap[ssrc]:
+                gap[ssrc] = t - prev
+            if t - prev > 0.040 and len(late[ssrc]) < 1000:
+                late[ssrc].append((t, t - prev))
         last[ssrc] = t
         count[ssrc] += 1
-    out.write_text(json.dumps({str(s): [first[s], last[s], count[s], gap[s]] for s in first}))
+        buckets = seconds_of[ssrc]
+        buckets[int(t)] = buckets.get(int(t), 0) + 1
+    out.write_text(json.dumps({str(s): [first[s], last[s], count[s], gap[s], seconds_of[s],
+                                        late[s]] for s in first}))
     print(f"  capture: receive buffer {sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
           f"bytes, kernel drops {_udp_drops(port)}", flush=True)
 
@@ -754,12 +766,10 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                 cap.send_signal(signal.SIGTERM)
             await asyncio.wait_for(cap.wait(), 30)
         streams = await asyncio.to_thread(_read_json, cap_out)
-        # The plateau: from the last caller's arrival (ramp) to the first caller's hang-up.
-        rates, gaps = [], []
-        for first, last, count, gap in streams.values():
-            if last - first > 1.0:
-                rates.append(count / (last - first))
-                gaps.append(gap * 1000)
+        if args.keep_captures is not None and cap_out.exists():  # per stream: seconds, gaps
+            args.keep_captures.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cap_out, args.keep_captures / f"capture-{backend}-{held}.json")
+        rates, gaps, plateau_rates, plateau_gaps, plateau_s = _stream_figures(streams)
         del t_start
         row = {"backend": backend, "held": held, "ok": result.ok, "failed": result.failed,
                "p50_ms": percentile(result.rtt_ms, 0.5), "p99_ms": percentile(result.rtt_ms, 0.99),
@@ -768,17 +778,24 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                "below_49": sum(1 for r in rates if r < 49),
                "max_gap_ms": max(gaps, default=0.0), "p99_gap_ms": percentile(gaps, 0.99),
                "median_gap_ms": statistics.median(gaps) if gaps else 0.0,
+               "plateau_s": plateau_s, "plateau_min_pps": min(plateau_rates, default=0.0),
+               "plateau_median_pps": statistics.median(plateau_rates) if plateau_rates else 0.0,
+               "plateau_below_49": sum(1 for r in plateau_rates if r < 49),
+               "plateau_max_gap_ms": max(plateau_gaps, default=0.0),
                "drain_s": drain, "db_calls": db_calls, "refused_503": refused,
                "refused_recorded": recorded, "gc_pauses_ms": pauses,
                "load": load_average(), **figures}
         rows.append(row)
         print(f"  {backend:8} {held:5} held: answered={row['ok'] - refused} "
               f"refused(503)={refused} failed={row['failed']} "
-              f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms streams={row['streams']} "
-              f"pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
+              f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms streams={row['streams']}\n"
+              f"    whole calls: pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
-              f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms "
-              f"calls rows={db_calls}/{held} (refused {recorded}) "
+              f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms\n"
+              f"    plateau ({row['plateau_s']} s, every caller held): pkt/s "
+              f"min={row['plateau_min_pps']:.1f} median={row['plateau_median_pps']:.1f} "
+              f"below49={row['plateau_below_49']} gap max={row['plateau_max_gap_ms']:.0f} ms\n"
+              f"    calls rows={db_calls}/{held} (refused {recorded}) "
               f"gc pauses>=50ms={len(pauses)} (max {max(map(abs, pauses), default=0):.0f} ms, "
               f"{sum(1 for p in pauses if p < 0)} in media) "
               f"cti cpu={row['cpu_pct']:.0f}% (media {row['media_cpu_pct']:.0f}%) "
@@ -831,6 +848,33 @@ async def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, 
           f"({100 * (last[1] - first[1]) / first[1]:+.1f} %), fds {first[2]}/{last[2]}/"
           f"{row['fds'][2]}, threads {first[3]}/{last[3]}/{row['threads'][2]}", flush=True)
     return row
+
+
+def _stream_figures(streams: dict[str, Any]) -> tuple[
+        list[float], list[float], list[float], list[float], int]:
+    """Per captured stream: packets/s and largest gap over the whole call, and over the
+    plateau: the whole seconds after the last caller's first packet and before the first
+    caller's last (every caller held at once). Returns (rates, gaps in ms, plateau rates,
+    plateau gaps in ms, plateau seconds)."""
+    rates, gaps = [], []
+    for first, last, count, gap, *_ in streams.values():
+        if last - first > 1.0:
+            rates.append(count / (last - first))
+            gaps.append(gap * 1000)
+    lives = [v for v in streams.values() if v[1] - v[0] > 1.0]
+    if not lives:
+        return rates, gaps, [], [], 0
+    start = int(max(v[0] for v in lives)) + 1
+    stop = int(min(v[1] for v in lives))  # exclusive: the second of the first hang-up
+    if stop - start < 2:
+        return rates, gaps, [], [], 0
+    plateau_rates, plateau_gaps = [], []
+    for _first, _last, _count, _gap, seconds, late in lives:
+        inside = sum(seconds.get(str(sec), 0) for sec in range(start, stop))
+        plateau_rates.append(inside / (stop - start))
+        worst = max((g for t, g in late if start <= t < stop), default=0.0)
+        plateau_gaps.append(worst * 1000)
+    return rates, gaps, plateau_rates, plateau_gaps, stop - start
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -930,9 +974,15 @@ if __name__ == "__main__":
                              "its own)")
     parser.add_argument("--max-answer-delay-ms", type=int,
                         help="the service's back-pressure threshold (0 = off; default: its own)")
-    parser.add_argument("--profile", metavar="SVG", help="py-spy flame graph of the last rate step")
+    parser.add_argument("--profile", metavar="SVG",
+                        help="py-spy flame graph of the last rate step (a .txt name: collapsed "
+                             "stacks instead)")
     parser.add_argument("--profile-held", metavar="SVG",
-                        help="py-spy flame graph on the largest held plateau")
+                        help="py-spy flame graph of the media worker on the largest held "
+                             "plateau (a .txt name: collapsed stacks)")
+    parser.add_argument("--keep-captures", type=Path, metavar="DIR",
+                        help="keep each held step's capture (per stream: first and last packet, "
+                             "packets per second, gaps over 40 ms with their times)")
     parser.add_argument("--json", help="also write the raw figures to this file")
     ns = parser.parse_args()
     if ns.capture:

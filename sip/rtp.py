@@ -9,6 +9,11 @@ Replaces pyVoIP's ``RTPClient`` (two threads per call, ``sleep(0.02)`` pacing):
   queue holds at most ``BRIDGE_QUEUE_FRAMES`` (100 ms); older frames are dropped.
 - Defect 4: no threads per call; ``RtpSession.close()`` closes the socket and unregisters
   the session from the clock, so nothing outlives the call.
+- Receiving is the clock's too: every RTP socket is in the clock's own ``epoll`` set, and each
+  tick reads what has arrived on all of them (``MAX_READS`` rounds of one ``epoll_wait`` each)
+  before it sends. One system call finds every ready socket instead of one event-loop
+  callback per packet: a third less CPU per packet received (2.7 against 4.1 µs in uvloop,
+  ``sip/README.md``), and a relayed frame goes out in the tick that read it.
 - Defect 9: audio is encoded with the negotiated codec (see ``audio.encode``).
 - DTMF (RFC 4733): pyVoIP reports a digit only for the packet with the marker bit; a lost
   first packet loses the digit. Here a new event is recognised by its RTP timestamp and
@@ -20,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import select
 import socket
 import struct
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import cast
 
 import structlog
 
@@ -41,6 +46,8 @@ MAX_CATCH_UP = 3
 MAX_BIND_TRIES = 32  # binds tried per session before giving up (ports taken by other programs)
 RTCP_INTERVAL_S = 5.0  # RFC 3550 6.2 minimum interval
 BRIDGE_QUEUE_FRAMES = 5
+MAX_READS = 4  # packets read per socket and tick: a 10 ms ptime peer sends 2 (a flood: dropped)
+MAX_DATAGRAM = 2048
 DTMF_KEYS = "0123456789*#ABCD"
 _HEADER = struct.Struct("!BBHII")
 _pack = _HEADER.pack
@@ -49,8 +56,9 @@ _monotonic = time.monotonic
 SILENCE = {Codec.PCMU: b"\xff" * 160, Codec.PCMA: b"\xd5" * 160}
 
 
-class RtpSession(asyncio.DatagramProtocol):
-    """One call leg's RTP: receive (audio, DTMF) and paced send."""
+class RtpSession:
+    """One call leg's RTP: receive (audio, DTMF) and paced send, both driven by a
+    ``MediaClock``."""
 
     def __init__(
         self,
@@ -63,7 +71,8 @@ class RtpSession(asyncio.DatagramProtocol):
         self.event_pt = event_pt
         self.remote = remote
         self.on_digit = on_digit
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = None  # the RTP socket, once ``attach`` gave it a clock
+        self.clock: MediaClock | None = None  # which reads it
         self.local_port = 0
         self.player: Player | None = None
         self.peer: RtpSession | None = None  # bridged leg: our received audio goes there
@@ -85,30 +94,22 @@ class RtpSession(asyncio.DatagramProtocol):
         self._last_event_ended = False
         self.on_close: Callable[[], None] | None = None  # gives the port back to its pool
         self.unattached: tuple[socket.socket, socket.socket] | None = None  # bound, not on a loop
-        self.attaching = False  # ``attach`` is putting the sockets on the loop
-        # The RTP socket's own sendto, not the transport's: a frame that cannot go now is
-        # dropped, not queued (late audio is worse than lost audio), and it is 11 % cheaper.
+        # The socket's own sendto: a frame that cannot go now is dropped, not queued (late
+        # audio is worse than lost audio), and it is 11 % cheaper than a transport's.
         self._sendto: Callable[[bytes, tuple[str, int]], int] | None = None
         self.send_errors = 0
+        self.receive_errors = 0
         self.closed = False
 
-    # -- asyncio protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)  # selector impl is no subclass
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            self._packet(data)
-        except Exception:  # hostile media must not break the loop or the call
-            log.exception("sip.rtp.bad_packet", port=self.local_port, size=len(data))
-
-    def _packet(self, data: bytes) -> None:
+    # -- receiving ---------------------------------------------------------------------------
+    def packet(self, data: bytes, now: float) -> None:
+        """One datagram read from our socket at ``now`` (``time.monotonic()``)."""
         if len(data) < 12 or data[0] >> 6 != 2:
             return
         first, second, seq, ts, ssrc = _unpack(data)
         self.packets_in += 1
         self.stats.packet(ssrc, seq)
-        self.last_rx = _monotonic()  # not loop.time(): 8 % of a media worker's time in uvloop
+        self.last_rx = now
         pt = second & 0x7F
         event = pt == self.event_pt and self.event_pt is not None
         if not event and self.peer is None:
@@ -128,9 +129,6 @@ class RtpSession(asyncio.DatagramProtocol):
             peer = self.peer
             if peer is not None and payload:
                 peer.queue.append(transcode(payload, Codec(pt), peer.codec))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("sip.rtp.error", error=str(exc), port=self.local_port)
 
     # -- DTMF -------------------------------------------------------------------------------
     def _telephone_event(self, payload: bytes, ssrc: int, ts: int, marker: bool) -> None:
@@ -209,13 +207,17 @@ class RtpSession(asyncio.DatagramProtocol):
         if self.peer is not None:
             self.peer.peer = None
             self.peer = None
-        if self.transport is not None:
-            self.transport.close()
         self.closed = True
-        if self.unattached is not None and not self.attaching:  # bound, never put on the loop
+        if self.unattached is not None:  # bound, never attached
             for sock in self.unattached:
                 sock.close()
             self.unattached = None
+        if self.sock is not None:
+            if self.clock is not None:
+                self.clock.unwatch(self)
+                self.clock = None
+            self.sock.close()
+            self.sock = None
         if self.on_close is not None:
             on_close, self.on_close = self.on_close, None
             on_close()
@@ -233,32 +235,104 @@ def unbridge(a: MediaLeg, b: MediaLeg) -> None:
 
 
 class MediaClock:
-    """One timer for all sessions, on an absolute 20 ms grid (defect 10)."""
+    """One timer for all sessions, on an absolute 20 ms grid (defect 10): each tick reads what
+    every watched socket received, then sends the frames the sending sessions owe."""
 
     def __init__(self) -> None:
-        self.sessions: set[RtpSession] = set()
+        self.sessions: set[RtpSession] = set()  # sending (after the answer)
+        # receiving, by descriptor: the session and its socket's recv
+        self._watched: dict[int, tuple[RtpSession, Callable[[int], bytes]]] = {}
+        self._epoll = select.epoll()
         self._handle: asyncio.TimerHandle | None = None
         self._t0 = 0.0
         self.late_ticks = 0
         self.frames_sent = 0
 
-    def add(self, session: RtpSession) -> None:
-        loop = asyncio.get_running_loop()
+    def _start(self) -> None:
         if self._handle is None:
+            loop = asyncio.get_running_loop()
             self._t0 = loop.time()
             self._handle = loop.call_at(self._t0 + FRAME_S, self._tick)
-        session.last_k = int((loop.time() - self._t0) / FRAME_S)
+
+    def _stop_if_idle(self) -> None:
+        if not self.sessions and not self._watched and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def add(self, session: RtpSession) -> None:
+        """Start sending ``session``'s frames."""
+        self._start()
+        session.last_k = int((asyncio.get_running_loop().time() - self._t0) / FRAME_S)
         self.sessions.add(session)
 
     def remove(self, session: RtpSession) -> None:
         self.sessions.discard(session)
-        if not self.sessions and self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._stop_if_idle()
+
+    def watch(self, session: RtpSession, sock: socket.socket) -> None:
+        """Read ``sock`` (the session's RTP socket) on every tick until ``unwatch``."""
+        fd = sock.fileno()
+        self._epoll.register(fd, select.EPOLLIN)
+        self._watched[fd] = (session, sock.recv)
+        session.sock, session.clock = sock, self
+        self._start()
+
+    def unwatch(self, session: RtpSession) -> None:
+        """Stop reading the session's socket (before it is closed)."""
+        sock = session.sock
+        fd = -1 if sock is None else sock.fileno()
+        if self._watched.get(fd, (None,))[0] is session:
+            del self._watched[fd]
+            self._epoll.unregister(fd)
+        self._stop_if_idle()
+
+    def receiving(self) -> int:
+        """How many sockets this clock reads."""
+        return len(self._watched)
+
+    def close(self) -> None:
+        self._epoll.close()
+
+    def _receive(self) -> None:
+        watched = self._watched
+        if not watched:
+            return
+        poll, now = self._epoll.poll, _monotonic()
+        for _ in range(MAX_READS):
+            ready = poll(0, len(watched) + 1)
+            if not ready:
+                return
+            for fd, _events in ready:
+                reader = watched.get(fd)
+                if reader is None:  # unwatched by a callback of this tick
+                    continue
+                session, recv = reader
+                try:
+                    data = recv(MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as exc:  # an ICMP error of an earlier send, reported here
+                    session.receive_errors += 1
+                    if session.receive_errors == 1:
+                        log.debug("sip.rtp.receive_error", port=session.local_port,
+                                  error=str(exc)[:200])
+                    continue
+                try:
+                    session.packet(data, now)
+                except Exception:  # hostile media must not break the clock or the call
+                    log.exception("sip.rtp.bad_packet", port=session.local_port, size=len(data))
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
-        k = int((loop.time() - self._t0) / FRAME_S)
+        try:
+            self._receive()
+        finally:
+            k = int((loop.time() - self._t0) / FRAME_S)
+            self._handle = loop.call_at(self._t0 + (k + 1) * FRAME_S, self._tick)
+        self._send(k)
+        self._stop_if_idle()
+
+    def _send(self, k: int) -> None:
         sent = 0
         for session in list(self.sessions):
             owed = k - session.last_k
@@ -278,7 +352,6 @@ class MediaClock:
                 log.exception("sip.rtp.send_failed", port=session.local_port)
                 self.sessions.discard(session)
         self.frames_sent += sent
-        self._handle = loop.call_at(self._t0 + (k + 1) * FRAME_S, self._tick)
 
 
 class PortPool:
@@ -334,14 +407,15 @@ async def open_session(
     event_pt: int | None,
     remote: tuple[str, int],
     on_digit: Callable[[str], None],
+    clock: MediaClock,
     *,
     rtcp_interval_s: float = RTCP_INTERVAL_S,
 ) -> RtpSession:
-    """Bind a session (``bind_session``) and put its sockets on the running loop."""
+    """Bind a session (``bind_session``) and ``attach`` it to ``clock``."""
     session, sockets = bind_session(host, ports, codec, event_pt, remote, on_digit,
                                     rtcp_interval_s=rtcp_interval_s)
     try:
-        await attach(session, sockets)
+        await attach(session, sockets, clock)
     except BaseException:
         session.close()  # gives the port back
         raise
@@ -389,29 +463,25 @@ def bind_session(
     raise OSError(f"no free RTP/RTCP port pair in {ports} ({pool.in_use} of {pool.size} in use)")
 
 
-async def attach(session: RtpSession, sockets: tuple[socket.socket, socket.socket]) -> None:
-    """Put a bound session's RTP and RTCP sockets on the running loop (closes them instead if
-    the session was closed meanwhile)."""
+async def attach(session: RtpSession, sockets: tuple[socket.socket, socket.socket],
+                 clock: MediaClock) -> None:
+    """Give a bound session's RTP socket to ``clock`` (which reads it and sends on it) and put
+    its RTCP socket on the running loop; closes them instead if the session was closed
+    meanwhile."""
     loop = asyncio.get_running_loop()
     rtp, rtcp = sockets
     reports = session.rtcp
     if session.closed or reports is None:  # closed before it was attached: close() closed them
         return
-    session.attaching = True
+    session.unattached = None  # from here ``close()`` closes the RTP socket through the clock
+    session._sendto = rtp.sendto
+    clock.watch(session, rtp)
     try:
-        await loop.create_datagram_endpoint(lambda: session, sock=rtp)
-        session._sendto = rtp.sendto  # the same descriptor: closing the transport closes it
         await loop.create_datagram_endpoint(lambda: reports, sock=rtcp)
     except OSError:
-        rtp.close()
         rtcp.close()
         raise
-    finally:
-        session.attaching = False
-        session.unattached = None
-    if session.closed:  # closed while attaching: close() found no transports to close
-        if session.transport is not None:
-            session.transport.close()
+    if session.closed:  # closed while RTCP was being attached: its transport came after
         reports.close()
 
 

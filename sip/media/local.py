@@ -30,7 +30,7 @@ class LocalMedia:
     async def open(self, host: str, ports: range | None, codec: Codec, event_pt: int | None,
                    remote: tuple[str, int], on_digit: Callable[[str], None], *,
                    rtcp_interval_s: float, near: MediaLeg | None = None) -> MediaLeg:
-        return await open_session(host, ports, codec, event_pt, remote, on_digit,
+        return await open_session(host, ports, codec, event_pt, remote, on_digit, self.clock,
                                   rtcp_interval_s=rtcp_interval_s)
 
     def add(self, leg: MediaLeg) -> None:

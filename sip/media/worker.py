@@ -108,7 +108,7 @@ class Worker:
             return
         self.sessions[sid] = session
         out.put(("opened", req, session.local_port, session.ssrc, None))
-        task = asyncio.ensure_future(attach(session, sockets))
+        task = asyncio.ensure_future(attach(session, sockets, self.clock))
         self.attaching.add(task)
         task.add_done_callback(self._attached)
 
@@ -141,6 +141,7 @@ class Worker:
             self.clock.remove(session)
             session.close()
         self.sessions.clear()
+        self.clock.close()
 
 
 async def serve(fd: int, shard: tuple[int, int]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from cti.sip.rtp import open_session
+from cti.sip.rtp import MediaClock, open_session
 from cti.sip.sdp import Codec
 
 
@@ -12,14 +12,16 @@ async def test_a_send_error_drops_the_frame_and_keeps_the_socket() -> None:
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     sink.settimeout(5)
+    clock = MediaClock()
     session = await open_session("127.0.0.1", None, Codec.PCMU, None, sink.getsockname(),
-                                 lambda _d: None, rtcp_interval_s=3600)
+                                 lambda _d: None, clock, rtcp_interval_s=3600)
     try:
         session.remote = ("255.255.255.255", 9)  # broadcast without SO_BROADCAST: EACCES
         first = session.seq
         session.send_frame()
         assert (session.send_errors, session.packets_out) == (1, 0)
-        assert session.transport is not None and not session.transport.is_closing()
+        assert session.sock is not None and session.sock.fileno() >= 0  # still open, still read
+        assert clock.receiving() == 1
         session.remote = sink.getsockname()
         session.send_frame()
         assert session.packets_out == 1
@@ -30,3 +32,4 @@ async def test_a_send_error_drops_the_frame_and_keeps_the_socket() -> None:
     finally:
         session.close()
         sink.close()
+    assert clock.receiving() == 0
