@@ -29,10 +29,12 @@ this machine, and the cti/SIPp ratios.
 Held callers (storm): N callers arrive over ``--held-ramp-s`` s, pick a service, wait in the
 queue (no operator available) with the hold tone while sending looped PCMU (rtp_stream) for
 ``--hold-s`` s, then hang up. Every caller's SDP points at one capture socket of this benchmark
-(a separate process), which keys the service's RTP by SSRC: per caller the packet rate over
-the plateau (all callers present) and the largest gap between two packets. Printed: failures,
-INVITE->200 p50/p99, min/median packets/s per caller, max and p99 gap, streams below 49 pkt/s,
-cti CPU and peak RSS.
+(a separate process; kernel receive times), which keys the service's RTP by SSRC: per caller
+the packet rate and the largest gap between two packets, over the whole call (from its first
+packet to its last: arrivals and hang-ups of the storm included) and over the plateau (the
+whole seconds when every caller is held). Printed: failures, INVITE->200 p50/p99, min/median
+packets/s per caller, max and p99 gap, streams below 49 pkt/s, for both; cti CPU (of which
+the media worker) and peak RSS.
 
 Every loop is bounded: SIPp runs with ``-m`` and ``-timeout``, waits have deadlines.
 """
@@ -538,6 +540,9 @@ class Service:
                 self.proc.kill()
                 await self.proc.wait()
         self.log.close()
+        if self.args.keep is not None:  # the service's log of this step
+            self.args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.work / "cti.log", self.args.keep / f"{self.work.name}.log")
         if self.backend == "postgres":
             await pg_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
 
@@ -766,9 +771,9 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                 cap.send_signal(signal.SIGTERM)
             await asyncio.wait_for(cap.wait(), 30)
         streams = await asyncio.to_thread(_read_json, cap_out)
-        if args.keep_captures is not None and cap_out.exists():  # per stream: seconds, gaps
-            args.keep_captures.mkdir(parents=True, exist_ok=True)
-            shutil.copy(cap_out, args.keep_captures / f"capture-{backend}-{held}.json")
+        if args.keep is not None and cap_out.exists():  # per stream: seconds, gaps
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cap_out, args.keep / f"capture-{backend}-{held}.json")
         rates, gaps, plateau_rates, plateau_gaps, plateau_s = _stream_figures(streams)
         del t_start
         row = {"backend": backend, "held": held, "ok": result.ok, "failed": result.failed,
@@ -781,7 +786,7 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
                "plateau_s": plateau_s, "plateau_min_pps": min(plateau_rates, default=0.0),
                "plateau_median_pps": statistics.median(plateau_rates) if plateau_rates else 0.0,
                "plateau_below_49": sum(1 for r in plateau_rates if r < 49),
-               "plateau_max_gap_ms": max(plateau_gaps, default=0.0),
+               "plateau_max_gap_ms": round(max(plateau_gaps, default=0.0)),  # 0: none > 40
                "drain_s": drain, "db_calls": db_calls, "refused_503": refused,
                "refused_recorded": recorded, "gc_pauses_ms": pauses,
                "load": load_average(), **figures}
@@ -792,10 +797,12 @@ async def held_storm(backend: str, work: Path, args: argparse.Namespace) -> list
               f"    whole calls: pkt/s min={row['min_pps']:.1f} median={row['median_pps']:.1f} "
               f"below49={row['below_49']} gap max={row['max_gap_ms']:.0f} "
               f"p99={row['p99_gap_ms']:.0f} median={row['median_gap_ms']:.0f} ms\n"
-              f"    plateau ({row['plateau_s']} s, every caller held): pkt/s "
-              f"min={row['plateau_min_pps']:.1f} median={row['plateau_median_pps']:.1f} "
-              f"below49={row['plateau_below_49']} gap max={row['plateau_max_gap_ms']:.0f} ms\n"
-              f"    calls rows={db_calls}/{held} (refused {recorded}) "
+              + (f"    plateau ({row['plateau_s']} s, every caller held): pkt/s "
+                 f"min={row['plateau_min_pps']:.1f} median={row['plateau_median_pps']:.1f} "
+                 f"below49={row['plateau_below_49']} gap max="
+                 f"{row['plateau_max_gap_ms'] or '(none over 40)'} ms\n" if row["plateau_s"]
+                 else "    plateau: none (the callers were never all held for 2 s)\n")
+              + f"    calls rows={db_calls}/{held} (refused {recorded}) "
               f"gc pauses>=50ms={len(pauses)} (max {max(map(abs, pauses), default=0):.0f} ms, "
               f"{sum(1 for p in pauses if p < 0)} in media) "
               f"cti cpu={row['cpu_pct']:.0f}% (media {row['media_cpu_pct']:.0f}%) "
@@ -980,9 +987,10 @@ if __name__ == "__main__":
     parser.add_argument("--profile-held", metavar="SVG",
                         help="py-spy flame graph of the media worker on the largest held "
                              "plateau (a .txt name: collapsed stacks)")
-    parser.add_argument("--keep-captures", type=Path, metavar="DIR",
-                        help="keep each held step's capture (per stream: first and last packet, "
-                             "packets per second, gaps over 40 ms with their times)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each step's service log (JSON lines) and held capture (per "
+                             "stream: first and last packet, packets per second, gaps over 40 ms "
+                             "with their times)")
     parser.add_argument("--json", help="also write the raw figures to this file")
     ns = parser.parse_args()
     if ns.capture:

@@ -3,9 +3,10 @@
 - Event loop: uvloop when it is installed (``pip install uvloop``, or the ``fast`` extra), the
   standard asyncio loop otherwise; ``CTI_UVLOOP=0`` forces the standard loop (to compare).
 - Garbage collector: after start-up, everything built so far (modules, settings, prompts, the
-  app) is moved out of the collector's sight (``gc.freeze()``) and the young-generation threshold
-  is raised, so full collections scan only what calls create, and run far less often: they were
-  the 70-130 ms pauses every caller heard as a gap in the hold audio. ``CTI_GC=default`` keeps
+  app) is moved out of the collector's sight (``gc.freeze()``) and the thresholds are raised, so
+  full collections scan only what calls create, and run far less often: they were the 70-130 ms
+  pauses every caller heard as a gap in the hold audio. The young generation is raised only so
+  far that a young collection stays a few milliseconds. ``CTI_GC=default`` keeps
   CPython's defaults (to compare). Measured in ``bench/RESULTS.md`` (Capacity, issue 14).
 """
 
@@ -22,7 +23,10 @@ import structlog
 
 log = structlog.get_logger()
 T = TypeVar("T")
-GC_THRESHOLDS: Final = (50_000, 50, 100)  # CPython's defaults: (700, 10, 10)
+# CPython's defaults: (700, 10, 10). A young generation of 50,000 (the first choice) made each
+# young collection a 17-57 ms pause every ~2 s at 300 calls/s (INVITEs answered that much
+# later, in clusters); 10,000 keeps them under 8 ms with no full collection during the run.
+GC_THRESHOLDS: Final = (10_000, 50, 100)
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
