@@ -310,6 +310,7 @@ class Sipp:
     failed: int
     rtt_ms: list[float]
     stdout: str
+    rtt_at_ms: list[float] = field(default_factory=list)  # when each INVITE was sent (SIPp's ms)
 
 
 async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int, rate: float,
@@ -335,13 +336,15 @@ async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int
             await proc.wait()
     text = out.decode(errors="replace")
     ok, failed = sipp_counts(text)
-    return Sipp(ok, failed, await asyncio.to_thread(_rtt_ms, work, name, proc.pid), text)
+    rtt = await asyncio.to_thread(_rtt, work, name, proc.pid)
+    return Sipp(ok, failed, [ms for _at, ms in rtt], text, [at for at, _ms in rtt])
 
 
-def _rtt_ms(work: Path, name: str, pid: int) -> list[float]:
-    """SIPp's INVITE->200 response times (ms) from its -trace_rtt file."""
-    return [float(x.split(";")[-2]) for p in work.glob(f"{name}_{pid}_rtt.csv")
+def _rtt(work: Path, name: str, pid: int) -> list[tuple[float, float]]:
+    """SIPp's INVITE->200 response times from its -trace_rtt file: (when, ms)."""
+    rows = [x.split(";") for p in work.glob(f"{name}_{pid}_rtt.csv")
             for x in p.read_text().splitlines() if x[:1].isdigit()]
+    return [(float(r[0]), float(r[-2])) for r in rows]
 
 
 class SippUas(_PeerProcess):
@@ -585,6 +588,11 @@ async def short_calls(backend: str, work: Path, args: argparse.Namespace) -> lis
             db_calls, recorded = await service.count_calls()
             refused = await service.refused_total()
             fds, threads = proc_counts(service.proc.pid)
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                (args.keep / f"{backend}-{rate}-rtt.csv").write_text("".join(
+                    f"{at:.0f};{ms:.0f}\n" for at, ms in zip(result.rtt_at_ms, result.rtt_ms,
+                                                             strict=True)))
             if spy is not None:
                 await asyncio.wait_for(spy.wait(), 60)
         row = {"backend": backend, "rate": rate, "calls": calls, "ok": result.ok,
@@ -988,9 +996,9 @@ if __name__ == "__main__":
                         help="py-spy flame graph of the media worker on the largest held "
                              "plateau (a .txt name: collapsed stacks)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="keep each step's service log (JSON lines) and held capture (per "
-                             "stream: first and last packet, packets per second, gaps over 40 ms "
-                             "with their times)")
+                        help="keep each step's service log (JSON lines), INVITE->200 times "
+                             "(per call: SIPp's ms;ms) and held capture (per stream: first and "
+                             "last packet, packets per second, gaps over 40 ms with their times)")
     parser.add_argument("--json", help="also write the raw figures to this file")
     ns = parser.parse_args()
     if ns.capture:

@@ -9,7 +9,9 @@ N legs are opened on one ``MediaClock`` (as in a media worker) with hold audio; 
 (plain Python, bounded: ``--seconds`` of rounds) has one socket per leg, like a phone, sends
 each leg one PCMU packet every 20 ms from it and does not read what the leg sends back (its
 small receive buffer drops it). Printed per N: this process's CPU per
-packet handled (sent + received, from ``time.process_time``), the share of one core, packets
+packet handled (sent + received, from ``os.times``) and the kernel's share of it (system
+time: the system calls, and on loopback the delivery into the receiver's socket), the share
+of one core, packets
 sent and received per leg per second, and the clock's late ticks. The figures are this
 process's only, the peer's CPU is not counted; run it on a quiet machine and compare runs of
 the same day (the kernel is two thirds of a packet's cost, so the machine's state moves it).
@@ -84,15 +86,19 @@ async def run(legs: int, seconds: float) -> dict[str, float]:
         await asyncio.sleep(0.5)  # every leg ticking before the count starts
         sent0, received0 = clock.frames_sent, sum(s.packets_in for s in sessions)
         late0 = clock.late_ticks
-        cpu0, wall0, switches0 = time.process_time(), time.monotonic(), context_switches()
+        times0, wall0, switches0 = os.times(), time.monotonic(), context_switches()
         peer.stdin.write((",".join(str(s.local_port) for s in sessions) + "\n").encode())
         await peer.stdin.drain()
         await asyncio.wait_for(peer.wait(), seconds * 3 + 30)
-        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        times, wall = os.times(), time.monotonic() - wall0
+        user, system = times.user - times0.user, times.system - times0.system
+        cpu = user + system
         switches = context_switches() - switches0
         sent = clock.frames_sent - sent0
         received = sum(s.packets_in for s in sessions) - received0
-        return {"legs": legs, "cpu_us_per_packet": cpu / max(1, sent + received) * 1e6,
+        packets = max(1, sent + received)
+        return {"legs": legs, "cpu_us_per_packet": cpu / packets * 1e6,
+                "system_share_pct": 100 * system / max(cpu, 1e-9),
                 "core_pct": 100 * cpu / wall, "sent_pps": sent / wall / legs,
                 "received_pps": received / wall / legs, "late_ticks": clock.late_ticks - late0,
                 "switches_per_s": switches / wall}
@@ -118,7 +124,8 @@ def main() -> None:
         for legs in args.legs:
             row = await run(legs, args.seconds)
             print(f"  {legs:5} legs: {row['cpu_us_per_packet']:.2f} µs CPU per packet "
-                  f"(sent + received), {row['core_pct']:.0f} % of a core, per leg "
+                  f"(sent + received; {row['system_share_pct']:.0f} % of it in the kernel), "
+                  f"{row['core_pct']:.0f} % of a core, per leg "
                   f"{row['sent_pps']:.1f} sent / {row['received_pps']:.1f} received pkt/s, "
                   f"late ticks {row['late_ticks']}, {row['switches_per_s']:.0f} context "
                   "switches/s", flush=True)
