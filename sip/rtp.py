@@ -11,8 +11,8 @@ Replaces pyVoIP's ``RTPClient`` (two threads per call, ``sleep(0.02)`` pacing):
   the session from the clock, so nothing outlives the call.
 - Receiving is the clock's too: every RTP socket is in the clock's own ``epoll`` set, and each
   tick reads what has arrived on all of them (``MAX_READS`` rounds of one ``epoll_wait`` each)
-  before it sends. One system call finds every ready socket instead of one event-loop
-  callback per packet: a third less CPU per packet received (2.7 against 4.1 µs in uvloop,
+  before it sends. The process wakes once per tick, not once per packet: at 1,000 legs a
+  quarter to a third less CPU than an asyncio endpoint per socket (``bench/bench_media.py``,
   ``sip/README.md``), and a relayed frame goes out in the tick that read it.
 - Defect 9: audio is encoded with the negotiated codec (see ``audio.encode``).
 - DTMF (RFC 4733): pyVoIP reports a digit only for the packet with the marker bit; a lost

@@ -155,7 +155,7 @@ class CallCenter:
         except asyncio.CancelledError:
             raise
         except CallNotFoundError as exc:  # the caller left while we acted: their CallEnded follows
-            log.info("call_center.call_gone", call_id=str(exc))
+            log.info("call_center.call_gone", call_id=exc.call_id)
         except Exception:
             log.exception("call_center.job_failed", job=getattr(job, "__qualname__", repr(job)))
 
