@@ -28,7 +28,7 @@ import time
 
 from cti.runtime import run as run_loop
 from cti.sip.audio import Player
-from cti.sip.rtp import MediaClock, RtpSession, open_session
+from cti.sip.media.rtp import MediaClock, RtpSession, open_session
 from cti.sip.sdp import Codec
 
 HOST = "127.0.0.1"

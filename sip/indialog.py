@@ -27,8 +27,8 @@ from cti.sip.audio import Player, PromptLibrary
 from cti.sip.callstate import CallState
 from cti.sip.inbound import Call, InboundRequests
 from cti.sip.media import MediaLeg
+from cti.sip.media.rtp import bridge, unbridge
 from cti.sip.message import SipMessage
-from cti.sip.rtp import bridge, unbridge
 from cti.sip.sdp import NoCommonCodecError, SdpError, UnsupportedAddressError
 from cti.sip.session import LocalSession, Negotiated, choose, parse_streams
 from cti.sip.session_timer import (

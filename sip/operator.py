@@ -6,7 +6,7 @@ Defect fixes (numbers from shared/notes/pyvoip-1.6.8.md):
   final response is ACKed (pyVoIP raised KeyError on 404 and left 486 un-ACKed and the call
   DIALING forever). No answer within ``ring_timeout_s`` -> CANCEL, ACK the 487, report
   OperatorNoAnswer. No response at all -> OperatorFailed(unreachable).
-- 10: audio is relayed through a bounded queue on the drift-free media clock (rtp.py).
+- 10: audio is relayed through a bounded queue on the drift-free media clock (media/rtp.py).
 Either side hanging up ends the other leg.
 """
 
@@ -31,8 +31,8 @@ from cti.sip.events import (
     OperatorRinging,
 )
 from cti.sip.media import MediaLeg
+from cti.sip.media.rtp import bridge
 from cti.sip.message import SipMessage, SipParseError
-from cti.sip.rtp import bridge
 from cti.sip.sdp import Codec, SdpError, parse_offer
 from cti.sip.session import LocalSession
 from cti.sip.transport import ClientTransaction, TransactionTimeoutError

@@ -19,8 +19,8 @@ from cti.sip.audio import Player
 from cti.sip.callstate import CallState, Trigger, next_state
 from cti.sip.events import CallTransferred
 from cti.sip.indialog import HOLD_TONE, InDialogSession
+from cti.sip.media.rtp import unbridge
 from cti.sip.message import SipMessage, SipParseError
-from cti.sip.rtp import unbridge
 from cti.sip.wire import printable
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 ``leg.py`` is the interface the call path uses, ``remote.py`` the workers (and ``worker.py``
 their process, ``wire.py`` the pipe), ``local.py`` the in-process variant. The RTP itself
-(sessions, clock, ports) is ``cti.sip.rtp``, the same code in both.
+(sessions, clock, ports) is ``rtp.py`` (and ``rtcp.py``), the same code in both.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import cast
 
 from cti.sip.media.leg import MediaLeg
-from cti.sip.rtp import MediaClock, RtpSession, open_session
+from cti.sip.media.rtp import MediaClock, RtpSession, open_session
 from cti.sip.sdp import Codec
 
 

@@ -34,8 +34,8 @@ from typing import Any, Final
 import structlog
 
 from cti.sip.audio import Player
+from cti.sip.media.rtp import MediaClock, RtpSession, attach, bind_session, bridge, unbridge
 from cti.sip.media.wire import Message, Outbox, read_batch
-from cti.sip.rtp import MediaClock, RtpSession, attach, bind_session, bridge, unbridge
 from cti.sip.sdp import Codec
 
 log = structlog.get_logger("cti.sip.media")

@@ -9,7 +9,7 @@ import struct
 
 from peers import wait_until
 
-from cti.sip.rtp import MAX_READS, MediaClock, RtpSession, open_session
+from cti.sip.media.rtp import MAX_READS, MediaClock, RtpSession, open_session
 from cti.sip.sdp import Codec
 
 EVENT_PT = 101

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from cti.sip.rtp import MediaClock, open_session
+from cti.sip.media.rtp import MediaClock, open_session
 from cti.sip.sdp import Codec
 
 

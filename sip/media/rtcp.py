@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, cast
 import structlog
 
 if TYPE_CHECKING:
-    from cti.sip.rtp import RtpSession
+    from cti.sip.media.rtp import RtpSession
 
-log = structlog.get_logger("cti.sip.rtcp")
+log = structlog.get_logger("cti.sip.media.rtcp")
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
 SR, RR, SDES = 200, 201, 202
 

@@ -36,10 +36,10 @@ import structlog
 
 from cti.sip.audio import Player, transcode
 from cti.sip.media.leg import MediaLeg
-from cti.sip.rtcp import ReceptionStats, RtcpSession
+from cti.sip.media.rtcp import ReceptionStats, RtcpSession
 from cti.sip.sdp import Codec
 
-log = structlog.get_logger("cti.sip.rtp")
+log = structlog.get_logger("cti.sip.media.rtp")
 
 FRAME_S = 0.020
 MAX_CATCH_UP = 3
