@@ -3,7 +3,7 @@
 Run (all traffic on 127.0.0.1; needs sipp and, for PostgreSQL, the server on 127.0.0.1:5432):
 
     .venv/bin/python bench/bench_capacity.py                 # short run, about 4 minutes
-    .venv/bin/python bench/bench_capacity.py --full          # the ramp (about 40 minutes):
+    .venv/bin/python bench/bench_capacity.py --full          # the ramp (about 15 minutes):
         # short calls 20 50 100 200 300 400 calls/s, 20 s per step, SQLite and PostgreSQL;
         # held callers 100 500 1000 1500 2000, held 60 s each
     .venv/bin/python bench/bench_capacity.py --rates --held --soak-s 3600  # the 1-hour soak
@@ -962,7 +962,7 @@ if __name__ == "__main__":
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--capture", nargs=3, metavar=("PORT", "FILE", "SECONDS"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--full", action="store_true", help="the issue's ramp (about 40 min)")
+    parser.add_argument("--full", action="store_true", help="the issue's ramp (about 15 min)")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--held-backends", nargs="+", default=["postgres"])
     parser.add_argument("--rates", type=int, nargs="*", default=[20, 100, 200])
