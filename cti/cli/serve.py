@@ -62,18 +62,29 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def capacity_warnings(settings: Settings) -> list[str]:
     """Where the SIP limits do not fit together: every call takes an even RTP port (and the odd
-    one above for RTCP), and one more pair while it rings or talks to an operator; and media
-    workers whose priority cannot be raised as configured."""
+    one above for RTCP), and one more pair while it rings or talks to an operator; more calls
+    than the media workers keep on time; and media workers whose priority cannot be raised as
+    configured."""
     sip = settings.sip
     if sip.mode == "off":
         return []
-    from cti.sip.media import may_lower_priority
+    from cti.sip.media import calls_on_time, may_lower_priority
 
     media = []
+    low, high = sip.rtp_ports
+    calls = sip.max_calls or sum(1 for port in range(low, high) if port % 2 == 0) // 2
+    if calls > (on_time := calls_on_time(sip.media_workers)):
+        where = (f"{sip.media_workers} media worker(s)" if sip.media_workers > 0
+                 else "media on the service's own loop (sip.media_workers = 0)")
+        media.append(f"sip.max_calls = {sip.max_calls or 'no cap'} allows {calls} calls at once, "
+                     f"but {where} kept only about {on_time} callers' audio on time on the "
+                     "2-core reference machine (bench/RESULTS.md): beyond that every caller "
+                     "hears gaps; give each 1,000 calls a media worker and a core "
+                     "(sip.media_workers)")
     if sip.media_workers > 0 and not may_lower_priority(sip.media_nice):
-        media = [f"sip.media_nice = {sip.media_nice}, but this user may not lower a nice value "
-                 "(root, CAP_SYS_NICE or systemd's LimitNICE= / AmbientCapabilities="
-                 "CAP_SYS_NICE): the media workers will run at normal priority"]
+        media.append(f"sip.media_nice = {sip.media_nice}, but this user may not lower a nice "
+                     "value (root, CAP_SYS_NICE or systemd's LimitNICE= / AmbientCapabilities="
+                     "CAP_SYS_NICE): the media workers will run at normal priority")
     return _rtp_warnings(settings) + media
 
 

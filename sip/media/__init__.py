@@ -13,6 +13,12 @@ import resource
 from cti.sip.media.leg import Media, MediaLeg
 
 CAP_SYS_NICE = 23  # linux/capability.h
+# Callers on hold whose every stream stays on time (>= 49 packets/s, gaps <= 60 ms), measured
+# on the 2-core reference machine with the load generator beside it (bench/RESULTS.md,
+# Capacity): one media worker holds 1,000 (1,500 at the edge, 2,000 not); media on the
+# service's own loop (media_workers = 0) 400 (82 ms gaps at 1,000).
+CALLS_PER_WORKER = 1_000
+CALLS_IN_PROCESS = 400
 
 
 def may_lower_priority(by: int) -> bool:
@@ -33,6 +39,11 @@ def may_lower_priority(by: int) -> bool:
     return soft == resource.RLIM_INFINITY or target >= 20 - soft
 
 
+def calls_on_time(workers: int) -> int:
+    """How many concurrent callers ``workers`` media workers keep on time (see above)."""
+    return CALLS_PER_WORKER * workers if workers > 0 else CALLS_IN_PROCESS
+
+
 def make_media(workers: int, log_format: str = "auto", nice: int = 0) -> Media:
     """``workers`` media processes (at scheduling priority ``nice``); 0: media on the calling
     event loop."""
@@ -45,4 +56,4 @@ def make_media(workers: int, log_format: str = "auto", nice: int = 0) -> Media:
     return WorkerMedia(workers, log_format, nice)
 
 
-__all__ = ["Media", "MediaLeg", "make_media", "may_lower_priority"]
+__all__ = ["Media", "MediaLeg", "calls_on_time", "make_media", "may_lower_priority"]

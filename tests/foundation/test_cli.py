@@ -127,6 +127,28 @@ def test_config_check_warns_when_the_rtp_range_cannot_hold_max_calls(tmp_path: P
     assert result.returncode == 0 and "warning: sip.rtp_ports 10000-10099" in result.stderr
 
 
+def test_config_check_warns_when_the_media_workers_cannot_keep_max_calls_on_time() -> None:
+    """One media worker keeps about 1,000 callers' audio on time (measured): a cap above what
+    the configured workers hold is named, with the setting that fixes it."""
+    from cti.cli.serve import capacity_warnings
+    from cti.config import load_settings
+
+    def warnings(**env: str) -> list[str]:
+        settings = load_settings(default_config_path(), {f"CTI_SIP_{k.upper()}": v
+                                                         for k, v in env.items()})
+        return [w for w in capacity_warnings(settings) if "on time" in w]
+
+    assert warnings() == []  # the shipped cap (200) and one worker
+    (one,) = warnings(max_calls="2000")
+    assert "2000 calls at once" in one and "1 media worker(s)" in one and "about 1000" in one
+    assert "sip.media_workers" in one
+    assert warnings(max_calls="2000", media_workers="2") == []
+    (in_process,) = warnings(max_calls="1000", media_workers="0")
+    assert "own loop" in in_process and "about 400" in in_process
+    (uncapped,) = warnings(max_calls="0")  # the RTP range is then the cap: 2,500 calls
+    assert "no cap allows 2500 calls" in uncapped
+
+
 def test_config_check_warns_when_the_media_priority_cannot_be_raised(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import cti.sip.media
