@@ -83,6 +83,15 @@ def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
             proxy.close()
 
 
+def call_story(nodes: list[Node], call_ids: list[str], limit: int = 40) -> str:
+    """The nodes' log lines about these calls and about op01 (the operator the pop is for)."""
+    needles = [*call_ids, '"op01"']
+    lines = [f"{node.name}: {line[:300]}" for node in nodes if node.log.exists()
+             for line in node.log.read_text(errors="replace").splitlines()
+             if any(n in line for n in needles)]
+    return "log: " + " | ".join(lines[-limit:])
+
+
 def handover(node: Node) -> subprocess.CompletedProcess[str]:
     """`cti ha handover` as an admin runs it (database access only)."""
     return subprocess.run([*CTI, "ha", "handover", "--wait", "10"], env=node.env, cwd=node.work,
@@ -150,7 +159,14 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
     bounded_wait("console reconnected", lambda: console.connections >= 2, 10)
     popper = Callers(front.work, front.port, rate=1, count=1, stay_ms=1500, digit="1")
     stack["callers"].append(popper)
-    [(connection, pop)] = bounded_wait("screen pop", console.pops, 15)
+    try:
+        [(connection, pop)] = bounded_wait("screen pop", console.pops, 15)
+    except TimeoutError as exc:  # say where the call went, so that a failure can be read
+        raise TimeoutError(f"{exc}; popper placed {popper.placed()}, answered "
+                           f"{popper.answered()}, refused {popper.refused()}; console "
+                           f"connections {console.connections}, messages "
+                           f"{[m.get('type') for _n, m in console.messages][-10:]}; "
+                           f"{call_story([first, second], popper.placed())}") from None
     assert connection >= 2 and pop["call_id"] in popper.placed()
     popper.wait(30)
     callers.finish()
