@@ -93,7 +93,7 @@ class RtpSession:
         self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
         self._last_event_ended = False
         self.on_close: Callable[[], None] | None = None  # gives the port back to its pool
-        self.unattached: tuple[socket.socket, socket.socket] | None = None  # bound, not on a loop
+        self.unattached: tuple[socket.socket, socket.socket] | None = None  # bound, not attached
         # The socket's own sendto: a frame that cannot go now is dropped, not queued (late
         # audio is worse than lost audio), and it is 11 % cheaper than a transport's.
         self._sendto: Callable[[bytes, tuple[str, int]], int] | None = None
@@ -435,7 +435,7 @@ def bind_session(
 ) -> tuple[RtpSession, tuple[socket.socket, socket.socket]]:
     """A session bound on a free even port in ``ports`` (any port when None) and its RTCP
     socket on the next port (RFC 3550 11), without waiting on the event loop (a media worker
-    answers at once however busy its loop is); ``attach`` puts the sockets on the loop. Ports
+    answers at once however busy its loop is); ``attach`` hands them to a clock. Ports
     come from the range's ``PortPool``; closing the session gives its port back. At most
     ``MAX_BIND_TRIES`` binds are tried per call; OSError when none succeeds."""
     pool = None if ports is None else port_pool(host, ports, shard)

@@ -11,7 +11,7 @@ Its first message is ``("ready", pid)``. Commands, as handled here:
 
 - ``("open", req, sid, host, ports, codec, event_pt, remote, rtcp_interval_s)``: bind a
   session (``ports``: (start, stop) or None) on this worker's share of the range; answers
-  ``("opened", req, port, ssrc, error)`` at once (the sockets go on the loop afterwards).
+  ``("opened", req, port, ssrc, error)`` at once (the sockets are attached afterwards).
 - ``("set", sid, {field: value})``: remote, codec, event_pt, send_enabled.
 - ``("play", sid, token, key, audio | None, name, loop)``: play ``audio`` (kept under ``key``;
   None: the audio sent before under that key); its end is ``("finished", sid, token, name)``.
@@ -95,7 +95,7 @@ class Worker:
     def _open(self, req: int, sid: int, host: str, ports: tuple[int, int] | None,
               codec: int, event_pt: int | None, remote: tuple[str, int],
               rtcp_interval_s: float) -> None:
-        """Bind at once and answer; the sockets go on the loop in a task of their own (a busy
+        """Bind at once and answer; the sockets are attached in a task of their own (a busy
         loop would otherwise hold every INVITE of a batch for a few turns each)."""
         out = self.out
         try:
