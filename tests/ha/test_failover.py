@@ -51,7 +51,8 @@ TARGET_S = 5.0
 
 
 @pytest.fixture
-def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
+def stack(tmp_path: Path, postgres_server: Any,
+          request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     need("kamailio")
     need("sipp")
     url = postgres_server.new_database()
@@ -68,6 +69,9 @@ def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
     try:
         yield parts
     finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print_log_tails([*nodes.values(), front])
         for proxy in proxies.values():
             proxy.unblock()
         for callers in parts["callers"]:
@@ -81,6 +85,16 @@ def stack(tmp_path: Path, postgres_server: Any) -> Iterator[dict[str, Any]]:
             node.stop()
         for proxy in proxies.values():
             proxy.close()
+
+
+def print_log_tails(parts: list[Any], lines: int = 60) -> None:
+    """The last lines of each process's log, into the failure report (captured teardown)."""
+    for part in parts:
+        log = getattr(part, "log", None)
+        if log is not None and log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            print(f"--- {log.name}, last {len(tail)} lines ---")
+            print("\n".join(line[:400] for line in tail))
 
 
 def call_story(nodes: list[Node], call_ids: list[str], limit: int = 40) -> str:
