@@ -201,9 +201,10 @@ def test_handover_then_sigkill_of_the_active_node_then_a_split(stack: dict[str, 
                  LEASE_S + 2)
     fenced_s = time.monotonic() - blocked_at
     assert fenced_s <= LEASE_S + 0.5
-    active.wait_role("active", LEASE_S + 5)
+    took_s = active.wait_role("active", LEASE_S + 5)
     front.wait_routes_to(active, changes, 5)  # Kamailio's probe saw it (≤ 1 s)
-    print(f"split: database blocked -> fenced (OPTIONS 503) in {fenced_s:.2f} s")
+    print(f"split: database blocked -> fenced (OPTIONS 503) in {fenced_s:.2f} s, "
+          f"the other node active {took_s:.2f} s later")
     after_split = Callers(front.work, front.port, rate=4, count=4, stay_ms=300)
     stack["callers"].append(after_split)
     after_split.wait(30)
