@@ -72,11 +72,13 @@ def capacity_warnings(settings: Settings) -> list[str]:
 
     media = []
     low, high = sip.rtp_ports
-    calls = sip.max_calls or sum(1 for port in range(low, high) if port % 2 == 0) // 2
+    by_ports = sum(1 for port in range(low, high) if port % 2 == 0) // 2  # with operator legs
+    calls = min(sip.max_calls, by_ports) if sip.max_calls else by_ports
     if calls > (on_time := calls_on_time(sip.media_workers)):
         where = (f"{sip.media_workers} media worker(s)" if sip.media_workers > 0
                  else "media on the service's own loop (sip.media_workers = 0)")
-        media.append(f"sip.max_calls = {sip.max_calls or 'no cap'} allows {calls} calls at once, "
+        cap = f"{sip.max_calls}" if sip.max_calls else "0 (no cap: the RTP range caps)"
+        media.append(f"sip.max_calls = {cap} allows {calls} calls at once, "
                      f"but {where} kept only about {on_time} callers' audio on time on the "
                      "2-core reference machine (bench/RESULTS.md): beyond that every caller "
                      "hears gaps; give each 1,000 calls a media worker and a core "

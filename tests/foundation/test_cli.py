@@ -146,7 +146,7 @@ def test_config_check_warns_when_the_media_workers_cannot_keep_max_calls_on_time
     (in_process,) = warnings(max_calls="1000", media_workers="0")
     assert "own loop" in in_process and "about 400" in in_process
     (uncapped,) = warnings(max_calls="0")  # the RTP range is then the cap: 2,500 calls
-    assert "no cap allows 2500 calls" in uncapped
+    assert "0 (no cap: the RTP range caps) allows 2500 calls" in uncapped
 
 
 def test_config_check_warns_when_the_media_priority_cannot_be_raised(
