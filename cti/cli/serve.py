@@ -16,6 +16,7 @@ from cti import runtime
 from cti.cli.common import EXIT_FAILED, Refused, SubParsers, with_config, with_sessions
 from cti.config import Settings
 from cti.config.describe import describe
+from cti.config.settings import SipSettings
 from cti.floor.bindings import BindingProblem, check_bindings
 from cti.storage import SchemaOutdated, create_engine, current_revision, upgrade
 
@@ -70,9 +71,10 @@ def capacity_warnings(settings: Settings) -> list[str]:
         return []
     from cti.sip.media import calls_on_time, may_lower_priority
 
-    media = []
     low, high = sip.rtp_ports
-    by_ports = sum(1 for port in range(low, high) if port % 2 == 0) // 2  # with operator legs
+    pairs = sum(1 for port in range(low, high) if port % 2 == 0)
+    media = []
+    by_ports = pairs // 2  # calls the range holds, each with an operator leg
     calls = min(sip.max_calls, by_ports) if sip.max_calls else by_ports
     if calls > (on_time := calls_on_time(sip.media_workers)):
         where = (f"{sip.media_workers} media worker(s)" if sip.media_workers > 0
@@ -87,13 +89,11 @@ def capacity_warnings(settings: Settings) -> list[str]:
         media.append(f"sip.media_nice = {sip.media_nice}, but this user may not lower a nice "
                      "value (root, CAP_SYS_NICE or systemd's LimitNICE= / AmbientCapabilities="
                      "CAP_SYS_NICE): the media workers will run at normal priority")
-    return _rtp_warnings(settings) + media
+    return _rtp_warnings(sip, pairs) + media
 
 
-def _rtp_warnings(settings: Settings) -> list[str]:
-    sip = settings.sip
+def _rtp_warnings(sip: SipSettings, pairs: int) -> list[str]:
     low, high = sip.rtp_ports
-    pairs = sum(1 for port in range(low, high) if port % 2 == 0)
     if sip.max_calls == 0:
         return [f"sip.max_calls = 0 (no cap): the RTP range {low}-{high} ({pairs} port pairs) "
                 f"holds {pairs // 2} calls with operator legs; more callers get 503"]

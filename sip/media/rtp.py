@@ -473,12 +473,12 @@ async def attach(session: RtpSession, sockets: tuple[socket.socket, socket.socke
     reports = session.rtcp
     if session.closed or reports is None:  # closed before it was attached: close() closed them
         return
+    clock.watch(session, rtp)  # raises before it takes the socket: close() still closes both
     session.unattached = None  # from here ``close()`` closes the RTP socket through the clock
     session._sendto = rtp.sendto
-    clock.watch(session, rtp)
     try:
         await loop.create_datagram_endpoint(lambda: reports, sock=rtcp)
-    except OSError:
+    except OSError:  # (cancelled: asyncio closes the transport, and so the socket, itself)
         rtcp.close()
         raise
     if session.closed:  # closed while RTCP was being attached: its transport came after

@@ -33,3 +33,4 @@ async def test_a_send_error_drops_the_frame_and_keeps_the_socket() -> None:
         session.close()
         sink.close()
     assert clock.receiving() == 0
+    clock.close()
