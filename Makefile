@@ -8,7 +8,7 @@ PIP    := $(VENV)/bin/pip install -qq
 
 .PHONY: run test bench db clean
 
-$(STAMP): pyproject.toml setup.py Makefile
+$(STAMP): pyproject.toml setup.py Makefile sip/media/_core.c
 	@echo "cti: installing into $(VENV) (first run only, about a minute)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP) --upgrade pip

@@ -7,7 +7,7 @@ is how setuptools wants package data in sub-folders declared): nobody keeps a li
 new package cannot be left out of a real install.
 """
 
-from setuptools import find_namespace_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 FOLDERS = {
     "cti": "cti",
@@ -28,4 +28,10 @@ def _packages() -> list[str]:
     return found
 
 
-setup(package_dir=FOLDERS, packages=_packages())
+# The RTP core in C (sip/media/_core.c; sip/media/core.py picks it): optional, so that an install
+# without a compiler still works, on the Python core.
+RTP_CORE = Extension("cti.sip.media._core", ["sip/media/_core.c"], optional=True,
+                     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                                         "-Wno-missing-field-initializers"])
+
+setup(package_dir=FOLDERS, packages=_packages(), ext_modules=[RTP_CORE])

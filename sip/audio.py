@@ -189,14 +189,15 @@ class PromptLibrary:
 
 
 class Player:
-    """Frames of a playlist (encoded), optionally looping. ``next_frame`` is None at the end."""
+    """A playlist (encoded in the leg's codec), optionally looping: what a leg plays. The media
+    core sends its frames (``media/pycore.py``, ``_core.c``); ``finished`` is called when a
+    playlist that does not loop has been played."""
 
     def __init__(self, audio: bytes, name: str, *, loop: bool,
                  on_finished: Callable[[str], None] | None = None) -> None:
         self.audio = audio
         self.name = name
         self.loop = loop
-        self.pos = 0
         self._on_finished = on_finished
 
     @property
@@ -204,14 +205,8 @@ class Player:
         """Called once with the name when a playlist that does not loop has been played."""
         return self._on_finished
 
-    def next_frame(self) -> bytes | None:
-        if self.pos >= len(self.audio):
-            if not self.loop or not self.audio:
-                if self._on_finished is not None:
-                    callback, self._on_finished = self._on_finished, None
-                    callback(self.name)
-                return None
-            self.pos = 0
-        frame = self.audio[self.pos : self.pos + FRAME_SAMPLES]
-        self.pos += FRAME_SAMPLES
-        return frame
+    def finished(self) -> None:
+        """The playlist has been played: tell ``on_finished``, once."""
+        if self._on_finished is not None:
+            callback, self._on_finished = self._on_finished, None
+            callback(self.name)

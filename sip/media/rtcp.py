@@ -2,7 +2,8 @@
 every ``interval`` seconds to the peer's RTP port + 1, and the peer's SRs read for LSR/DLSR.
 
 The socket is the RTP port + 1 (``rtp.open_session`` binds both). Reception statistics come
-from the leg's ``RtpSession`` (``ReceptionStats``, fed by every RTP packet it receives).
+from the leg's ``RtpSession`` (its sequence state, kept per packet by the media core, and
+``ReceptionStats``).
 """
 
 from __future__ import annotations
@@ -25,47 +26,41 @@ SR, RR, SDES = 200, 201, 202
 
 @dataclass(slots=True)
 class ReceptionStats:
-    """RFC 3550 A.1/A.3: what we received from the peer's SSRC."""
+    """RFC 3550 A.3: what our receiver reports say of the peer's SSRC. The sequence state
+    (A.1: base, highest, cycles, received) is the leg's, kept by the media core per packet;
+    this keeps what only reports need."""
 
-    ssrc: int | None = None
-    base_seq: int = 0
-    max_seq: int = 0
-    cycles: int = 0
-    received: int = 0
+    ssrc: int | None = None  # the SSRC the priors below are for
     expected_prior: int = 0
     received_prior: int = 0
     last_sr: int = 0  # middle 32 bits of the NTP time of the peer's last SR
     last_sr_at: float = 0.0  # our monotonic time when it arrived
 
-    def packet(self, ssrc: int, seq: int) -> None:
-        if self.ssrc != ssrc:
-            self.ssrc, self.base_seq, self.max_seq, self.cycles, self.received = ssrc, seq, seq, 0, 0
-            self.expected_prior = self.received_prior = 0
-        elif 0 < (seq - self.max_seq) & 0xFFFF < 0x8000:
-            if seq < self.max_seq:
-                self.cycles += 0x10000
-            self.max_seq = seq
-        self.received += 1
-
-    def report_block(self, now: float) -> bytes:
-        assert self.ssrc is not None
-        extended = self.cycles + self.max_seq
-        expected = extended - self.base_seq + 1
-        lost = max(0, min(expected - self.received, 0x7FFFFF))
+    def report_block(self, leg: RtpSession, now: float) -> bytes:
+        """The report block on what ``leg`` received, b"" while it received nothing."""
+        ssrc = leg.rx_ssrc
+        if ssrc is None:
+            return b""
+        if ssrc != self.ssrc:  # a new source: its own counts from its first packet
+            self.ssrc, self.expected_prior, self.received_prior = ssrc, 0, 0
+        extended = leg.rx_cycles + leg.rx_max_seq
+        expected = extended - leg.rx_base_seq + 1
+        received = leg.rx_received
+        lost = max(0, min(expected - received, 0x7FFFFF))
         interval_expected = expected - self.expected_prior
-        interval_lost = interval_expected - (self.received - self.received_prior)
-        self.expected_prior, self.received_prior = expected, self.received
+        interval_lost = interval_expected - (received - self.received_prior)
+        self.expected_prior, self.received_prior = expected, received
         fraction = (interval_lost << 8) // interval_expected if interval_expected > 0 and \
             interval_lost > 0 else 0
         dlsr = int((now - self.last_sr_at) * 65536) if self.last_sr else 0
-        return struct.pack("!IB3sIIII", self.ssrc, min(fraction, 255), lost.to_bytes(3, "big"),
+        return struct.pack("!IB3sIIII", ssrc, min(fraction, 255), lost.to_bytes(3, "big"),
                            extended & 0xFFFFFFFF, 0, self.last_sr, dlsr & 0xFFFFFFFF)
 
 
 def compound(rtp: RtpSession, stats: ReceptionStats, cname: str, now: float,
              wall: float) -> bytes:
     """SR (we are sending) or RR, then SDES with our CNAME."""
-    blocks = stats.report_block(now) if stats.ssrc is not None else b""
+    blocks = stats.report_block(rtp, now)
     count = 1 if blocks else 0
     if rtp.send_enabled and rtp.packets_out:
         ntp = wall + NTP_EPOCH_OFFSET

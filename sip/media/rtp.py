@@ -6,14 +6,16 @@ Replaces pyVoIP's ``RTPClient`` (two threads per call, ``sleep(0.02)`` pacing):
   relay's backlog grows without bound. ``MediaClock`` ticks on an absolute 20 ms grid
   (``loop.call_at(t0 + k * 0.02)``): a late tick sends the frames it owes (at most
   ``MAX_CATCH_UP``), so the long-run rate is exactly 50 packets/s. A bridged leg's outbound
-  queue holds at most ``BRIDGE_QUEUE_FRAMES`` (100 ms); older frames are dropped.
-- Defect 4: no threads per call; ``RtpSession.close()`` closes the socket and unregisters
-  the session from the clock, so nothing outlives the call.
+  queue holds at most ``QUEUE_FRAMES`` (100 ms); older frames are dropped.
+- Defect 4: no threads per call; ``RtpSession.close()`` closes the socket and takes the
+  session off the clock, so nothing outlives the call.
 - Receiving is the clock's too: every RTP socket is in the clock's own ``epoll`` set, and each
   tick reads what has arrived on all of them (``MAX_READS`` rounds of one ``epoll_wait`` each)
-  before it sends. The process wakes once per tick, not once per packet: at 1,000 legs a
-  quarter to a third less CPU than an asyncio endpoint per socket (``bench/bench_media.py``,
-  ``sip/README.md``), and a relayed frame goes out in the tick that read it.
+  before it sends. The process wakes once per tick, not once per packet, and a relayed frame
+  goes out in the tick that read it.
+- The per-packet work (headers, relay, playback, reading) is the media core's: ``_core.c``
+  where it was built, else ``pycore.py`` (``core.py`` picks; ``sip/README.md``, Capacity, has
+  the figures). This module keeps what is per call: ports, sockets, RTCP, DTMF, callbacks.
 - Defect 9: audio is encoded with the negotiated codec (see ``audio.encode``).
 - DTMF (RFC 4733): pyVoIP reports a digit only for the packet with the marker bit; a lost
   first packet loses the digit. Here a new event is recognised by its RTP timestamp and
@@ -24,41 +26,49 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import random
-import select
 import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from cti.sip.audio import Player, transcode
+from cti.sip.audio import Player
+from cti.sip.media import core
 from cti.sip.media.leg import MediaLeg
+from cti.sip.media.pycore import FRAME_SAMPLES, MAX_CATCH_UP, MAX_READS, QUEUE_FRAMES, g711_tables
 from cti.sip.media.rtcp import ReceptionStats, RtcpSession
 from cti.sip.sdp import Codec
+
+if TYPE_CHECKING:  # the Python core is the typed reference; the C one keeps to it
+    from cti.sip.media.pycore import Engine, Leg
+else:
+    CORE = core.load()
+    Engine, Leg = CORE.Engine, CORE.Leg
 
 log = structlog.get_logger("cti.sip.media.rtp")
 
 FRAME_S = 0.020
-MAX_CATCH_UP = 3
 MAX_BIND_TRIES = 32  # binds tried per session before giving up (ports taken by other programs)
 RTCP_INTERVAL_S = 5.0  # RFC 3550 6.2 minimum interval
-BRIDGE_QUEUE_FRAMES = 5
-MAX_READS = 4  # packets read per socket and tick: a 10 ms ptime peer sends 2 (a flood: dropped)
-MAX_DATAGRAM = 2048
 DTMF_KEYS = "0123456789*#ABCD"
-_HEADER = struct.Struct("!BBHII")
-_pack = _HEADER.pack
-_unpack = _HEADER.unpack_from
 _monotonic = time.monotonic
-SILENCE = {Codec.PCMU: b"\xff" * 160, Codec.PCMA: b"\xd5" * 160}
+__all__ = ["FRAME_SAMPLES", "MAX_CATCH_UP", "MAX_READS", "QUEUE_FRAMES", "MediaClock",
+           "PortPool", "RtpSession", "attach", "bind_session", "bridge", "core_name",
+           "open_session", "port_pool", "unbridge"]
 
 
-class RtpSession:
-    """One call leg's RTP: receive (audio, DTMF) and paced send, both driven by a
-    ``MediaClock``."""
+def core_name() -> str:
+    """The media core this process runs: "c" or "python"."""
+    return "python" if Leg.__module__.endswith("pycore") else "c"
+
+
+class RtpSession(Leg):
+    """One call leg's RTP: the core's ``Leg`` (receive, paced send, relay, playback, all driven
+    by a ``MediaClock``) and what is per call around it."""
 
     def __init__(
         self,
@@ -67,71 +77,59 @@ class RtpSession:
         remote: tuple[str, int],
         on_digit: Callable[[str], None],
     ) -> None:
-        self.codec = codec
-        self.event_pt = event_pt
-        self.remote = remote
+        super().__init__(int(codec), -1 if event_pt is None else event_pt, remote,
+                         random.getrandbits(32), random.getrandbits(16), random.getrandbits(32))
         self.on_digit = on_digit
         self.sock: socket.socket | None = None  # the RTP socket, once ``attach`` gave it a clock
         self.clock: MediaClock | None = None  # which reads it
         self.local_port = 0
-        self.player: Player | None = None
-        self.peer: RtpSession | None = None  # bridged leg: our received audio goes there
-        self.queue: deque[bytes] = deque(maxlen=BRIDGE_QUEUE_FRAMES)
-        self.last_k = -1
-        self.ssrc = random.getrandbits(32)
-        self.seq = random.getrandbits(16)
-        self.ts = random.getrandbits(32)
-        self.packets_in = 0
-        self.packets_out = 0
-        self.last_rx: float | None = None
-        self.send_enabled = True  # False while the peer holds us (sendonly/inactive offer)
+        self._player: Player | None = None
         self.remote_direction = "sendrecv"  # what the peer last offered or answered
-        self._talkspurt = True  # the next packet sent starts a talkspurt: marker bit (RFC 3551)
-        self.octets_out = 0
         self.stats = ReceptionStats()  # for RTCP receiver reports
         self.rtcp: RtcpSession | None = None
         self._last_event: tuple[int, int, int] | None = None  # (ssrc, timestamp, event)
         self._last_event_ended = False
         self.on_close: Callable[[], None] | None = None  # gives the port back to its pool
         self.unattached: tuple[socket.socket, socket.socket] | None = None  # bound, not attached
-        # The socket's own sendto: a frame that cannot go now is dropped, not queued (late
-        # audio is worse than lost audio), and it is 11 % cheaper than a transport's.
-        self._sendto: Callable[[bytes, tuple[str, int]], int] | None = None
-        self.send_errors = 0
-        self.receive_errors = 0
         self.closed = False
 
-    # -- receiving ---------------------------------------------------------------------------
-    def packet(self, data: bytes, now: float) -> None:
-        """One datagram read from our socket at ``now`` (``time.monotonic()``)."""
-        if len(data) < 12 or data[0] >> 6 != 2:
-            return
-        first, second, seq, ts, ssrc = _unpack(data)
-        self.packets_in += 1
-        self.stats.packet(ssrc, seq)
-        self.last_rx = now
-        pt = second & 0x7F
-        event = pt == self.event_pt and self.event_pt is not None
-        if not event and self.peer is None:
-            return  # audio nobody hears (a caller in the IVR or on hold): counted, not copied
-        offset = 12 + 4 * (first & 0x0F)
-        if first & 0x10:  # header extension
-            if len(data) < offset + 4:
-                return
-            offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
-        end = len(data)
-        if first & 0x20 and end > offset:  # padding
-            end -= data[-1]
-        payload = data[offset:end]
-        if event:
-            self._telephone_event(payload, ssrc, ts, bool(second & 0x80))
-        elif pt == int(self.codec) or pt in (0, 8):
-            peer = self.peer
-            if peer is not None and payload:
-                peer.queue.append(transcode(payload, Codec(pt), peer.codec))
+    @property
+    def codec(self) -> Codec:
+        return Codec(self.pt)
+
+    @codec.setter
+    def codec(self, value: Codec) -> None:
+        self.pt = int(value)
+
+    @property
+    def event_pt(self) -> int | None:
+        return None if self.dtmf_pt < 0 else self.dtmf_pt
+
+    @event_pt.setter
+    def event_pt(self, value: int | None) -> None:
+        self.dtmf_pt = -1 if value is None else value
+
+    @property
+    def player(self) -> Player | None:
+        return self._player
+
+    @player.setter
+    def player(self, value: Player | None) -> None:
+        self._player = value
+        if value is None:
+            self.stop()
+        else:
+            self.play(value.audio, value.loop)
+
+    def played(self) -> None:
+        """The core played the whole playlist (a note of the clock's)."""
+        player, self._player = self._player, None
+        if player is not None:
+            player.finished()
 
     # -- DTMF -------------------------------------------------------------------------------
-    def _telephone_event(self, payload: bytes, ssrc: int, ts: int, marker: bool) -> None:
+    def telephone_event(self, payload: bytes, ssrc: int, ts: int, marker: bool) -> None:
+        """An RFC 4733 packet the core received (a note of the clock's)."""
         if len(payload) < 4 or payload[0] >= len(DTMF_KEYS):
             return
         key = (ssrc, ts, payload[0])
@@ -143,70 +141,22 @@ class RtpSession:
         self._last_event_ended = ended
         self.on_digit(DTMF_KEYS[payload[0]])
 
-    # -- sending ----------------------------------------------------------------------------
-    def send_frame(self) -> None:
-        # The hottest code of the media plane: 50 times a second per leg.
-        if self.peer is not None:
-            queue = self.queue
-            payload = queue.popleft() if queue else SILENCE[self.codec]
-        elif self.player is not None:
-            frame = self.player.next_frame()
-            if frame is None:
-                self.player = None
-                payload = SILENCE[self.codec]
-            else:
-                payload = frame
-        else:
-            payload = SILENCE[self.codec]
-        sendto = self._sendto
-        if sendto is None or self.closed:
-            return
-        size = len(payload)
-        if not self.send_enabled:  # held: nothing on the wire, the clock still runs
-            self.ts = (self.ts + size) & 0xFFFFFFFF
-            self._talkspurt = True
-            return
-        if self._talkspurt:
-            second = int(self.codec) | 0x80
-            self._talkspurt = False
-        else:
-            second = int(self.codec)
-        seq, ts = self.seq, self.ts
-        self.seq = (seq + 1) & 0xFFFF
-        self.ts = (ts + size) & 0xFFFFFFFF
-        try:
-            sendto(_pack(0x80, second, seq, ts, self.ssrc) + payload, self.remote)
-        except OSError as exc:  # a lost frame, never a closed socket: counted, first one logged
-            self.send_errors += 1
-            if self.send_errors == 1:
-                log.warning("sip.rtp.send_error", port=self.local_port, error=str(exc)[:200])
-            return
-        self.packets_out += 1
-        self.octets_out += size
-
+    # -- bridging ---------------------------------------------------------------------------
     def bridge_to(self, other: MediaLeg) -> None:
         assert isinstance(other, RtpSession), "both legs of a bridge live in one process"
-        self.player = other.player = None
-        self.queue.clear()
-        other.queue.clear()
-        self.peer, other.peer = other, self
+        self._player = other._player = None
+        self.bridge(other)
 
     def unbridge_from(self, other: MediaLeg) -> None:
         assert isinstance(other, RtpSession), "both legs of a bridge live in one process"
-        if self.peer is other:
-            self.peer = other.peer = None
-        self.queue.clear()
-        other.queue.clear()
-        self._talkspurt = other._talkspurt = True
+        self.unbridge(other)
 
     def close(self) -> None:
-        self.player = None
+        self._player = None
         if self.rtcp is not None:
             self.rtcp.close()
             self.rtcp = None
-        if self.peer is not None:
-            self.peer.peer = None
-            self.peer = None
+        self.shut()
         self.closed = True
         if self.unattached is not None:  # bound, never attached
             for sock in self.unattached:
@@ -214,6 +164,7 @@ class RtpSession:
             self.unattached = None
         if self.sock is not None:
             if self.clock is not None:
+                self.clock.remove(self)
                 self.clock.unwatch(self)
                 self.clock = None
             self.sock.close()
@@ -234,19 +185,34 @@ def unbridge(a: MediaLeg, b: MediaLeg) -> None:
     a.unbridge_from(b)
 
 
+_TABLES: tuple[bytes, bytes] | None = None
+
+
+def _tables() -> tuple[bytes, bytes]:
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = g711_tables()
+    return _TABLES
+
+
 class MediaClock:
-    """One timer for all sessions, on an absolute 20 ms grid (defect 10): each tick reads what
-    every watched socket received, then sends the frames the sending sessions owe."""
+    """One timer for all sessions, on an absolute 20 ms grid (defect 10): each tick the core
+    reads what every watched socket received, then sends the frames the sending sessions owe;
+    what needs Python comes back as notes (``pycore``)."""
 
     def __init__(self) -> None:
         self.sessions: set[RtpSession] = set()  # sending (after the answer)
-        # receiving, by descriptor: the session and its socket's recv
-        self._watched: dict[int, tuple[RtpSession, Callable[[int], bytes]]] = {}
-        self._epoll = select.epoll()
+        self._engine = Engine(_tables())
         self._handle: asyncio.TimerHandle | None = None
         self._t0 = 0.0
-        self.late_ticks = 0
-        self.frames_sent = 0
+
+    @property
+    def late_ticks(self) -> int:
+        return self._engine.late_ticks
+
+    @property
+    def frames_sent(self) -> int:
+        return self._engine.frames_sent
 
     def _start(self) -> None:
         if self._handle is None:
@@ -255,103 +221,76 @@ class MediaClock:
             self._handle = loop.call_at(self._t0 + FRAME_S, self._tick)
 
     def _stop_if_idle(self) -> None:
-        if not self.sessions and not self._watched and self._handle is not None:
+        if not self.sessions and not self._engine.receiving and self._handle is not None:
             self._handle.cancel()
             self._handle = None
 
     def add(self, session: RtpSession) -> None:
         """Start sending ``session``'s frames."""
         self._start()
-        session.last_k = int((asyncio.get_running_loop().time() - self._t0) / FRAME_S)
+        self._engine.add(session, int((asyncio.get_running_loop().time() - self._t0) / FRAME_S))
         self.sessions.add(session)
 
     def remove(self, session: RtpSession) -> None:
+        self._engine.remove(session)
         self.sessions.discard(session)
         self._stop_if_idle()
 
     def watch(self, session: RtpSession, sock: socket.socket) -> None:
-        """Read ``sock`` (the session's RTP socket) on every tick until ``unwatch``."""
-        fd = sock.fileno()
-        self._epoll.register(fd, select.EPOLLIN)
-        self._watched[fd] = (session, sock.recv)
+        """Read ``sock`` (the session's RTP socket) on every tick, and send on it, until
+        ``unwatch``."""
+        self._engine.watch(session, sock)
         session.sock, session.clock = sock, self
         self._start()
 
     def unwatch(self, session: RtpSession) -> None:
         """Stop reading the session's socket (before it is closed)."""
-        sock = session.sock
-        fd = -1 if sock is None else sock.fileno()
-        if self._watched.get(fd, (None,))[0] is session:
-            del self._watched[fd]
-            self._epoll.unregister(fd)
+        if session.sock is not None:
+            self._engine.unwatch(session, session.sock.fileno())
         self._stop_if_idle()
 
     def receiving(self) -> int:
         """How many sockets this clock reads."""
-        return len(self._watched)
+        return self._engine.receiving
 
     def close(self) -> None:
-        self._epoll.close()
-
-    def _receive(self) -> None:
-        watched = self._watched
-        if not watched:
-            return
-        poll, now = self._epoll.poll, _monotonic()
-        for _ in range(MAX_READS):
-            ready = poll(0, len(watched) + 1)
-            if not ready:
-                return
-            for fd, _events in ready:
-                reader = watched.get(fd)
-                if reader is None:  # unwatched by a callback of this tick
-                    continue
-                session, recv = reader
-                try:
-                    data = recv(MAX_DATAGRAM)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError as exc:  # an ICMP error of an earlier send, reported here
-                    session.receive_errors += 1
-                    if session.receive_errors == 1:
-                        log.debug("sip.rtp.receive_error", port=session.local_port,
-                                  error=str(exc)[:200])
-                    continue
-                try:
-                    session.packet(data, now)
-                except Exception:  # hostile media must not break the clock or the call
-                    log.exception("sip.rtp.bad_packet", port=session.local_port, size=len(data))
+        self._engine.close()
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self._receive()
+            notes = self._engine.receive(_monotonic())
+            if notes is not None:
+                self._notes(notes)
         finally:
             k = int((loop.time() - self._t0) / FRAME_S)
             self._handle = loop.call_at(self._t0 + (k + 1) * FRAME_S, self._tick)
-        self._send(k)
+        notes = self._engine.send(k)
+        if notes is not None:
+            self._notes(notes)
         self._stop_if_idle()
 
-    def _send(self, k: int) -> None:
-        sent = 0
-        for session in list(self.sessions):
-            owed = k - session.last_k
-            if owed <= 0:  # added during this tick
-                continue
-            session.last_k = k
-            if owed > MAX_CATCH_UP:
-                self.late_ticks += 1
-                owed = MAX_CATCH_UP
+    @staticmethod
+    def _notes(notes: list[tuple[Any, ...]]) -> None:
+        """What the core handed to Python: one failing note never stops the others."""
+        for kind, session, *rest in notes:
             try:
-                session.send_frame()  # the usual case: one frame owed
-                sent += 1
-                for _ in range(owed - 1):
-                    session.send_frame()
-                    sent += 1
-            except Exception:  # one broken leg must not stop the others' audio
-                log.exception("sip.rtp.send_failed", port=session.local_port)
-                self.sessions.discard(session)
-        self.frames_sent += sent
+                if kind == "event":
+                    session.telephone_event(*rest)
+                elif kind == "finished":
+                    session.played()
+                elif kind == "send_error":
+                    log.warning("sip.rtp.send_error", port=session.local_port,
+                                error=_strerror(rest[0]))
+                elif kind == "receive_error":
+                    log.debug("sip.rtp.receive_error", port=session.local_port,
+                              error=_strerror(rest[0]))
+            except Exception:  # a callback's failure must not break the clock or the call
+                log.exception("sip.rtp.note_failed", port=session.local_port, note=kind)
+
+
+def _strerror(code: int) -> str:
+    return f"[Errno {code}] {os.strerror(code)}" if code else "unknown error"
 
 
 class PortPool:
@@ -475,7 +414,6 @@ async def attach(session: RtpSession, sockets: tuple[socket.socket, socket.socke
         return
     clock.watch(session, rtp)  # raises before it takes the socket: close() still closes both
     session.unattached = None  # from here ``close()`` closes the RTP socket through the clock
-    session._sendto = rtp.sendto
     try:
         await loop.create_datagram_endpoint(lambda: reports, sock=rtcp)
     except OSError:  # (cancelled: asyncio closes the transport, and so the socket, itself)

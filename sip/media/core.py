@@ -1,0 +1,44 @@
+"""Which RTP core runs: the C one (``_core``, built with the package) or ``pycore``.
+
+``_core`` is built by ``pip install`` when a C compiler and the Python headers are there
+(``setup.py``: an optional extension, so an install without them still works, on the Python
+core at about half the capacity: ``calls_on_time``). ``CTI_MEDIA_CORE=python`` runs the
+Python core even where the C one is built: for comparing them (``bench/bench_media.py``) and
+as a way out should the C core ever misbehave on a server.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Final
+
+ENV: Final = "CTI_MEDIA_CORE"
+
+
+def load(choice: str | None = None) -> ModuleType:
+    """The core module: ``choice`` (default: ``$CTI_MEDIA_CORE``) "c", "python" or "auto"
+    (C when built). ValueError for another value, ImportError for "c" when it is not built."""
+    choice = (os.environ.get(ENV, "auto") if choice is None else choice).strip().lower()
+    if choice not in ("auto", "c", "python"):
+        raise ValueError(f"{ENV} must be auto, c or python, not {choice[:20]!r}")
+    if choice != "python":
+        try:
+            from cti.sip.media import _core  # type: ignore[attr-defined]
+
+            return _core  # type: ignore[no-any-return]
+        except ImportError:
+            if choice == "c":
+                raise
+    from cti.sip.media import pycore
+
+    return pycore
+
+
+def built() -> bool:
+    """Whether the C core was built with this install."""
+    try:
+        from cti.sip.media import _core  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
