@@ -1,9 +1,13 @@
 """The media clock on its own: CPU per RTP packet sent and received, without SIP or a database.
 
-Run (about 1 minute; all traffic on 127.0.0.1):
+Run (about 2 minutes; all traffic on 127.0.0.1):
 
-    .venv/bin/python bench/bench_media.py                     # 1,000 and 2,000 legs
-    .venv/bin/python bench/bench_media.py --legs 2000 --seconds 20
+    .venv/bin/python bench/bench_media.py                     # 1,000 and 2,000 legs, C and Python
+    .venv/bin/python bench/bench_media.py --legs 2000 --seconds 20 --cores c
+
+Each core (``sip/media/_core.c`` and its Python reference ``pycore.py``) runs in a process of
+its own (``CTI_MEDIA_CORE``), one after the other, and the ratio of their CPU per packet is
+printed.
 
 N legs are opened on one ``MediaClock`` (as in a media worker) with hold audio; a peer process
 (plain Python, bounded: ``--seconds`` of rounds) has one socket per leg, like a phone, sends
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +33,8 @@ import time
 
 from cti.runtime import run as run_loop
 from cti.sip.audio import Player
-from cti.sip.media.rtp import MediaClock, RtpSession, open_session
+from cti.sip.media import core
+from cti.sip.media.rtp import MediaClock, RtpSession, core_name, open_session
 from cti.sip.sdp import Codec
 
 HOST = "127.0.0.1"
@@ -116,21 +122,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--legs", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--cores", nargs="+", choices=("c", "python"),
+                        default=["c", "python"] if core.built() else ["python"],
+                        help="media cores to compare, each in a process of its own")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:  # one row, as JSON, on the core that CTI_MEDIA_CORE chose
+        row = run_loop(run(args.legs[0], args.seconds))
+        print(json.dumps({**row, "core": core_name()}), flush=True)
+        return
     print(f"== bench_media {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, "
-          f"load={' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-
-    async def all_rows() -> None:
-        for legs in args.legs:
-            row = await run(legs, args.seconds)
-            print(f"  {legs:5} legs: {row['cpu_us_per_packet']:.2f} µs CPU per packet "
-                  f"(sent + received; {row['system_share_pct']:.0f} % of it in the kernel), "
-                  f"{row['core_pct']:.0f} % of a core, per leg "
+          f"load={' '.join(f'{x:.2f}' for x in os.getloadavg())}, cores {args.cores}",
+          flush=True)
+    for legs in args.legs:
+        rows = {}
+        for name in args.cores:
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", "--legs", str(legs), "--seconds",
+                 str(args.seconds)], env={**os.environ, core.ENV: name}, capture_output=True,
+                text=True, timeout=args.seconds * 3 + 120, check=True)
+            row = rows[name] = json.loads(child.stdout.strip().splitlines()[-1])
+            print(f"  {legs:5} legs, {row['core']:6} core: {row['cpu_us_per_packet']:.2f} µs CPU "
+                  f"per packet (sent + received; {row['system_share_pct']:.0f} % of it in the "
+                  f"kernel), {row['core_pct']:.0f} % of a core, per leg "
                   f"{row['sent_pps']:.1f} sent / {row['received_pps']:.1f} received pkt/s, "
                   f"late ticks {row['late_ticks']}, {row['switches_per_s']:.0f} context "
                   "switches/s", flush=True)
-
-    run_loop(all_rows())
+        if len(rows) == 2:
+            ratio = rows["python"]["cpu_us_per_packet"] / rows["c"]["cpu_us_per_packet"]
+            print(f"  {legs:5} legs: the Python core costs {ratio:.2f}x the C core's CPU per "
+                  "packet", flush=True)
 
 
 if __name__ == "__main__":
