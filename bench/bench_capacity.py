@@ -313,6 +313,9 @@ class Sipp:
     rtt_at_ms: list[float] = field(default_factory=list)  # when each INVITE was sent (SIPp's ms)
 
 
+SIPP_RTP_TASKS = 0  # --sipp-rtp-tasks: RTP streams per SIPp thread (0: SIPp's default, 20)
+
+
 async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int, rate: float,
                    limit: int, timeout_s: float, uas: bool = False, port: int | None = None,
                    media_port: int | None = None) -> Sipp:
@@ -323,6 +326,8 @@ async def run_sipp(scenario: Path, target: int | None, work: Path, *, calls: int
             "-mp", str(media_port or free_udp_port(even=True)),
             "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-max_socket", "60000",
             "-trace_err", "-error_file", str(work / f"{name}.err")]
+    if SIPP_RTP_TASKS:
+        args += ["-rtp_threadtasks", str(SIPP_RTP_TASKS)]
     if not uas:
         args += ["-s", "helpdesk", "-r", str(rate), "-l", str(limit), "-trace_rtt",
                  "-rtt_freq", "1", "-recv_timeout", "30000", f"{HOST}:{target}"]
@@ -972,6 +977,9 @@ if __name__ == "__main__":
     parser.add_argument("--hold-s", type=float, default=20.0)
     parser.add_argument("--capture-every", type=int, default=1,
                         help="capture the audio of one held caller in N (the rest: a sink)")
+    parser.add_argument("--sipp-rtp-tasks", type=int, default=0,
+                        help="RTP streams per SIPp thread (SIPp's -rtp_threadtasks; default 20: "
+                             "2,000 callers are 100 threads that wake together)")
     parser.add_argument("--held-ramp-s", type=float, default=5.0)
     parser.add_argument("--soak-s", type=float, default=0.0,
                         help="then a soak this long (the issue's: 3600) at 10 calls/s")
@@ -1004,6 +1012,7 @@ if __name__ == "__main__":
     if ns.capture:
         capture(int(ns.capture[0]), Path(ns.capture[1]), float(ns.capture[2]))
         sys.exit(0)
+    SIPP_RTP_TASKS = ns.sipp_rtp_tasks
     if ns.full:
         ns.rates, ns.step_s = [20, 50, 100, 200, 300, 400], 20.0
         ns.held, ns.hold_s, ns.held_ramp_s = [100, 500, 1000, 1500, 2000], 60.0, 20.0
