@@ -41,6 +41,7 @@ from cti.sip.events import (
 from cti.sip.flood import FloodGuard, Refusal
 from cti.sip.inbound import Call
 from cti.sip.media import MediaLeg, make_media
+from cti.sip.media.rtp import core_name
 from cti.sip.operator import OperatorLeg
 from cti.sip.prack import ReliableProvisionals
 from cti.sip.session import Negotiated
@@ -109,7 +110,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
             s.bind_host, s.bind_port, self._on_request, self._on_response,
             timers=self.timers, on_lost=self._socket_lost, also=s.also_bind,
         )
-        log.info("sip.started", bind=self.transport.health().local)
+        log.info("sip.started", bind=self.transport.health().local, media_core=core_name())
         self.spawn(self._watch_media())
         self.spawn(self._watch_lag())
         if s.registrar is None:

@@ -63,28 +63,35 @@ def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def capacity_warnings(settings: Settings) -> list[str]:
     """Where the SIP limits do not fit together: every call takes an even RTP port (and the odd
-    one above for RTCP), and one more pair while it rings or talks to an operator; more calls
-    than the media workers keep on time; and media workers whose priority cannot be raised as
-    configured."""
+    one above for RTCP), and one more pair while it rings or talks to an operator; the Python
+    media core where the C one should run; more calls than the media workers keep on time; and
+    media workers whose priority cannot be raised as configured."""
     sip = settings.sip
     if sip.mode == "off":
         return []
-    from cti.sip.media import calls_on_time, may_lower_priority
+    from cti.sip.media import CALLS_ON_TIME, calls_on_time, may_lower_priority
+    from cti.sip.media.rtp import core_name
 
     low, high = sip.rtp_ports
     pairs = sum(1 for port in range(low, high) if port % 2 == 0)
     media = []
+    core = core_name()
+    if core != "c":
+        media.append("the media core is Python: the C one (sip/media/_core.c) is not built, or "
+                     "CTI_MEDIA_CORE=python is set; it keeps about half as many callers' audio on "
+                     "time. Install gcc and the Python headers (Debian: build-essential "
+                     "python3-dev), then reinstall (pip install .)")
     by_ports = pairs // 2  # calls the range holds, each with an operator leg
     calls = min(sip.max_calls, by_ports) if sip.max_calls else by_ports
-    if calls > (on_time := calls_on_time(sip.media_workers)):
+    if calls > (on_time := calls_on_time(sip.media_workers, core)):
         where = (f"{sip.media_workers} media worker(s)" if sip.media_workers > 0
                  else "media on the service's own loop (sip.media_workers = 0)")
         cap = f"{sip.max_calls}" if sip.max_calls else "0 (no cap: the RTP range caps)"
         media.append(f"sip.max_calls = {cap} allows {calls} calls at once, "
-                     f"but {where} kept only about {on_time} callers' audio on time on the "
-                     "2-core reference machine (bench/RESULTS.md): beyond that every caller "
-                     "hears gaps; give each 1,000 calls a media worker and a core "
-                     "(sip.media_workers)")
+                     f"but {where} on the {core} media core kept only about {on_time} callers' "
+                     "audio on time on the 2-core reference machine (bench/RESULTS.md): beyond "
+                     f"that every caller hears gaps; give each {CALLS_ON_TIME[core][0]} calls a "
+                     "media worker and a core (sip.media_workers)")
     if sip.media_workers > 0 and not may_lower_priority(sip.media_nice):
         media.append(f"sip.media_nice = {sip.media_nice}, but this user may not lower a nice "
                      "value (root, CAP_SYS_NICE or systemd's LimitNICE= / AmbientCapabilities="

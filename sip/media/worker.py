@@ -34,7 +34,15 @@ from typing import Any, Final
 import structlog
 
 from cti.sip.audio import Player
-from cti.sip.media.rtp import MediaClock, RtpSession, attach, bind_session, bridge, unbridge
+from cti.sip.media.rtp import (
+    MediaClock,
+    RtpSession,
+    attach,
+    bind_session,
+    bridge,
+    core_name,
+    unbridge,
+)
 from cti.sip.media.wire import Message, Outbox, read_batch
 from cti.sip.sdp import Codec
 
@@ -160,7 +168,7 @@ async def serve(fd: int, shard: tuple[int, int]) -> None:
 
     settle_gc()
     out.put(("ready", os.getpid()))  # the service counts us up from here
-    log.info("sip.media.worker_started", shard=f"{shard[0]}/{shard[1]}")
+    log.info("sip.media.worker_started", shard=f"{shard[0]}/{shard[1]}", core=core_name())
     try:
         while (batch := await read_batch(reader)) is not None:
             for message in batch:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,35 +128,71 @@ def test_config_check_warns_when_the_rtp_range_cannot_hold_max_calls(tmp_path: P
     assert result.returncode == 0 and "warning: sip.rtp_ports 10000-10099" in result.stderr
 
 
-def test_config_check_warns_when_the_media_workers_cannot_keep_max_calls_on_time() -> None:
-    """One media worker keeps about 1,000 callers' audio on time (measured): a cap above what
-    the configured workers hold is named, with the setting that fixes it."""
+@pytest.fixture
+def core(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Makes the config check see the C or the Python media core, whichever is built here."""
+    import cti.sip.media.rtp
+
+    return lambda name: monkeypatch.setattr(cti.sip.media.rtp, "core_name", lambda: name)
+
+
+def test_config_check_warns_when_the_media_workers_cannot_keep_max_calls_on_time(
+        core: Callable[[str], None]) -> None:
+    """A media worker keeps about 2,000 callers' audio on time on the C core, 1,000 on the
+    Python one (measured): a cap above what the configured workers hold is named, with the
+    setting that fixes it."""
     from cti.cli.serve import capacity_warnings
     from cti.config import load_settings
 
     def warnings(**env: str) -> list[str]:
         settings = load_settings(default_config_path(), {f"CTI_SIP_{k.upper()}": v
                                                          for k, v in env.items()})
-        return [w for w in capacity_warnings(settings) if "on time" in w]
+        return [w for w in capacity_warnings(settings) if "on time" in w and "core is" not in w]
 
+    core("c")
     assert warnings() == []  # the shipped cap (200) and one worker
-    (one,) = warnings(max_calls="2000")
-    assert "2000 calls at once" in one and "1 media worker(s)" in one and "about 1000" in one
+    assert warnings(max_calls="2000") == []
+    (one,) = warnings(max_calls="2400")
+    assert "2400 calls at once" in one and "1 media worker(s) on the c media core" in one
+    assert "about 2000" in one and "each 2000 calls a media worker" in one
     assert "sip.media_workers" in one
-    assert warnings(max_calls="2000", media_workers="2") == []
-    (in_process,) = warnings(max_calls="1000", media_workers="0")
-    assert "own loop" in in_process and "about 400" in in_process
+    assert warnings(max_calls="2400", media_workers="2") == []
+    (in_process,) = warnings(max_calls="2000", media_workers="0")
+    assert "own loop" in in_process and "about 1000" in in_process
     (uncapped,) = warnings(max_calls="0")  # the RTP range is then the cap: 2,500 calls
     assert "0 (no cap: the RTP range caps) allows 2500 calls" in uncapped
+    core("python")
+    (one,) = warnings(max_calls="2000")
+    assert "on the python media core" in one and "about 1000" in one
+    (in_process,) = warnings(max_calls="1000", media_workers="0")
+    assert "about 400" in in_process
+
+
+def test_config_check_warns_when_the_c_media_core_is_not_running(
+        core: Callable[[str], None], tmp_path: Path) -> None:
+    from cti.cli.serve import capacity_warnings
+    from cti.config import load_settings
+
+    shipped = load_settings(default_config_path(), {})
+    core("c")
+    assert capacity_warnings(shipped) == []
+    core("python")
+    (warning,) = capacity_warnings(shipped)
+    assert "media core is Python" in warning and "build-essential python3-dev" in warning
+    result = run(["config", "check"], tmp_path, CTI_MEDIA_CORE="python")  # a process of its own
+    assert result.returncode == 0 and "warning: the media core is Python" in result.stderr
+    off = load_settings(default_config_path(), {"CTI_SIP_MODE": "off"})
+    assert capacity_warnings(off) == []
 
 
 def test_config_check_warns_when_the_media_priority_cannot_be_raised(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, core: Callable[[str], None]) -> None:
     import cti.sip.media
     from cti.cli.serve import capacity_warnings
     from cti.config import load_settings
 
     shipped = load_settings(default_config_path(), {})
+    core("c")
     monkeypatch.setattr(cti.sip.media.os, "geteuid", lambda: 1000)  # an unprivileged user
     monkeypatch.setattr(cti.sip.media, "CAP_SYS_NICE", 63)  # a capability nobody has
     monkeypatch.setattr(cti.sip.media.resource, "getrlimit", lambda _r: (0, 0))  # LimitNICE=0
