@@ -44,6 +44,8 @@ def sockaddr(remote: tuple[str, int]) -> tuple[str, int] | None:
         ipaddress.ip_address(host)
     except ValueError:
         return None
+    if "%" in host:  # a scoped IPv6 address means nothing in SDP (and inet_pton refuses it)
+        return None
     return (host, port) if isinstance(port, int) and 0 < port < 65536 else None
 
 

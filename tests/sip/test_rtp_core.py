@@ -188,6 +188,7 @@ def test_a_late_tick_catches_up_at_most_three_frames(rig: Rig) -> None:
 @pytest.mark.parametrize(("remote", "code"), [
     (("255.255.255.255", 9), errno.EACCES),  # broadcast without SO_BROADCAST
     (("not-an-address", 9), errno.EDESTADDRREQ),
+    (("fe80::1%lo", 9), errno.EDESTADDRREQ),
     ((HOST, 0), errno.EDESTADDRREQ),
     ((HOST, 99999), errno.EDESTADDRREQ),
 ])
