@@ -9,11 +9,13 @@ as a way out should the C core ever misbehave on a server.
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 from typing import Final
 
 ENV: Final = "CTI_MEDIA_CORE"
+C_CORE: Final = "cti.sip.media._core"
 
 
 def load(choice: str | None = None) -> ModuleType:
@@ -24,9 +26,7 @@ def load(choice: str | None = None) -> ModuleType:
         raise ValueError(f"{ENV} must be auto, c or python, not {choice[:20]!r}")
     if choice != "python":
         try:
-            from cti.sip.media import _core  # type: ignore[attr-defined]
-
-            return _core  # type: ignore[no-any-return]
+            return importlib.import_module(C_CORE)
         except ImportError:
             if choice == "c":
                 raise
@@ -38,7 +38,7 @@ def load(choice: str | None = None) -> ModuleType:
 def built() -> bool:
     """Whether the C core was built with this install."""
     try:
-        from cti.sip.media import _core  # type: ignore[attr-defined]  # noqa: F401
+        importlib.import_module(C_CORE)
     except ImportError:
         return False
     return True

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 import select
 import socket
-import re
 import struct
 import subprocess
 import sys
