@@ -427,3 +427,41 @@ async def test_the_clock_tells_the_player_once_when_its_playlist_ends() -> None:
         session.close()
         sink.close()
         clock.close()
+
+
+def test_the_core_gives_back_what_it_takes(mod: ModuleType) -> None:
+    """Every reference and buffer the core takes per packet, note, bridge or playlist is given
+    back: tracemalloc (which sees PyMem allocations and every object) grows by less than a
+    few kilobytes over 3,000 rounds of all of them."""
+    import tracemalloc
+
+    a, b = Rig(mod), Rig(mod, pt=8)
+    event = rtp(EVENT_PT, 1, bytes([5, 0x0A, 0, 160]))
+    audio = rtp(0, 2, b"\x01" * 160)
+
+    def rounds(n: int) -> None:
+        for k in range(n):
+            a.leg.bridge(b.leg)
+            a.deliver(event, audio, b"\x00" * 3)
+            b.engine.add(b.leg, k)
+            b.engine.send(k + 1)
+            a.leg.unbridge(b.leg)
+            b.leg.play(b"\x02" * 170, False)
+            b.engine.send(k + 2)
+            b.engine.send(k + 3)  # the playlist ends: a note
+            b.engine.remove(b.leg)
+            b.heard()
+
+    try:
+        rounds(300)  # caches, free lists, the list sizes settle
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        rounds(3_000)
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+        assert grown < 16_384, [str(s) for s in after.compare_to(before, "lineno")[:5]]
+        assert b.leg.packets_out >= 3_000 * 3 and a.leg.packets_in == 3_300 * 2
+    finally:
+        a.close()
+        b.close()
