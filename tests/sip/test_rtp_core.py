@@ -327,7 +327,8 @@ def shape(notes: list[Any] | None) -> list[tuple[Any, ...]]:
     return [(n[0], *n[2:]) for n in notes or []]
 
 
-@settings(max_examples=int(os.environ.get("CTI_CORE_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("CTI_CORE_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(script=actions)
 def test_the_c_core_does_what_the_python_core_does(script: list[tuple[Any, ...]]) -> None:
     """Each core has a bridged pair (A, B): datagrams go to A, frames are sent by both; every
