@@ -80,7 +80,8 @@ def capacity_warnings(settings: Settings) -> list[str]:
         media.append("the media core is Python: the C one (sip/media/_core.c) is not built, or "
                      "CTI_MEDIA_CORE=python is set; it keeps about half as many callers' audio on "
                      "time. Install gcc and the Python headers (Debian: build-essential "
-                     "python3-dev), then reinstall (pip install .)")
+                     "python3-dev), then reinstall (`rm .venv/.installed && make run` from a checkout, "
+                     "or pip install .)")
     by_ports = pairs // 2  # calls the range holds, each with an operator leg
     calls = min(sip.max_calls, by_ports) if sip.max_calls else by_ports
     if calls > (on_time := calls_on_time(sip.media_workers, core)):
