@@ -757,24 +757,29 @@ Engine_receive(EngineObject *self, PyObject *arg)
         int ready = epoll_wait(self->epfd, self->events, (int)self->n_watched + 1, 0);
         if (ready <= 0)
             break;
-        for (int i = 0; i < ready; i++) {
+        /* Every ready leg is held until the round is done: making a note can run the garbage
+         * collector, and a finaliser could unwatch a leg and drop the last reference to it. */
+        for (int i = 0; i < ready; i++)
+            Py_INCREF((PyObject *)self->events[i].data.ptr);
+        int rc = 0;
+        for (int i = 0; i < ready && rc == 0; i++) {
             LegObject *leg = self->events[i].data.ptr;
-            if (!leg->watched)
+            if (!leg->watched) /* unwatched by a finaliser that ran during this round */
                 continue;
             ssize_t got = recv(leg->fd, buf, sizeof buf, 0);
-            if (got < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                    continue;
+            if (got >= 0) {
+                rc = packet(self, leg, buf, got, now, &notes);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 /* an ICMP error of an earlier send, reported here */
-                if (++leg->receive_errors == 1 &&
-                    note(&notes, Py_BuildValue("(sOi)", "receive_error", (PyObject *)leg,
-                                               errno)) < 0)
-                    goto fail;
-                continue;
+                if (++leg->receive_errors == 1)
+                    rc = note(&notes, Py_BuildValue("(sOi)", "receive_error", (PyObject *)leg,
+                                                    errno));
             }
-            if (packet(self, leg, buf, got, now, &notes) < 0)
-                goto fail;
         }
+        for (int i = 0; i < ready; i++)
+            Py_DECREF((PyObject *)self->events[i].data.ptr);
+        if (rc < 0)
+            goto fail;
     }
     if (notes == NULL)
         Py_RETURN_NONE;
@@ -893,13 +898,16 @@ Engine_send(EngineObject *self, PyObject *arg)
             self->late_ticks++;
             owed = MAX_CATCH_UP;
         }
+        Py_INCREF(leg); /* a note can run a finaliser that removes it (see Engine_receive) */
         for (long long j = 0; j < owed; j++) {
             if (send_frame(leg, out, &notes) < 0) {
+                Py_DECREF(leg);
                 Py_XDECREF(notes);
                 self->frames_sent += sent;
                 return NULL;
             }
         }
+        Py_DECREF(leg);
         sent += (unsigned long long)owed;
     }
     self->frames_sent += sent;
