@@ -21,12 +21,14 @@ import struct
 from collections import deque
 from typing import Any
 
-FRAME_SAMPLES = 160  # 20 ms of G.711
+from cti.sip.audio import FRAME_SAMPLES, transcode
+from cti.sip.sdp import Codec
+
 MAX_CATCH_UP = 3  # frames a late tick sends to catch up; beyond: counted late, dropped
 MAX_READS = 4  # packets read per socket and tick: a 10 ms ptime peer sends 2 (a flood: dropped)
 MAX_DATAGRAM = 2048
 QUEUE_FRAMES = 5  # a bridged leg's outbound queue: 100 ms, older frames dropped
-PCMU, PCMA = 0, 8
+PCMU, PCMA = int(Codec.PCMU), int(Codec.PCMA)
 _HEADER = struct.Struct("!BBHII")
 _pack = _HEADER.pack
 _unpack = _HEADER.unpack_from
@@ -82,7 +84,6 @@ class Leg:
         self._loop = False
         self._sendto: Any = None  # the socket's sendto, while an engine watches it
         self._last_k = 0
-        self._closed = False
 
     @property
     def remote(self) -> tuple[str, int]:
@@ -129,7 +130,6 @@ class Leg:
         if self.peer is not None:
             self.peer.peer = None
             self.peer = None
-        self._closed = True
         self._sendto = None
 
     # -- per packet ---------------------------------------------------------------------------
@@ -222,9 +222,6 @@ class Leg:
 
 def g711_tables() -> tuple[bytes, bytes]:
     """PCMU→PCMA and PCMA→PCMU, a byte for a byte (``audio.transcode`` of every byte)."""
-    from cti.sip.audio import transcode
-    from cti.sip.sdp import Codec
-
     every = bytes(range(256))
     return transcode(every, Codec.PCMU, Codec.PCMA), transcode(every, Codec.PCMA, Codec.PCMU)
 

@@ -185,14 +185,7 @@ def unbridge(a: MediaLeg, b: MediaLeg) -> None:
     a.unbridge_from(b)
 
 
-_TABLES: tuple[bytes, bytes] | None = None
-
-
-def _tables() -> tuple[bytes, bytes]:
-    global _TABLES
-    if _TABLES is None:
-        _TABLES = g711_tables()
-    return _TABLES
+_TABLES = g711_tables()  # the relay's G.711 translations, once per process
 
 
 class MediaClock:
@@ -202,7 +195,7 @@ class MediaClock:
 
     def __init__(self) -> None:
         self.sessions: set[RtpSession] = set()  # sending (after the answer)
-        self._engine = Engine(_tables())
+        self._engine = Engine(_TABLES)
         self._handle: asyncio.TimerHandle | None = None
         self._t0 = 0.0
 
