@@ -75,6 +75,10 @@ def capacity_warnings(settings: Settings) -> list[str]:
     low, high = sip.rtp_ports
     pairs = sum(1 for port in range(low, high) if port % 2 == 0)
     media = []
+    from cti.sip.media.core import env_problem
+
+    if (problem := env_problem()) is not None:
+        media.append(problem)
     core = core_name()
     if core != "c":
         media.append("the media core is Python: the C one (sip/media/_core.c) is not built, or "

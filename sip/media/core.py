@@ -16,13 +16,27 @@ from typing import Final
 
 ENV: Final = "CTI_MEDIA_CORE"
 C_CORE: Final = "cti.sip.media._core"
+CHOICES: Final = ("auto", "c", "python")
+
+
+def env_problem() -> str | None:
+    """What is wrong with ``$CTI_MEDIA_CORE``, or None."""
+    value = os.environ.get(ENV, "auto").strip().lower()
+    if value in CHOICES:
+        return None
+    return f"{ENV}={value[:20]!r} is not auto, c or python: the media core is chosen as for auto"
 
 
 def load(choice: str | None = None) -> ModuleType:
     """The core module: ``choice`` (default: ``$CTI_MEDIA_CORE``) "c", "python" or "auto"
-    (C when built). ValueError for another value, ImportError for "c" when it is not built."""
-    choice = (os.environ.get(ENV, "auto") if choice is None else choice).strip().lower()
-    if choice not in ("auto", "c", "python"):
+    (C when built). ValueError for another ``choice``, ImportError for "c" when it is not
+    built; another value in the environment is "auto" (``cti config check`` names it)."""
+    if choice is None:
+        choice = os.environ.get(ENV, "auto").strip().lower()
+        if env_problem() is not None:
+            choice = "auto"
+    choice = choice.strip().lower()
+    if choice not in CHOICES:
         raise ValueError(f"{ENV} must be auto, c or python, not {choice[:20]!r}")
     if choice != "python":
         try:

@@ -181,6 +181,9 @@ def test_config_check_warns_when_the_c_media_core_is_not_running(
     assert "media core is Python" in warning and "build-essential python3-dev" in warning
     result = run(["config", "check"], tmp_path, CTI_MEDIA_CORE="python")  # a process of its own
     assert result.returncode == 0 and "warning: the media core is Python" in result.stderr
+    wrong = run(["config", "check"], tmp_path, CTI_MEDIA_CORE="fast")  # not a crash: a warning
+    assert wrong.returncode == 0, wrong.stderr
+    assert "warning: CTI_MEDIA_CORE='fast' is not auto, c or python" in wrong.stderr
     off = load_settings(default_config_path(), {"CTI_SIP_MODE": "off"})
     assert capacity_warnings(off) == []
 
