@@ -48,8 +48,9 @@ def answer_play_hangup(door: SipFrontDoor, event: CallEvent) -> object:
 
 
 def own_threads() -> set[str]:
-    # asyncio's child watcher starts a "waitpid-N" thread per SIPp process; not ours
-    return {t.name for t in threading.enumerate() if not t.name.startswith("waitpid")}
+    # asyncio's child watcher starts a thread per SIPp process ("waitpid-N" in 3.11.7,
+    # "asyncio-waitpid-N" in later releases) that outlives the process by a moment; not ours
+    return {t.name for t in threading.enumerate() if "waitpid-" not in t.name}
 
 
 def open_fds() -> int:
