@@ -76,6 +76,28 @@ def reference_for(ticket_id: int, received_at: datetime) -> str:
     return f"HD-{received_at.year}-{ticket_id:06d}"
 
 
+# The batch path's statements, built once: a statement built per batch costs its construction
+# and its cache key every time (SQLAlchemy memoises the key per statement object), and its
+# parts were most of the service's cyclic garbage under load (bench/RESULTS.md, issue 14).
+_calls_t, _events_t, _tickets_t = (cast(Table, row.__table__)
+                                   for row in (CallRow, CallEventRow, TicketRow))
+_IDS = bindparam("ids", expanding=True)  # a chunk of call ids (``_chunks``)
+_B_ID = bindparam("b_id")  # the row an executemany UPDATE is for
+_STORED = select(_events_t.c.call_id, _events_t.c.seq).where(_events_t.c.call_id.in_(_IDS))
+_EXISTING_CALLS = select(_calls_t.c.id).where(_calls_t.c.id.in_(_IDS))
+_INSERT_CALLS = insert(_calls_t)
+_INSERT_EVENTS = insert(_events_t)
+_TIMELINES = (select(_events_t.c.call_id, _events_t.c.seq, _events_t.c.at, _events_t.c.kind,
+                     _events_t.c.data).where(_events_t.c.call_id.in_(_IDS))
+              .order_by(_events_t.c.call_id, _events_t.c.seq))
+_TICKETS_OF = (select(_tickets_t.c.call_id, _tickets_t.c.id, _tickets_t.c.status,
+                      _tickets_t.c.operator_id, _tickets_t.c.version)
+               .where(_tickets_t.c.call_id.in_(_IDS)))
+_UPDATE_CALL = update(_calls_t).where(_calls_t.c.id == _B_ID)
+_INSERT_TICKETS = insert(_tickets_t).returning(_tickets_t.c.id, sort_by_parameter_order=True)
+_UPDATE_TICKET = update(_tickets_t).where(_tickets_t.c.id == _B_ID)
+
+
 async def apply_call_event(sessions: Sessions, event: CallRecordEvent, now: datetime) -> int | None:
     """Store one call event and bring the call row and its ticket up to date.
 
@@ -99,17 +121,13 @@ async def apply_call_events(
     by_call: dict[str, list[CallRecordEvent]] = {}
     for event in events:  # calls in order of first appearance (ticket numbers follow arrival)
         by_call.setdefault(event.call_id, []).append(event)
-    calls_t, events_t, tickets_t = (cast(Table, row.__table__)
-                                    for row in (CallRow, CallEventRow, TicketRow))
     ids = list(by_call)
     async with sessions() as session, session.begin():
         if guard is not None:
             await guard(session)
         stored: set[tuple[str, int]] = set()
         for chunk in _chunks(ids):
-            stored.update((await session.execute(
-                select(events_t.c.call_id, events_t.c.seq).where(events_t.c.call_id.in_(chunk))
-            )).all())
+            stored.update((await session.execute(_STORED, {"ids": chunk})).all())
         new: dict[str, dict[int, CallRecordEvent]] = {}
         for call_id, timeline in by_call.items():
             for event in timeline:  # a seq twice in the batch: the first one counts
@@ -120,48 +138,39 @@ async def apply_call_events(
         touched = list(new)
         existing: set[str] = set()
         for chunk in _chunks(touched):
-            existing.update((await session.scalars(
-                select(calls_t.c.id).where(calls_t.c.id.in_(chunk)))).all())
+            existing.update((await session.scalars(_EXISTING_CALLS, {"ids": chunk})).all())
         fresh = [{"id": c, "received_at": min(e.at for e in new[c].values())}
                  for c in touched if c not in existing]
         if fresh:
-            await session.execute(insert(calls_t), fresh)
-        await session.execute(insert(events_t), [
+            await session.execute(_INSERT_CALLS, fresh)
+        await session.execute(_INSERT_EVENTS, [
             {"call_id": c, "seq": e.seq, "at": e.at, "kind": e.kind, "data": dict(e.data)}
             for c in touched for e in new[c].values()])
         timelines: dict[str, list[CallRecordEvent]] = {c: [] for c in touched}
         tickets: dict[str, tuple[int, str, str | None, int]] = {}
         for chunk in _chunks(touched):
-            for row in (await session.execute(
-                    select(events_t.c.call_id, events_t.c.seq, events_t.c.at, events_t.c.kind,
-                           events_t.c.data).where(events_t.c.call_id.in_(chunk))
-                    .order_by(events_t.c.call_id, events_t.c.seq))).all():
+            for row in (await session.execute(_TIMELINES, {"ids": chunk})).all():
                 timelines[row[0]].append(CallRecordEvent(row[0], row[1], row[2], row[3],
                                                          dict(row[4] or {})))
-            for t in (await session.execute(
-                    select(tickets_t.c.call_id, tickets_t.c.id, tickets_t.c.status,
-                           tickets_t.c.operator_id, tickets_t.c.version)
-                    .where(tickets_t.c.call_id.in_(chunk)))).all():
+            for t in (await session.execute(_TICKETS_OF, {"ids": chunk})).all():
                 tickets[t[0]] = (t[1], t[2], t[3], t[4])
         facts = {c: derive(timelines[c]) for c in touched}
-        await session.execute(update(calls_t).where(calls_t.c.id == bindparam("b_id")), [
+        await session.execute(_UPDATE_CALL, [
             {"b_id": c, **_call_values(facts[c])} for c in touched])
         creating = [c for c in touched if c not in tickets]
         if creating:
-            created = (await session.execute(
-                insert(tickets_t).returning(tickets_t.c.id, sort_by_parameter_order=True),
-                [{"call_id": c, "reference": f"new-{uuid4().hex[:20]}", "status": "new",
-                  "summary": "",
-                  "answer": "", "received_at": facts[c].received_at, "version": 0,
-                  "created_at": now, "updated_at": now} for c in creating])).scalars().all()
+            created = (await session.execute(_INSERT_TICKETS, [
+                {"call_id": c, "reference": f"new-{uuid4().hex[:20]}", "status": "new",
+                 "summary": "", "answer": "", "received_at": facts[c].received_at,
+                 "version": 0, "created_at": now, "updated_at": now}
+                for c in creating])).scalars().all()
             for c, ticket_id in zip(creating, created, strict=True):
                 tickets[c] = (ticket_id, "new", None, 0)
-            await session.execute(
-                update(tickets_t).where(tickets_t.c.id == bindparam("b_id")),
-                [{"b_id": tickets[c][0], "reference": reference_for(tickets[c][0],
-                                                                    facts[c].received_at)}
-                 for c in creating])
-        await session.execute(update(tickets_t).where(tickets_t.c.id == bindparam("b_id")), [
+            await session.execute(_UPDATE_TICKET, [
+                {"b_id": tickets[c][0],
+                 "reference": reference_for(tickets[c][0], facts[c].received_at)}
+                for c in creating])
+        await session.execute(_UPDATE_TICKET, [
             {"b_id": tickets[c][0],
              **_ticket_values(facts[c], tickets[c][1], tickets[c][2], tickets[c][3],
                               frozenset(e.kind for e in timelines[c]), now)}

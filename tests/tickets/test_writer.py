@@ -201,6 +201,33 @@ async def test_a_batch_answers_like_one_event_at_a_time(sessions: Sessions) -> N
         ("call-0001", "answered", "op02"), ("call-0002", "answered", "op02")]
 
 
+async def test_a_batch_larger_than_one_in_list_is_stored_whole(sessions: Sessions) -> None:
+    """More calls in one batch than one IN list holds (500: the bind-parameter limits), with
+    some of them stored already: every chunk is read, nothing twice, tickets in arrival order."""
+    from cti.storage.tickets import apply_call_events
+
+    calls = range(1, 1202)  # three chunks
+    first = [call_events(n)[0] for n in calls]
+    stored = await apply_call_events(sessions, first[::2], T0)
+    assert stored == await _ticket_ids(sessions, first[::2])
+    batch = [e for n in calls for e in call_events(n)[:2]]  # offered (half of them stored) + next
+    ids = await apply_call_events(sessions, batch, T0)
+    fresh = {n for n in calls if n % 2 == 0}  # first[::2] stored calls 1, 3, 5, ...
+    for k, (event, ticket) in enumerate(zip(batch, ids, strict=True)):
+        n, offered = int(event.call_id[5:]), k % 2 == 0
+        assert (ticket is None) == (offered and n not in fresh), (event, ticket)
+    tickets = await _ticket_ids(sessions, first)
+    assert len(set(tickets)) == len(calls)
+    assert [t for n, t in zip(calls, tickets, strict=True) if n in fresh] == sorted(
+        t for n, t in zip(calls, tickets, strict=True) if n in fresh)  # arrival order
+    assert await apply_call_events(sessions, batch, T0) == [None] * len(batch)
+
+
+async def _ticket_ids(sessions: Sessions, events: list[CallRecordEvent]) -> list[int]:
+    by_call = {t.call_id: t.id for t in await list_tickets(sessions, TicketFilter(limit=5000))}
+    return [by_call[e.call_id] for e in events]
+
+
 async def test_many_events_share_one_fsync_and_the_write_queue_is_bounded(tmp_path: Path) -> None:
     """Group commit: events submitted together are written with one fsync; beyond its bound
     the queue refuses at once (the call path never waits on the disk, and never grows it
