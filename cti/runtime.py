@@ -66,11 +66,14 @@ def watch_gc_pauses() -> None:
 
 def settle_gc() -> str:
     """Call once the service has started: freeze what start-up built, raise the thresholds.
-    Returns what was done (for the start-up log)."""
-    watch_gc_pauses()
+    Returns what was done (for the start-up log). Pauses are watched from then on: the
+    deliberate full collection here, before any call, is not one a caller hears."""
     if os.environ.get("CTI_GC", "tuned") == "default":
-        return "default"
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    return f"frozen {gc.get_freeze_count()} objects, thresholds {GC_THRESHOLDS}"
+        done = "default"
+    else:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        done = f"frozen {gc.get_freeze_count()} objects, thresholds {GC_THRESHOLDS}"
+    watch_gc_pauses()
+    return done
