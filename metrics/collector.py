@@ -199,6 +199,11 @@ class CtiMetrics:
                 self._calls.labels(service, outcome)
         for state in self._states:
             self._operators.labels(state).set(0)
+        # The gauges set after every routing decision, by label (``labels()`` takes a lock and
+        # validates its arguments on each call).
+        self._waiting_of = {s: self._waiting.labels(s) for s in self._services}
+        self._operators_of = {s: self._operators.labels(s) for s in self._states}
+        self._available_of = {s: self._available.labels(s) for s in self._services}
         for target in self._targets:
             self._escalations.labels(target).set(0)
         for month, count in enumerate(self._baseline, start=1):
@@ -259,7 +264,7 @@ class CtiMetrics:
 
     def queue_changed(self, service: str, waiting: int, longest_wait_s: float) -> None:
         self._check("service", service, self._services)
-        self._waiting.labels(service).set(waiting)
+        self._waiting_of[service].set(waiting)
         with self._lock:
             # The longest waiter keeps waiting until the queue changes again: scrapes add the
             # time since this report, so the gauge grows while nobody is answered.
@@ -275,10 +280,10 @@ class CtiMetrics:
             self._check("state", state, self._states)
         for service in available_by_service:
             self._check("service", service, self._services)
-        for state in self._states:
-            self._operators.labels(state).set(counts_by_state.get(state, 0))
-        for service in self._services:
-            self._available.labels(service).set(available_by_service.get(service, 0))
+        for state, gauge in self._operators_of.items():
+            gauge.set(counts_by_state.get(state, 0))
+        for service, gauge in self._available_of.items():
+            gauge.set(available_by_service.get(service, 0))
 
     def escalation_opened(self, target: str) -> None:
         self._check("target", target, self._targets)

@@ -350,6 +350,19 @@ class Router:
             for op in self._floor.operators.values()
         )
 
+    def operator_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Operators per state, and available operators per service they are skilled for,
+        without building a view of each operator (what the metrics need after every
+        decision)."""
+        by_state: dict[str, int] = {}
+        available: dict[str, int] = {}
+        for op in self._floor.operators.values():
+            by_state[op.state] = by_state.get(op.state, 0) + 1
+            if op.state is OperatorState.AVAILABLE:
+                for service in op.skills:
+                    available[service] = available.get(service, 0) + 1
+        return by_state, available
+
     def queues(self, now: float) -> tuple[QueueView, ...]:
         floor = self._floor
         by_service: dict[str, list[CallRecord]] = {s: [] for s in floor.services}

@@ -511,15 +511,7 @@ class CallCenter:
         queues = self.router.queue_counts(now)
         for queue in queues:
             self._metrics.queue_changed(queue.service, queue.waiting, queue.longest_wait_s)
-        operators = self.router.operators()
-        by_state: dict[str, int] = {}
-        available: dict[str, int] = {}
-        for op in operators:
-            by_state[op.state] = by_state.get(op.state, 0) + 1
-            if op.state == routing.OperatorState.AVAILABLE:
-                for service, _ in op.skills:
-                    available[service] = available.get(service, 0) + 1
-        self._metrics.operators_changed(by_state, available)
+        self._metrics.operators_changed(*self.router.operator_counts())
         self._feed.to_floor({"type": "queues", "queues": [
             {"service": q.service, "waiting": q.waiting,
              "longest_wait_s": round(q.longest_wait_s, 1)} for q in queues]})

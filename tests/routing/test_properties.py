@@ -9,6 +9,7 @@ of time, checking the invariants after every step and once more after draining e
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from io import StringIO
 from typing import Any
@@ -234,6 +235,10 @@ def check_step(desk: Any, tracker: Tracker, event: Event | None,
     # the incremental counts (wallboard, metrics) always equal the full view
     assert [(q.service, q.waiting, q.longest_wait_s) for q in router.queue_counts(desk.now)] \
         == [(q.service, len(q.waiting), q.longest_wait_s) for q in full]
+    by_state, available = router.operator_counts()
+    assert by_state == Counter(o.state for o in operators.values())
+    assert available == Counter(s for o in operators.values() if o.state == "available"
+                                for s, _ in o.skills)
     for queue in full:
         for waiting in queue.waiting:
             if waiting.state == "queued":
