@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from cti.storage import create_engine, session_factory, upgrade
 from cti.storage.tables import CallEventRow, TicketRow
 from cti.storage.tickets import Sessions, TicketFilter, get_ticket, list_tickets
-from cti.tickets.journal import Journal
+from cti.tickets.journal import Entry, Journal
 from cti.tickets.rules import CallRecordEvent
 from cti.tickets.writer import TicketWriter
 
@@ -253,3 +253,80 @@ async def test_many_events_share_one_fsync_and_the_write_queue_is_bounded(tmp_pa
         await asyncio.gather(*written)
     assert batches == [12] and writer.queued == 0
     assert len(journal.pending(limit=100)) == 12
+
+
+class DrainSpy:
+    """Records how many journal records each drain of ``writer`` took."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.drains: list[int] = []
+        pending = journal.pending
+
+        def counting(limit: int = 500) -> list[Entry]:
+            entries = pending(limit)
+            if entries:
+                self.drains.append(len(entries))
+            return entries
+
+        journal.pending = counting  # type: ignore[method-assign]
+
+
+async def test_under_load_the_drain_gathers_but_a_lone_event_and_a_flush_never_wait(
+        sessions: Sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drain's fixed cost per batch is paid once per ``DRAIN_GATHER_S`` under load (here
+    30 s, so that nothing but the rules below can end a wait): the first event after a quiet
+    spell is applied at once; what comes in after it waits for the next drain, which a
+    ``flush()`` starts at once, in one batch."""
+    from cti.tickets import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "DRAIN_GATHER_S", 30.0)
+    journal = Journal(tmp_path / "j.jsonl")
+    spy = DrainSpy(journal)
+    applied = asyncio.Event()
+    writer = TicketWriter(journal, sessions, lambda: T0, on_applied=lambda e, t: applied.set())
+    task = asyncio.create_task(writer.run())
+    try:
+        first, *rest = [e for n in range(3) for e in call_events(n)]
+        await writer.record(first)
+        async with asyncio.timeout(10):
+            await applied.wait()  # not 30 s later
+        for event in rest:
+            await writer.record(event)  # each on disk while the drain gathers
+        async with asyncio.timeout(10):
+            await writer.flush()
+        assert spy.drains == [1, len(rest)]
+        tickets = await list_tickets(sessions, TicketFilter())
+        assert sorted(t.outcome or "" for t in tickets) == ["answered"] * 3
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_full_batch_drains_on_without_gathering(
+        sessions: Sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog (a burst, or the database back after an outage) drains batch after batch."""
+    from cti.tickets import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "DRAIN_GATHER_S", 30.0)
+    monkeypatch.setattr(writer_module, "DRAIN_BATCH", 5)
+    journal = Journal(tmp_path / "j.jsonl")
+    spy = DrainSpy(journal)
+    events = [e for n in range(2) for e in call_events(n)]
+    done = asyncio.Event()
+    seen: list[str] = []
+
+    def on_applied(event: CallRecordEvent, ticket_id: int) -> None:
+        seen.append(event.kind)
+        if len(seen) == len(events):
+            done.set()
+
+    writer = TicketWriter(journal, sessions, lambda: T0, on_applied=on_applied)
+    await asyncio.gather(*[writer.submit(e) for e in events])  # one write, one fsync
+    task = asyncio.create_task(writer.run())
+    try:
+        async with asyncio.timeout(10):
+            await done.wait()  # no flush: nothing hurries the drain but the full batches
+        assert spy.drains == [5, 5, 2]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
