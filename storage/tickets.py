@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import uuid4
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import BindParameter, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.tickets.rules import CallRecordEvent, TicketFacts, automatic_status, derive
@@ -81,8 +81,8 @@ def reference_for(ticket_id: int, received_at: datetime) -> str:
 # parts were most of the service's cyclic garbage under load (bench/RESULTS.md, issue 14).
 _calls_t, _events_t, _tickets_t = (cast(Table, row.__table__)
                                    for row in (CallRow, CallEventRow, TicketRow))
-_IDS = bindparam("ids", expanding=True)  # a chunk of call ids (``_chunks``)
-_B_ID = bindparam("b_id")  # the row an executemany UPDATE is for
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)  # a chunk of call ids (``_chunks``)
+_B_ID: BindParameter[Any] = bindparam("b_id")  # the row an executemany UPDATE is for
 _STORED = select(_events_t.c.call_id, _events_t.c.seq).where(_events_t.c.call_id.in_(_IDS))
 _EXISTING_CALLS = select(_calls_t.c.id).where(_calls_t.c.id.in_(_IDS))
 _INSERT_CALLS = insert(_calls_t)
