@@ -65,10 +65,10 @@ sys.path.insert(0, str(ROOT / "tests" / "sip"))
 
 from bench_sip import sipp_counts  # noqa: E402
 from peers import HOST, _PeerProcess, free_udp_port, need, wait_udp_bound  # noqa: E402
+from pg import pg_admin  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 SO_TIMESTAMPNS = 35  # Linux (asm-generic/socket.h); the socket module does not name it
-PG_ADMIN = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 HASH_SECRET = "bench-secret-0123456789abcdef0123456789"
 
 # -- SIPp scenarios -------------------------------------------------------------------------------
@@ -373,16 +373,6 @@ class SippUas(_PeerProcess):
 
 
 # -- the service under test -----------------------------------------------------------------------
-async def pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 class Service:
     """``python -m cti serve`` on a fresh database, five operators available."""
 

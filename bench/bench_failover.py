@@ -34,8 +34,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ha"))
 from pair import (
     CTI,
@@ -49,16 +47,7 @@ from pair import (
     read_log_events,
     wait_started,
 )
-
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from pg import pg_admin
 
 
 def first_answer_after(url: str, callers: Callers, node: Node, since: float) -> float | None:
@@ -81,7 +70,7 @@ def main() -> int:
                         help="registered mode: both nodes register with Kamailio as registrar")
     args = parser.parse_args()
     name = f"cti_bench_failover_{int(time.time())}"
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    asyncio.run(pg_admin(f"CREATE DATABASE {name}", timeout_s=10))
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     work = Path(tempfile.mkdtemp(prefix="bench-failover-"))
     proxies = [TcpProxy(("127.0.0.1", 5432)) for _ in range(2)]
@@ -172,7 +161,7 @@ def main() -> int:
             node.stop()
         for proxy in proxies:
             proxy.close()
-        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", timeout_s=10))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-PG_ADMIN = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+from pg import pg_admin
+
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 KINDS = [("offered", {"caller_hash": "h", "caller_display": "2345"}),
          ("service_selected", {"service": "skysea"}), ("queued", {"service": "skysea"}),
@@ -75,16 +76,6 @@ async def run(url: str, batches: int, size: int) -> dict[str, float]:
                 "cpu_us_event": cpu / (n * size) * 1e6, "garbage_batch": garbage / n}
     finally:
         await engine.dispose()
-
-
-async def pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def main(args: argparse.Namespace) -> None:
