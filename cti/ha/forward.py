@@ -58,11 +58,12 @@ async def forward_to_active(request: web.Request, handler: Handler) -> web.Strea
     node = request.app[NODE]
     if (node.paired and request.path.startswith("/api/") and node.role is Role.STANDBY
             and not _forwarded_by_peer(request)):
-        if not node.active_url:
+        active_url = await node.learn_active_url()
+        if not active_url:
             raise Unavailable("this node is the standby and no node is active yet")
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await _websocket(request, node.active_url)
-        return await _http(request, node.active_url)
+            return await _websocket(request, active_url)
+        return await _http(request, active_url)
     response = await handler(request)
     return response
 

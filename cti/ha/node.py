@@ -95,6 +95,23 @@ class Node:
             self._changed.clear()
             await self._changed.wait()
 
+    async def learn_active_url(self) -> str | None:
+        """The active node's console URL; a standby that does not know it yet (right after a
+        handover or its own start, until its next round) reads the lease row now, so that a
+        console's request is forwarded instead of refused. None when no node holds the lease
+        or the row cannot be read."""
+        if self.active_url is not None or self._store is None or self.role is not Role.STANDBY:
+            return self.active_url
+        try:
+            async with asyncio.timeout(self._lease_s):
+                url = await self._store.holder_url()
+        except (TimeoutError, OSError, SQLAlchemyError) as exc:
+            log.warning("ha.read_failed", node=self.node_id, error=type(exc).__name__)
+            return None
+        if self.active_url is None and self._role is Role.STANDBY:  # no round changed it meanwhile
+            self.active_url = url
+        return self.active_url
+
     # -- the lease task --------------------------------------------------------------------
     async def start(self) -> None:
         """One attempt to take the lease before the service says it started, so that a node

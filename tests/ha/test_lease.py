@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from cti.ha.lease import Taken
 from cti.ha.node import LeaseStore, Node, Role
@@ -55,8 +56,13 @@ def store(sessions: Sessions, *, stall: asyncio.Event | None = None) -> LeaseSto
         await hang()
         return await rows.try_take(sessions, me, lease_s, f"http://{me}.invalid")
 
+    async def holder_url() -> str | None:
+        await hang()
+        row, _ = await rows.read(sessions)
+        return None if row is None or row.holder is None else row.holder_url
+
     return LeaseStore(take=take, renew=renew,
-                      release=partial(rows.release, sessions))
+                      release=partial(rows.release, sessions), holder_url=holder_url)
 
 
 def node(name: str, lease: LeaseStore, taken: list[Taken] | None = None) -> Node:
@@ -130,6 +136,28 @@ async def test_handover_gives_the_lease_up_without_closing_the_old_nodes_calls(p
         for task in (task_a, task_b):
             task.cancel()
         await asyncio.gather(task_a, task_b, return_exceptions=True)
+
+
+async def test_right_after_a_handover_the_old_node_finds_the_new_one_at_once(
+        pg: Sessions) -> None:
+    """The node that handed over learns the new active node's URL at its next round; a
+    console request before that reads the lease row instead of getting a 503 (what
+    ``ha.forward`` asks for). No lease task runs here: every step is explicit."""
+    stall = asyncio.Event()
+    a, b = node("a", store(pg, stall=stall)), node("b", store(pg))
+    await a.start()
+    assert a.role is Role.ACTIVE and await a.learn_active_url() == "http://a.invalid"  # itself
+    await a.hand_over()
+    assert (a.role, a.active_url, await a.learn_active_url()) == (Role.STANDBY, None, None)
+    await b.start()  # takes the free lease
+    assert b.role is Role.ACTIVE and a.active_url is None
+    stall.set()  # the database does not answer a: no URL, a log line, no exception
+    with capture_logs() as logs:
+        assert await asyncio.wait_for(a.learn_active_url(), LEASE_S * 3) is None
+    assert [e["event"] for e in logs] == ["ha.read_failed"]
+    stall.clear()
+    assert await a.learn_active_url() == "http://b.invalid"
+    assert a.active_url == "http://b.invalid"
 
 
 async def test_a_clean_stop_releases_at_once(pg: Sessions) -> None:
