@@ -25,10 +25,11 @@ in batches (one transaction each); a batch that fails is retried record by recor
 
 Under load the drain gathers: a batch costs a fixed ten statements or so (~2.5 ms of CPU on the
 service's one loop) plus ~30 µs per event, so one drain per ``DRAIN_GATHER_S`` at most, with
-what came in meanwhile, instead of one every few milliseconds with a handful of events
-(at 300 calls/s: ~100 events a batch instead of ~15, a tenth of a core instead of ~40 %;
-``bench/bench_ticket_batches.py``). A lone event is applied at once (the previous drain is
-long past), a full batch (``DRAIN_BATCH``) or a ``flush()`` does not wait.
+what came in meanwhile, instead of one every few milliseconds with a handful of events (at
+300 calls/s the ticket path went from over a third of the main thread's samples to about a
+tenth of a core; ``bench/bench_ticket_batches.py``, ``bench/RESULTS.md``). A lone event is
+applied at once (the previous drain is long past); a full batch (``DRAIN_BATCH``) or a
+``flush()`` does not wait either.
 """
 
 from __future__ import annotations
