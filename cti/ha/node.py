@@ -70,6 +70,8 @@ class Node:
         self._role = Role.ACTIVE if store is None else Role.STANDBY
         self.handing_over = False
         self.active_url: str | None = None  # the active node's console URL (lease row)
+        self._url_lock = asyncio.Lock()
+        self._url_retry_at = float("-inf")  # learn_active_url read nothing: not before this
         self.takeovers = 0
         self.became_active_at: float | None = None
         self._changed = asyncio.Event()
@@ -102,15 +104,20 @@ class Node:
         or the row cannot be read."""
         if self.active_url is not None or self._store is None or self.role is not Role.STANDBY:
             return self.active_url
-        try:
-            async with asyncio.timeout(self._lease_s):
-                url = await self._store.holder_url()
-        except (TimeoutError, OSError, SQLAlchemyError) as exc:
-            log.warning("ha.read_failed", node=self.node_id, error=type(exc).__name__)
-            return None
-        if self.active_url is None and self._role is Role.STANDBY:  # no round changed it meanwhile
-            self.active_url = url
-        return self.active_url
+        async with self._url_lock:  # one read for the requests that arrive together
+            if self.active_url is not None or self._monotonic() < self._url_retry_at:
+                return self.active_url  # learnt meanwhile, or read in vain a moment ago
+            try:
+                async with asyncio.timeout(self._lease_s):
+                    url = await self._store.holder_url()
+            except (TimeoutError, OSError, SQLAlchemyError) as exc:
+                log.warning("ha.read_failed", node=self.node_id, error=type(exc).__name__)
+                url = None
+            if url is None:  # a database away is not asked once per request
+                self._url_retry_at = self._monotonic() + self._renew_s
+            elif self.active_url is None and self._role is Role.STANDBY:  # no round changed it
+                self.active_url = url
+            return self.active_url
 
     # -- the lease task --------------------------------------------------------------------
     async def start(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -142,21 +143,38 @@ async def test_right_after_a_handover_the_old_node_finds_the_new_one_at_once(
         pg: Sessions) -> None:
     """The node that handed over learns the new active node's URL at its next round; a
     console request before that reads the lease row instead of getting a 503 (what
-    ``ha.forward`` asks for). No lease task runs here: every step is explicit."""
+    ``ha.forward`` asks for): one read for requests that arrive together, and after a read
+    that found nobody or failed, none again for ``renew_s``. No lease task runs here, and the
+    node's clock is ours: every step is explicit."""
     stall = asyncio.Event()
-    a, b = node("a", store(pg, stall=stall)), node("b", store(pg))
+    reads: list[float] = []
+    clock = [100.0]
+    lease = store(pg, stall=stall)
+
+    async def counted() -> str | None:
+        reads.append(clock[0])
+        return await lease.holder_url()
+
+    a = Node("a", replace(lease, holder_url=counted), lease_s=LEASE_S, renew_s=RENEW_S,
+             monotonic=lambda: clock[0])
+    b = node("b", store(pg))
     await a.start()
     assert a.role is Role.ACTIVE and await a.learn_active_url() == "http://a.invalid"  # itself
     await a.hand_over()
     assert (a.role, a.active_url, await a.learn_active_url()) == (Role.STANDBY, None, None)
+    assert reads == [100.0]  # read: nobody holds the lease
     await b.start()  # takes the free lease
-    assert b.role is Role.ACTIVE and a.active_url is None
+    assert b.role is Role.ACTIVE and await a.learn_active_url() is None and reads == [100.0]
+    clock[0] += RENEW_S
     stall.set()  # the database does not answer a: no URL, a log line, no exception
     with capture_logs() as logs:
         assert await asyncio.wait_for(a.learn_active_url(), LEASE_S * 3) is None
-    assert [e["event"] for e in logs] == ["ha.read_failed"]
+        assert await a.learn_active_url() is None  # not asked again at once
+    assert [e["event"] for e in logs] == ["ha.read_failed"] and len(reads) == 2
     stall.clear()
-    assert await a.learn_active_url() == "http://b.invalid"
+    clock[0] += RENEW_S
+    urls = await asyncio.gather(*[a.learn_active_url() for _ in range(5)])
+    assert urls == ["http://b.invalid"] * 5 and len(reads) == 3
     assert a.active_url == "http://b.invalid"
 
 
