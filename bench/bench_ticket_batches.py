@@ -30,6 +30,8 @@ from pathlib import Path
 
 from pg import pg_admin
 
+from cti.tickets.rules import CallRecordEvent
+
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 KINDS = [("offered", {"caller_hash": "h", "caller_display": "2345"}),
          ("service_selected", {"service": "skysea"}), ("queued", {"service": "skysea"}),
@@ -38,9 +40,7 @@ KINDS = [("offered", {"caller_hash": "h", "caller_display": "2345"}),
 OVERLAP = 8  # calls in progress at once: event k of call i comes at position i + k * OVERLAP
 
 
-def stream(events: int) -> list[object]:
-    from cti.tickets.rules import CallRecordEvent
-
+def stream(events: int) -> list[CallRecordEvent]:
     calls = events // len(KINDS) + 1
     order = sorted((i + k * OVERLAP, i, k) for i in range(calls) for k in range(len(KINDS)))
     out = []
@@ -62,12 +62,12 @@ async def run(url: str, batches: int, size: int) -> dict[str, float]:
         events = stream(batches * size)
         warm = 10  # connection pool, compiled-statement cache
         for b in range(warm):
-            await apply_call_events(sessions, events[b * size:(b + 1) * size], T0)  # type: ignore[arg-type]
+            await apply_call_events(sessions, events[b * size:(b + 1) * size], T0)
         gc.collect()
         gc.disable()
         wall, cpu = time.perf_counter(), time.process_time()
         for b in range(warm, batches):
-            await apply_call_events(sessions, events[b * size:(b + 1) * size], T0)  # type: ignore[arg-type]
+            await apply_call_events(sessions, events[b * size:(b + 1) * size], T0)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         garbage = gc.collect()
         gc.enable()

@@ -70,22 +70,19 @@ def capacity_warnings(settings: Settings) -> list[str]:
     if sip.mode == "off":
         return []
     from cti.sip.media import CALLS_ON_TIME, calls_on_time, may_lower_priority
+    from cti.sip.media.core import env_problem
     from cti.sip.media.rtp import core_name
 
     low, high = sip.rtp_ports
     pairs = sum(1 for port in range(low, high) if port % 2 == 0)
-    media = []
-    from cti.sip.media.core import env_problem
-
-    if (problem := env_problem()) is not None:
-        media.append(problem)
+    media = [problem] if (problem := env_problem()) is not None else []
     core = core_name()
     if core != "c":
         media.append("the media core is Python: the C one (sip/media/_core.c) is not built, or "
                      "CTI_MEDIA_CORE=python is set; it keeps about half as many callers' audio on "
                      "time. Install gcc and the Python headers (Debian: build-essential "
-                     "python3-dev), then reinstall (`rm .venv/.installed && make run` from a checkout, "
-                     "or pip install .)")
+                     "python3-dev), then reinstall (`rm .venv/.installed && make run` from a "
+                     "checkout, or pip install .)")
     by_ports = pairs // 2  # calls the range holds, each with an operator leg
     calls = min(sip.max_calls, by_ports) if sip.max_calls else by_ports
     if calls > (on_time := calls_on_time(sip.media_workers, core)):

@@ -19,9 +19,13 @@ C_CORE: Final = "cti.sip.media._core"
 CHOICES: Final = ("auto", "c", "python")
 
 
+def _env_choice() -> str:
+    return os.environ.get(ENV, "auto").strip().lower()
+
+
 def env_problem() -> str | None:
     """What is wrong with ``$CTI_MEDIA_CORE``, or None."""
-    value = os.environ.get(ENV, "auto").strip().lower()
+    value = _env_choice()
     if value in CHOICES:
         return None
     return f"{ENV}={value[:20]!r} is not auto, c or python: the media core is chosen as for auto"
@@ -32,9 +36,7 @@ def load(choice: str | None = None) -> ModuleType:
     (C when built). ValueError for another ``choice``, ImportError for "c" when it is not
     built; another value in the environment is "auto" (``cti config check`` names it)."""
     if choice is None:
-        choice = os.environ.get(ENV, "auto").strip().lower()
-        if env_problem() is not None:
-            choice = "auto"
+        choice = _env_choice() if env_problem() is None else "auto"
     choice = choice.strip().lower()
     if choice not in CHOICES:
         raise ValueError(f"{ENV} must be auto, c or python, not {choice[:20]!r}")
