@@ -38,7 +38,7 @@ from cti.sip.events import (
     RegistrationChanged,
     RegistrationState,
 )
-from cti.sip.flood import FloodGuard, Refusal
+from cti.sip.flood import FloodGuard, Lateness, Refusal
 from cti.sip.inbound import Call
 from cti.sip.media import MediaLeg, make_media
 from cti.sip.media.rtp import core_name
@@ -93,7 +93,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         # Back-pressure: INVITEs accepted and not answered yet (loop time they came in, oldest
         # first), and how late the event loop wakes up; either running late means saturated.
         self.unanswered: dict[str, float] = {}
-        self.event_loop_lag_s = 0.0
+        self.lateness = Lateness()
         self._flood_logged: dict[str, float] = {}
         self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._offers_out: dict[tuple[str, int], MediaLeg] = {}
@@ -341,19 +341,18 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
     @property
     def loop_lag_s(self) -> float:
         """How late the service runs now: the oldest INVITE still waiting for its 200, or the
-        event loop's lateness, whichever is more (the flood guard's saturation input)."""
+        event loop's lasting lateness, whichever is more (the flood guard's saturation input)."""
         oldest = next(iter(self.unanswered.values()), None)
         waited = 0.0 if oldest is None else asyncio.get_running_loop().time() - oldest
-        return max(waited, self.event_loop_lag_s)
+        return max(waited, self.lateness.sustained_s)
 
     async def _watch_lag(self) -> None:
-        """Measure how late the event loop wakes up (fast to rise, fading over ~0.5 s)."""
+        """Measure how late the event loop wakes up, every ``LAG_PROBE_S``."""
         loop = asyncio.get_running_loop()
         while True:
             start = loop.time()
             await asyncio.sleep(LAG_PROBE_S)
-            late = loop.time() - start - LAG_PROBE_S
-            self.event_loop_lag_s = max(late, self.event_loop_lag_s * 0.8)
+            self.lateness.observe(loop.time() - start - LAG_PROBE_S)
 
     async def _watch_media(self) -> None:
         """Hang up answered calls whose caller sends no RTP (vanished without a BYE)."""

@@ -5,7 +5,8 @@
 - A cap on concurrent calls: over it, every new INVITE gets 503 + Retry-After.
 - Saturation (back-pressure): while the process lags (its event loop runs late by more than
   ``max_lag_s``, measured by the caller), new INVITEs get 503 + Retry-After at once instead of
-  every caller being answered seconds late.
+  every caller being answered seconds late. Lateness counts when it lasts (``Lateness``): one
+  stall of the process is over by the time the next INVITE is read.
 - Each refused INVITE leaves a call record, but a flood must not turn into a flood of records:
   ``record_refusal`` hands out, per kind, tokens from a bucket: a source over its rate (a flood)
   ``flood_records_per_s`` (burst ``flood_records_burst``); callers refused for capacity,
@@ -17,11 +18,12 @@ Time comes in as ``now``; the table of sources is bounded (oldest forgotten firs
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_SOURCES = 10_000
+LATENESS_WINDOW = 3  # probes in a row that must all run late for the loop to count as late
 
 
 class Refusal(StrEnum):
@@ -89,3 +91,30 @@ class FloodGuard:
             return False
         self._record_tokens[flood] = (tokens - 1.0, now)
         return True
+
+
+class Lateness:
+    """How late the event loop runs, from a watcher's probes (each: how much later than asked
+    a short sleep woke up). What counts is lateness that lasts: the least of the last
+    ``window`` probes. A single stall (a long garbage collection, a slow disk, a host that
+    paused the machine) makes one probe late and is over; turning callers away for it would
+    refuse callers the service can answer at once (it refused the first call of an idle
+    service after one such stall). A service that cannot keep up is late at every probe."""
+
+    def __init__(self, window: int = LATENESS_WINDOW) -> None:
+        self._recent: deque[float] = deque([0.0] * window, maxlen=window)
+        self.probes = 0
+
+    def observe(self, late_s: float) -> None:
+        self._recent.append(max(0.0, late_s))
+        self.probes += 1
+
+    @property
+    def latest_s(self) -> float:
+        """The last probe's lateness."""
+        return self._recent[-1]
+
+    @property
+    def sustained_s(self) -> float:
+        """Lateness every one of the last ``window`` probes had: the saturation input."""
+        return min(self._recent)

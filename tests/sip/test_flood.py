@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from peers import render, run_sipp
 from test_transactions import SDP, Phone, answering
 
 from cti.sip.events import CallEnded, CallOffered, EndReason
-from cti.sip.flood import FloodGuard, FloodLimits, Refusal
+from cti.sip.flood import LATENESS_WINDOW, FloodGuard, FloodLimits, Lateness, Refusal
 
 MakeDoor = Callable[..., object]
 
@@ -33,6 +34,79 @@ def test_saturation_refuses_while_the_service_runs_late() -> None:
     assert guard.admit("10.0.0.1", 0.0, 0, lag_s=0.5) is Refusal.SATURATED
     assert FloodGuard(FloodLimits()).admit("10.0.0.1", 0.0, 0, lag_s=9.0) is None  # 0 = off
     assert guard.refused[Refusal.SATURATED] == 1
+
+
+def test_lateness_counts_when_it_lasts_not_for_one_stall() -> None:
+    lateness = Lateness()
+    assert lateness.sustained_s == 0.0  # a service that just started is not late
+    lateness.observe(2.0)  # one stall of two seconds
+    assert (lateness.latest_s, lateness.sustained_s) == (2.0, 0.0)
+    lateness.observe(0.001)
+    assert lateness.sustained_s == 0.0
+    for late in [0.5, 0.8, 0.4, 0.6][:LATENESS_WINDOW]:  # late at every probe: saturated
+        lateness.observe(late)
+    assert lateness.sustained_s == min([0.5, 0.8, 0.4, 0.6][:LATENESS_WINDOW]) >= 0.4
+    lateness.observe(-0.002)  # a timer may fire a hair early: not negative lateness
+    assert (lateness.latest_s, lateness.sustained_s) == (0.0, 0.0)  # on time again: over
+
+
+def _stall(seconds: float) -> None:
+    """Block the event loop, as a long garbage collection or a paused host would."""
+    time.sleep(seconds)
+
+
+async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.01)
+
+
+async def test_one_stall_of_the_process_does_not_turn_the_next_caller_away(
+    make_door: MakeDoor,
+) -> None:
+    """The event loop stalls once for a second, the watcher sees it, and the next INVITE
+    (calls = 0) is answered: CI once saw a first call refused as "saturated" like this."""
+    door, _ = await make_door(answering, flood=FloodLimits(max_lag_s=0.3))  # type: ignore[misc]
+    await _until(lambda: door.lateness.probes > 0)  # type: ignore[attr-defined]
+    _stall(1.0)  # while the watcher's next probe sleeps
+    await _until(lambda: door.lateness.latest_s >= 0.9)  # type: ignore[attr-defined]
+    phone = Phone(door.local[1])  # type: ignore[attr-defined]
+    try:
+        phone.request("INVITE", cseq=1, body=SDP)
+        await asyncio.to_thread(phone.expect, 200, "INVITE")
+        assert door.flood.refused[Refusal.SATURATED] == 0  # type: ignore[attr-defined]
+    finally:
+        phone.close()
+
+
+async def test_a_loop_late_at_every_probe_refuses_new_callers_at_once(
+    make_door: MakeDoor,
+) -> None:
+    """The loop stalls again and again (bounded: at most 40 stalls of 0.4 s): saturated, so a
+    new INVITE gets 503 + Retry-After instead of an answer seconds late."""
+    door, _ = await make_door(  # type: ignore[misc]
+        answering, flood=FloodLimits(max_lag_s=0.3, retry_after_s=4))
+    loop = asyncio.get_running_loop()
+    stalling = {"left": 40}
+
+    def stall_again() -> None:
+        if stalling["left"] > 0:
+            stalling["left"] -= 1
+            _stall(0.4)
+            loop.call_soon(stall_again)
+
+    loop.call_soon(stall_again)
+    phone = Phone(door.local[1])  # type: ignore[attr-defined]
+    try:
+        await _until(lambda: door.lateness.sustained_s > 0.3)  # type: ignore[attr-defined]
+        phone.request("INVITE", cseq=1, body=SDP)
+        busy = await asyncio.to_thread(phone.expect, 503, "INVITE")
+        assert busy.get("retry-after") == "4"
+        assert door.flood.refused[Refusal.SATURATED] == 1  # type: ignore[attr-defined]
+    finally:
+        stalling["left"] = 0
+        phone.close()
 
 
 def test_refusal_records_have_a_budget_so_a_flood_is_no_flood_of_records() -> None:
