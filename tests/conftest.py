@@ -103,8 +103,20 @@ def postgres_server() -> Iterator[PostgresServer]:
         asyncio.run(_migrate(_with_database(POSTGRES_ADMIN_URL, template)))
         yield server
     finally:
-        for name in [*server.created, template]:
-            asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        asyncio.run(_drop_all([*server.created, template]))
+
+
+async def _drop_all(names: list[str]) -> None:
+    """Drop the run's databases side by side: one after another, each DROP waits for the
+    server's own flush (0.26 s each here: 23 s at the end of the suite; 30 at once: 0.6 s)."""
+    limit = asyncio.Semaphore(16)  # well under the server's max_connections
+
+    async def drop(name: str) -> None:
+        async with limit:
+            await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    await asyncio.gather(*(drop(name) for name in names[:-1]))
+    await drop(names[-1])  # the template last: the others were cloned from it
 
 
 @pytest.fixture(scope="session")
