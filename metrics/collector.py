@@ -74,6 +74,9 @@ class SipSocketView(Protocol):
     def reopened(self) -> int: ...
 
     @property
+    def datagrams_dropped(self) -> int: ...
+
+    @property
     def invites_refused_rate(self) -> int: ...
 
     @property
@@ -320,6 +323,9 @@ class CtiMetrics:
         bound = GaugeMetricFamily("cti_sip_socket_bound", "1 while the SIP socket is bound")
         errors = CounterMetricFamily("cti_sip_send_errors", "SIP datagrams that could not be sent")
         reopened = CounterMetricFamily("cti_sip_socket_reopened", "Times the SIP socket was reopened")
+        dropped = CounterMetricFamily(
+            "cti_sip_datagrams_dropped",
+            "SIP datagrams the kernel dropped because the socket's receive queue was full")
         last = GaugeMetricFamily("cti_sip_last_datagram_timestamp_seconds",
                                  "Unix time of the last datagram received on the SIP socket")
         refused = CounterMetricFamily("cti_sip_invites_refused",
@@ -344,9 +350,10 @@ class CtiMetrics:
             bound.add_metric([], 1.0 if view.bound else 0.0)
             errors.add_metric([], view.send_errors)
             reopened.add_metric([], view.reopened)
+            dropped.add_metric([], view.datagrams_dropped)
             if view.last_datagram_at is not None:
                 last.add_metric([], view.last_datagram_at)
-        return [bound, errors, reopened, last, refused, unrecorded, media_up, late]
+        return [bound, errors, reopened, dropped, last, refused, unrecorded, media_up, late]
 
     def watch_ticket_queue(self, read: Callable[[], int]) -> None:
         """Read the number of call events waiting for the journal's fsync at every scrape."""

@@ -38,7 +38,7 @@ from cti.sip.events import (
     RegistrationChanged,
     RegistrationState,
 )
-from cti.sip.flood import FloodGuard, Lateness, Refusal
+from cti.sip.flood import Drops, FloodGuard, Lateness, Refusal
 from cti.sip.inbound import Call
 from cti.sip.media import MediaLeg, make_media
 from cti.sip.media.rtp import core_name
@@ -94,6 +94,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         # first), and how late the event loop wakes up; either running late means saturated.
         self.unanswered: dict[str, float] = {}
         self.lateness = Lateness()
+        self.drops = Drops()  # by the kernel at the SIP socket
         self._flood_logged: dict[str, float] = {}
         self._pending_2xx: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._offers_out: dict[tuple[str, int], MediaLeg] = {}
@@ -342,17 +343,28 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
     def loop_lag_s(self) -> float:
         """How late the service runs now: the oldest INVITE still waiting for its 200, or the
         event loop's lasting lateness, whichever is more (the flood guard's saturation input)."""
+        now = asyncio.get_running_loop().time()
         oldest = next(iter(self.unanswered.values()), None)
-        waited = 0.0 if oldest is None else asyncio.get_running_loop().time() - oldest
-        return max(waited, self.lateness.sustained_s)
+        waited = 0.0 if oldest is None else now - oldest
+        # a request the kernel dropped is answered after its retransmission: T1 late at least
+        dropped = self.timers.t1 if self.drops.recent(now) else 0.0
+        return max(waited, self.lateness.sustained_s, dropped)
 
     async def _watch_lag(self) -> None:
-        """Measure how late the event loop wakes up, every ``LAG_PROBE_S``."""
+        """Every ``LAG_PROBE_S``: how late the event loop woke up, and whether the kernel
+        dropped SIP datagrams (the receive queue full) since the last probe."""
         loop = asyncio.get_running_loop()
         while True:
             start = loop.time()
             await asyncio.sleep(LAG_PROBE_S)
-            self.lateness.observe(loop.time() - start - LAG_PROBE_S)
+            now = loop.time()
+            self.lateness.observe(now - start - LAG_PROBE_S)
+            if self.transport is not None:
+                was = self.drops.recent(now)
+                new = self.drops.observe(self.transport.read_drops(), now)
+                if new and not was:
+                    log.warning("sip.receive_queue_overflow", dropped=new,
+                                dropped_total=self.drops.total)
 
     async def _watch_media(self) -> None:
         """Hang up answered calls whose caller sends no RTP (vanished without a BYE)."""

@@ -61,6 +61,7 @@ class SocketHealth:
     send_errors: int
     last_send_error: str
     reopened: int
+    datagrams_dropped: int = 0  # by the kernel: the receive queue was full (overload)
     invites_refused_rate: int = 0  # flood control: a source over its INVITE rate (503)
     invites_refused_capacity: int = 0  # flood control: the concurrent-call cap reached (503)
     invites_refused_saturated: int = 0  # back-pressure: the service ran late (503)

@@ -14,6 +14,9 @@ Replaces pyVoIP's ``SIPClient`` receive loop and send path:
   layer is shared.
 - Malformed input is answered 400 (or 505/513) when a Via can be recovered, else dropped; a
   log line either way, and nothing raises out of ``datagram_received``.
+- Datagrams the kernel dropped because the socket's receive queue was full are read from the
+  kernel (``SO_MEMINFO``, Linux) when asked (``read_drops``): the overload sign of a UDP
+  service, counted in ``health()`` and used by the back-pressure.
 - Server and client transactions (RFC 3261 17) live in ``transaction.py``.
 """
 
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import re
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import cast
@@ -56,6 +60,8 @@ log = structlog.get_logger("cti.sip.transport")
 MAX_RESOLVING = 64  # host names being resolved at once (a flood of them is refused, counted)
 RESOLVE_TIMEOUT_S = 5.0
 _VERSION = re.compile(rb"^[A-Za-z]+ \S+ SIP/(\d+\.\d+)\r\n")
+SO_MEMINFO = 55  # Linux <asm-generic/socket.h>: the socket's memory counters (sock_diag.h)
+_MEMINFO = struct.Struct("9I")  # SK_MEMINFO_RMEM_ALLOC ... SK_MEMINFO_DROPS (the last, Linux 4.6+)
 
 
 class SipTransport(asyncio.DatagramProtocol):
@@ -87,6 +93,9 @@ class SipTransport(asyncio.DatagramProtocol):
         self.send_errors = 0
         self.last_send_error = ""
         self.reopened = 0
+        self.dropped = 0  # by the kernel, receive queue full (as of the last read_drops)
+        self._drops_of: dict[asyncio.DatagramTransport, int] = {}
+        self._drops_unreadable = False
         self.closing = False
         self._resolving: set[asyncio.Future[None]] = set()
 
@@ -123,6 +132,25 @@ class SipTransport(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         self._send_failed(f"socket error: {exc}")
 
+    def read_drops(self) -> int:
+        """Datagrams the kernel dropped on our sockets because their receive queue was full,
+        in all (a reopened socket counts on from the old one's total); 0 where unreadable."""
+        seen: dict[asyncio.DatagramTransport, int] = {}
+        for sock in self.sockets.values():  # a transport per IP family
+            try:
+                raw = sock.get_extra_info("socket").getsockopt(
+                    socket.SOL_SOCKET, SO_MEMINFO, _MEMINFO.size)
+                drops = _MEMINFO.unpack(raw)[-1]
+            except (OSError, AttributeError, struct.error) as exc:  # not Linux, or closed
+                if not self._drops_unreadable:
+                    self._drops_unreadable = True
+                    log.info("sip.drops_unreadable", error=type(exc).__name__)
+                continue
+            self.dropped += max(0, drops - self._drops_of.get(sock, 0))
+            seen[sock] = drops
+        self._drops_of = seen
+        return self.dropped
+
     def health(self) -> SocketHealth:
         t = self.transport
         bound = t is not None and not t.is_closing() and len(self.sockets) == len(self.addresses)
@@ -135,6 +163,7 @@ class SipTransport(asyncio.DatagramProtocol):
             send_errors=self.send_errors,
             last_send_error=self.last_send_error,
             reopened=self.reopened,
+            datagrams_dropped=self.dropped,
         )
 
     def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:

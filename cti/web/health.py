@@ -60,6 +60,7 @@ async def healthz(request: web.Request) -> web.Response:
         body["sip_socket"] = {
             "bound": socket.bound, "local": socket.local, "send_errors": socket.send_errors,
             "last_send_error": socket.last_send_error or None, "reopened": socket.reopened,
+            "datagrams_dropped": socket.datagrams_dropped,
             "last_datagram_at": None if heard is None else wire_time(
                 datetime.fromtimestamp(heard, UTC), request.app[SETTINGS].hours.timezone),
         }

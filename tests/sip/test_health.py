@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from test_socket import exchange, options
+from peers import wait_until
+from test_socket import exchange, options, overflow
 
 from cti.app import build_app
 from cti.calls.wiring import sip_settings
@@ -63,3 +66,36 @@ async def test_healthz_reports_the_sip_socket_and_its_reopening(
     metrics = await (await client.get("/metrics")).text()
     assert "cti_sip_socket_bound 1.0" in metrics and "cti_sip_socket_reopened_total 1.0" in metrics
     assert await asyncio.to_thread(exchange, port, options(port, via)) is not None
+
+
+async def test_datagrams_the_kernel_dropped_show_in_healthz_and_metrics_across_a_reopen(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], prompt_dir: Any,
+    sqlite_template: Path, tmp_path: Path,
+) -> None:
+    """The overload sign of a UDP service: the kernel dropped SIP datagrams because the receive
+    queue was full. Counted on from the old socket's total when the socket is reopened."""
+    shutil.copy(sqlite_template, tmp_path / "cti.db")  # the storage is not what is tested
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", CTI_SIP_MODE="direct",
+                             CTI_SIP_LISTEN="127.0.0.1:5060")
+    door = SipFrontDoor(replace(sip_settings(settings), bind_port=0, prompt_dir=prompt_dir),
+                        PromptLibrary(prompt_dir))
+    client: Client = await aiohttp_client(build_app(settings, control=door))
+    body = await (await client.get("/healthz")).json()
+    assert body["sip_socket"]["datagrams_dropped"] == 0
+    overflow(door.local[1])  # on the loop's thread: the service cannot read meanwhile
+    await wait_until(lambda: door.drops.total > 0)
+    first = door.drops.total
+    body = await (await client.get("/healthz")).json()
+    assert body["sip_socket"]["datagrams_dropped"] == first
+    metrics = await (await client.get("/metrics")).text()
+    assert f"cti_sip_datagrams_dropped_total {float(first)}" in metrics
+
+    assert door.transport is not None and door.transport.transport is not None
+    door.transport.transport.abort()  # the socket dies and is reopened: a new kernel counter
+    await wait_until(lambda: door.reopening is not None)
+    assert door.reopening is not None
+    await asyncio.wait_for(door.reopening, 10)
+    overflow(door.local[1])
+    await wait_until(lambda: door.drops.total > first)
+    metrics = await (await client.get("/metrics")).text()
+    assert f"cti_sip_datagrams_dropped_total {float(door.drops.total)}" in metrics

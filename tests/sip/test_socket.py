@@ -29,6 +29,25 @@ def options(port: int, via: str, *, call_id: str | None = None) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
+KEEPALIVE = b"\r\n" * 700  # RFC 5626 keep-alive, a full datagram's worth: the service ignores it
+
+
+def overflow(port: int, datagrams: int = 4000) -> None:
+    """Send keep-alives to the service's SIP socket (9 MB, more than any receive buffer takes).
+    Called on the event loop's own thread, so the service cannot read meanwhile: the kernel
+    queues what fits and drops the rest, as under a storm the service cannot keep up with."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _ in range(datagrams):
+            s.sendto(KEEPALIVE, (HOST, port))
+
+
+def queued_bytes(door: SipFrontDoor) -> int:
+    """What waits in the SIP socket's receive queue (the kernel's count, SO_MEMINFO)."""
+    assert door.transport is not None and door.transport.transport is not None
+    sock = door.transport.transport.get_extra_info("socket")
+    return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, 55, 4), "little")
+
+
 def exchange(port: int, payload: bytes, *, timeout: float = 2.0) -> bytes | None:
     """Send from a fresh socket on 127.0.0.1 and return what comes back to it (or None)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
