@@ -33,6 +33,7 @@ class AlertThresholds:
     report_failing_for: str = "0m"
     active_nodes_for: str = "30s"  # HA pair: longer than a failover (a few seconds)
     media_down_for: str = "1m"  # a media worker restarts in under a second; down longer is stuck
+    refused_window: str = "10m"  # callers refused with 503 because the service is full
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +176,18 @@ def alert_rules(t: AlertThresholds) -> tuple[AlertRule, ...]:
             "音声処理プロセス停止 / Media worker down",
             "音声処理プロセスが再起動できていません。新しい着信は 503 で断られます。 / A media worker"
             " cannot be restarted; new calls get 503. See sip.media.* log lines.",
+        ),
+        AlertRule(
+            "CtiCallersRefused",
+            "sum(increase(cti_sip_invites_refused_total"
+            f'{{reason=~"capacity|saturated|rtp_ports"}}[{t.refused_window}])) > 0',
+            "0m",
+            "warning",
+            "着信を断っています（満杯・過負荷） / Callers refused: the service is full",
+            f"直近 {t.refused_window} に {{{{ $value }}}} 件の着信を 503 で断りました（通話記録あり）。"
+            f" / {{{{ $value }}}} callers refused with 503 in the last {t.refused_window} (each"
+            " has a call record, outcome refused). See cti_sip_datagrams_dropped_total and"
+            " sip.invite_refused_flood log lines.",
         ),
     )
 

@@ -3,6 +3,7 @@ expression of the dashboards and rules."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,9 +69,11 @@ def _drive(metrics: CtiMetrics, clock: MovableClock) -> None:
     metrics.escalation_opened("vendor")
     metrics.sip_registered(False)
     metrics.ticket_write_failed()
+    refusals = itertools.count(1)  # callers refused for saturation: more at every scrape
     metrics.watch_sip_socket(lambda: SocketHealth(  # a media worker that cannot restart
         bound=True, local="127.0.0.1:5060", datagrams_received=0, last_datagram_at=None,
-        send_errors=0, last_send_error="", reopened=0, media="error: media worker 0 down"))
+        send_errors=0, last_send_error="", reopened=0, media="error: media worker 0 down",
+        invites_refused_saturated=next(refusals)))
 
 
 def test_every_dashboard_and_rule_expression_runs_on_real_prometheus(

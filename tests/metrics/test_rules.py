@@ -40,6 +40,7 @@ def test_every_alert_of_the_issue_exists() -> None:
         "CtiForecastAboveAprilPeak",
         "CtiSipUnregistered",
         "CtiTicketWriteErrors",
+        "CtiCallersRefused",
     } <= names
 
 
