@@ -91,7 +91,8 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self._reopening: asyncio.Task[None] | None = None
         self.flood = FloodGuard(settings.flood)
         # Back-pressure: INVITEs accepted and not answered yet (loop time they came in, oldest
-        # first), and how late the event loop wakes up; either running late means saturated.
+        # first), how late the event loop wakes up, and SIP datagrams the kernel dropped; any
+        # of them running late means saturated (``loop_lag_s``).
         self.unanswered: dict[str, float] = {}
         self.lateness = Lateness()
         self.drops = Drops()  # by the kernel at the SIP socket

@@ -141,6 +141,8 @@ NOT_MOVED_BY_A_CALL = frozenset({
     "cti_staffing_recommended",  # moves with the handle-time mean, but may round to the same
     "cti_node_active",  # the node's role in an HA pair (tests/ha), not calls
     "cti_media_up", "cti_media_late_ticks_total",  # media workers (tests/sip/test_media_worker)
+    # callers refused, SIP datagrams dropped: overload, not a call (tests/sip/test_flood.py)
+    "cti_sip_invites_refused_total", "cti_sip_datagrams_dropped_total",
 })
 
 
