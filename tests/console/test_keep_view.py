@@ -11,7 +11,7 @@ from typing import Any
 from browser_support import artefact_dir, login, new_page, screen
 from console_support import PASSWORDS, call_to_menu, settle
 
-from cti.keys import SESSIONS
+from cti.keys import ESCALATIONS, SESSIONS
 from cti.sip.memory import MemoryPhoneNetwork, OperatorBehaviour
 from cti.storage import audit
 from cti.storage import tickets as store
@@ -53,5 +53,43 @@ async def test_an_operator_keeps_a_falsely_masked_word(
     [entry] = await audit.entries(server.app[SESSIONS], action="ticket.keep")
     assert (entry.actor, entry.target) == ("alice", ticket.reference)
     assert entry.detail["words"] == ["一太郎"] and entry.detail["kinds"] == {"一太郎": ["person_name"]}
+    network.caller_hangs_up(call_id)
+    await settle(server.app, lambda: not network.active_calls)
+
+
+async def test_a_reload_of_the_ticket_on_screen_keeps_what_the_operator_typed(
+    browser: Any, console: tuple[Any, MemoryPhoneNetwork], tmp_path: Path
+) -> None:
+    """The console reloads the ticket on screen when it becomes ready after the pop or when an
+    escalation of it is answered; what the operator typed and has not saved yet stays (it was
+    replaced by the stored, empty summary: seen when the pop and ticket_ready crossed)."""
+    server, network = console
+    base = str(server.make_url("")).rstrip("/")
+    page = await new_page(browser)
+    await login(page, base, "alice", PASSWORDS["alice"])
+    network.set_operator(OP02_URI, OperatorBehaviour.RING)
+    await page.wait_for_selector("body[data-live='1']", timeout=10_000)
+    await page.keyboard.press("F2")
+    await page.wait_for_selector("#my-state:has-text('受付可')", timeout=10_000)
+    call_id = await call_to_menu(server.app, network)
+    network.press(call_id, "2")
+    await page.wait_for_selector("#ticket:not([hidden])", timeout=10_000)
+    network.operator_answers(call_id)
+    await settle(server.app, lambda: bool(network.call(call_id).operator_uri))
+    [listed] = await store.list_tickets(server.app[SESSIONS], store.TicketFilter())
+    ticket, _ = await store.get_ticket(server.app[SESSIONS], listed.id)
+    await page.wait_for_selector(f"#ticket-ref:has-text('{ticket.reference}')", timeout=10_000)
+
+    await page.fill("#summary", SUMMARY)
+    await page.wait_for_selector("#preview button.masked[data-word='一太郎']", timeout=10_000)
+    escalations = server.app[ESCALATIONS]
+    opened = await escalations.open(ticket, "vendor", "起動しない / does not start", "alice")
+    await escalations.answer(opened, "再インストールで解決 / reinstall it", "alice")
+    # the console reloads the ticket, then lists the answer (escalation_answered)
+    await page.wait_for_selector("#my-escalations p.answer:has-text('再インストール')",
+                                 timeout=10_000)
+    assert await page.input_value("#summary") == SUMMARY
+    assert await page.locator("#preview button.masked").count() == 2  # 山田, 一太郎
+    await screen(page, artefact_dir(tmp_path), "operator-reload-keeps-typing")
     network.caller_hangs_up(call_id)
     await settle(server.app, lambda: not network.active_calls)

@@ -154,21 +154,33 @@ function cue(pop) {
 }
 
 export async function loadTicket(id) {
+  const shown = ticket?.id === id ? ticket : null; // a reload of the ticket on screen
   ticket = await api("GET", `/api/tickets/${id}`);
+  // A reload (the ticket became ready after the pop, an escalation was answered) keeps what
+  // the operator has typed and not saved yet; only fields still as loaded take the new value.
+  const typed = (field) => shown !== null && $(field).value !== (shown[field] || "");
+  const keepSummary = typed("summary");
+  const keepAnswer = typed("answer");
+  const keepCategory = typed("category");
   text("call-ticket", ticket.reference);
   text("ticket-ref", ticket.reference);
   $("ticket").hidden = false;
   $("idle-note").hidden = true;
   const categories = services[ticket.service]?.categories || [];
+  const category = keepCategory ? $("category").value : ticket.category || "";
   $("category").replaceChildren(...["", ...categories].map((c) => option(c, c || "—")));
-  $("category").value = ticket.category || "";
-  $("summary").value = ticket.summary;
-  $("answer").value = ticket.answer;
+  $("category").value = category;
+  if (!keepSummary) $("summary").value = ticket.summary;
+  if (!keepAnswer) $("answer").value = ticket.answer;
   $("status").replaceChildren(...statusChoices(ticket.status).map((s) =>
     option(s, TICKET_STATUS_LABELS[s] || s, s === ticket.status)));
-  kept.clear();
-  showKept();
-  text("preview", ticket.summary);
+  if (keepSummary) {
+    await showPreview();
+  } else {
+    kept.clear();
+    showKept();
+    text("preview", ticket.summary);
+  }
   text("saved", "");
   const related = await api("GET", `/api/tickets/${id}/related`).catch(() => ({ tickets: [] }));
   $("history").replaceChildren(...related.tickets.map((t) => el("li", {},
