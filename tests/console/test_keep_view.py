@@ -20,13 +20,11 @@ OP02_URI = "sip:2202@127.0.0.1:5070"
 SUMMARY = "総務課の山田さん（090-1234-5678）から一太郎が起動しないと連絡"
 
 
-async def test_an_operator_keeps_a_falsely_masked_word(
-    browser: Any, console: tuple[Any, MemoryPhoneNetwork], tmp_path: Path
-) -> None:
-    server, network = console
-    base = str(server.make_url("")).rstrip("/")
+async def operator_on_a_call(browser: Any, server: Any, network: MemoryPhoneNetwork
+                             ) -> tuple[Any, str]:
+    """alice (op02) logs in, goes available, and answers a SKYSEA call; her ticket shows."""
     page = await new_page(browser)
-    await login(page, base, "alice", PASSWORDS["alice"])
+    await login(page, str(server.make_url("")).rstrip("/"), "alice", PASSWORDS["alice"])
     network.set_operator(OP02_URI, OperatorBehaviour.RING)
     await page.wait_for_selector("body[data-live='1']", timeout=10_000)
     await page.keyboard.press("F2")
@@ -35,6 +33,14 @@ async def test_an_operator_keeps_a_falsely_masked_word(
     network.press(call_id, "2")
     await page.wait_for_selector("#ticket:not([hidden])", timeout=10_000)
     network.operator_answers(call_id)
+    return page, call_id
+
+
+async def test_an_operator_keeps_a_falsely_masked_word(
+    browser: Any, console: tuple[Any, MemoryPhoneNetwork], tmp_path: Path
+) -> None:
+    server, network = console
+    page, call_id = await operator_on_a_call(browser, server, network)
 
     await page.fill("#summary", SUMMARY)
     await page.wait_for_selector("#preview button.masked[data-word='一太郎']", timeout=10_000)
@@ -64,17 +70,7 @@ async def test_a_reload_of_the_ticket_on_screen_keeps_what_the_operator_typed(
     escalation of it is answered; what the operator typed and has not saved yet stays (it was
     replaced by the stored, empty summary: seen when the pop and ticket_ready crossed)."""
     server, network = console
-    base = str(server.make_url("")).rstrip("/")
-    page = await new_page(browser)
-    await login(page, base, "alice", PASSWORDS["alice"])
-    network.set_operator(OP02_URI, OperatorBehaviour.RING)
-    await page.wait_for_selector("body[data-live='1']", timeout=10_000)
-    await page.keyboard.press("F2")
-    await page.wait_for_selector("#my-state:has-text('受付可')", timeout=10_000)
-    call_id = await call_to_menu(server.app, network)
-    network.press(call_id, "2")
-    await page.wait_for_selector("#ticket:not([hidden])", timeout=10_000)
-    network.operator_answers(call_id)
+    page, call_id = await operator_on_a_call(browser, server, network)
     await settle(server.app, lambda: bool(network.call(call_id).operator_uri))
     [listed] = await store.list_tickets(server.app[SESSIONS], store.TicketFilter())
     ticket, _ = await store.get_ticket(server.app[SESSIONS], listed.id)
