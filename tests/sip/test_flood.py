@@ -136,7 +136,7 @@ async def test_a_full_receive_queue_refuses_new_callers_until_it_is_over(
     loop = asyncio.get_running_loop()
     await wait_until(lambda: door.drops.recent(loop.time()))  # type: ignore[attr-defined]
     await wait_until(lambda: queued_bytes(door) == 0)  # type: ignore[arg-type]
-    busy, phone = None, Phone(port)
+    phone = Phone(port)
     try:
         phone.request("INVITE", cseq=1, body=SDP)
         busy = await asyncio.to_thread(phone.expect, 503, "INVITE")

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from cti.metrics.collector import CtiMetrics
 from cti.sip.adapter import SipFrontDoor
+from cti.sip.transport import SO_MEMINFO
 
 MakeDoor = Callable[..., object]
 HOST = "127.0.0.1"
@@ -45,7 +46,7 @@ def queued_bytes(door: SipFrontDoor) -> int:
     """What waits in the SIP socket's receive queue (the kernel's count, SO_MEMINFO)."""
     assert door.transport is not None and door.transport.transport is not None
     sock = door.transport.transport.get_extra_info("socket")
-    return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, 55, 4), "little")
+    return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4), "little")
 
 
 def exchange(port: int, payload: bytes, *, timeout: float = 2.0) -> bytes | None:
