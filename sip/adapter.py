@@ -92,7 +92,7 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
         self.flood = FloodGuard(settings.flood)
         # Back-pressure: INVITEs accepted and not answered yet (loop time they came in, oldest
         # first), how late the event loop wakes up, and SIP datagrams the kernel dropped; any
-        # of them running late means saturated (``loop_lag_s``).
+        # of them running late means saturated (``running_late_s``).
         self.unanswered: dict[str, float] = {}
         self.lateness = Lateness()
         self.drops = Drops()  # by the kernel at the SIP socket
@@ -341,9 +341,10 @@ class SipFrontDoor(Transfers, SessionRefresh, ReliableProvisionals):
 
     # -- internals -----------------------------------------------------------------------------
     @property
-    def loop_lag_s(self) -> float:
-        """How late the service runs now: the oldest INVITE still waiting for its 200, or the
-        event loop's lasting lateness, whichever is more (the flood guard's saturation input)."""
+    def running_late_s(self) -> float:
+        """How late the service runs now (the flood guard's saturation input), the most of: the
+        oldest INVITE still waiting for its 200, the event loop's lasting lateness, and T1 while
+        the kernel has dropped SIP datagrams within the last second."""
         now = asyncio.get_running_loop().time()
         oldest = next(iter(self.unanswered.values()), None)
         waited = 0.0 if oldest is None else now - oldest

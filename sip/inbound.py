@@ -130,8 +130,9 @@ class InboundRequests:
         return family_of(self.media_host_for(peer)) or 4
 
     @property
-    def loop_lag_s(self) -> float:
-        """How late the service runs (SipFrontDoor measures it)."""
+    def running_late_s(self) -> float:
+        """How late the service runs: the INVITE flood guard's saturation input (SipFrontDoor
+        measures it)."""
         raise NotImplementedError
 
     def _now(self) -> datetime:
@@ -223,7 +224,7 @@ class InboundRequests:
             self._reply(msg, 403)
             return
         refusal = self.flood.admit(source, asyncio.get_running_loop().time(), len(self.calls),
-                                   self.loop_lag_s)
+                                   self.running_late_s)
         if refusal is not None:
             self._refuse_flood(msg, refusal, source)
             return

@@ -36,7 +36,8 @@ def load(choice: str | None = None) -> ModuleType:
     (C when built). ValueError for another ``choice``, ImportError for "c" when it is not
     built; another value in the environment is "auto" (``cti config check`` names it)."""
     if choice is None:
-        choice = _env_choice() if env_problem() is None else "auto"
+        value = _env_choice()
+        choice = value if value in CHOICES else "auto"
     choice = choice.strip().lower()
     if choice not in CHOICES:
         raise ValueError(f"{ENV} must be auto, c or python, not {choice[:20]!r}")
